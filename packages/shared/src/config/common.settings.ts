@@ -1,0 +1,20 @@
+import { booleanSetting, durationSetting, enumSetting, stringSetting } from './settings';
+
+/** Where both processes find the shared SQLite file. */
+export const dbSettings = {
+  db: stringSetting({ flag: 'db', env: 'DB_PATH', valueName: 'PATH', default: './data/lunasentri.db', doc: 'SQLite file shared by the API and the daemon' }),
+};
+
+export const logSettings = {
+  logFormat: enumSetting({ flag: 'log-format', env: 'LOG_FORMAT', values: ['text', 'json'] as const, default: 'text', doc: 'log line format' }),
+  logLevel: enumSetting({ flag: 'log-level', env: 'LOG_LEVEL', values: ['error', 'warn', 'info', 'debug'] as const, default: 'info', doc: 'lowest level logged' }),
+};
+
+/** Notifier settings, read by the daemon (deliveries) and the API (URL checks, test sends). */
+export const notifySettings = {
+  webhookAllowHttp: booleanSetting({ env: 'WEBHOOK_ALLOW_HTTP', default: false, doc: 'allow plain http:// webhook URLs' }),
+  webhookAllowPrivate: booleanSetting({ env: 'WEBHOOK_ALLOW_PRIVATE', default: false, doc: 'allow webhook hosts on loopback, private, link-local and unique-local addresses' }),
+  webhookTimeout: durationSetting({ env: 'WEBHOOK_TIMEOUT', default: '5s', doc: 'time limit for one webhook request' }),
+  telegramBotToken: stringSetting({ env: 'TELEGRAM_BOT_TOKEN', default: '', allowEmpty: true, secret: true, valueName: 'TOKEN', doc: 'Telegram bot token; Telegram is off when unset' }),
+  telegramApiRoot: stringSetting({ env: 'TELEGRAM_API_ROOT', default: 'https://api.telegram.org', valueName: 'URL', doc: 'Telegram Bot API root' }),
+};

@@ -1,0 +1,4 @@
+export * from './duration';
+export * from './settings';
+export * from './cli-options';
+export * from './common.settings';

@@ -1,0 +1,166 @@
+import { formatDuration, parseDuration } from './duration';
+
+/**
+ * One setting, declared once: where it comes from (flag, env var), how it is parsed, its default and
+ * its one-line doc. CLIs, `--help`, validation and the README table are all derived from these.
+ */
+export interface Setting<T> {
+  /** Long flag without dashes, e.g. `interval` for `--interval`. */
+  flag?: string;
+  /** Environment variable name. */
+  env?: string;
+  /** Placeholder shown in help, e.g. `DUR`. */
+  valueName: string;
+  default: T;
+  /** Parses raw text; throws an Error whose message explains what is expected. */
+  parse(raw: string): T;
+  /** Renders a value for help text and logs. */
+  format(value: T): string;
+  doc: string;
+  /** Secret values are never echoed back in errors or help. */
+  secret?: boolean;
+}
+
+export type SettingsSpec = Record<string, Setting<unknown>>;
+export type SettingsValues<S extends SettingsSpec> = { [K in keyof S]: S[K] extends Setting<infer T> ? T : never };
+
+/** A configuration value that cannot be used. Its message is one line naming the source and the value. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function durationSetting(
+  options: Omit<Setting<number>, 'parse' | 'format' | 'valueName' | 'default'> & { default: string },
+): Setting<number> {
+  return {
+    ...options,
+    valueName: 'DUR',
+    default: parseDuration(options.default),
+    parse(raw) {
+      const ms = parseDuration(raw);
+      if (ms <= 0) throw new Error('must be a positive duration such as 30s, 2m or 1h30m');
+      return ms;
+    },
+    format: formatDuration,
+  };
+}
+
+const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
+const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
+
+export function booleanSetting(options: Omit<Setting<boolean>, 'parse' | 'format' | 'valueName'>): Setting<boolean> {
+  return {
+    ...options,
+    valueName: 'BOOL',
+    parse(raw) {
+      const word = raw.trim().toLowerCase();
+      if (TRUE_WORDS.has(word)) return true;
+      if (FALSE_WORDS.has(word)) return false;
+      throw new Error('must be true or false');
+    },
+    format: (value) => String(value),
+  };
+}
+
+export function enumSetting<T extends string>(
+  options: Omit<Setting<T>, 'parse' | 'format' | 'valueName'> & { values: readonly T[] },
+): Setting<T> {
+  const { values, ...rest } = options;
+  return {
+    ...rest,
+    valueName: values.join('|'),
+    parse(raw) {
+      const value = raw.trim() as T;
+      if (!values.includes(value)) throw new Error(`must be one of ${values.join(', ')}`);
+      return value;
+    },
+    format: (value) => value,
+  };
+}
+
+export function integerSetting(
+  options: Omit<Setting<number>, 'parse' | 'format' | 'valueName'> & { min: number; max: number; valueName?: string },
+): Setting<number> {
+  const { min, max, valueName, ...rest } = options;
+  return {
+    ...rest,
+    valueName: valueName ?? 'N',
+    parse(raw) {
+      const text = raw.trim();
+      const value = Number(text);
+      if (!/^-?\d+$/.test(text) || value < min || value > max) throw new Error(`must be a whole number from ${min} to ${max}`);
+      return value;
+    },
+    format: (value) => String(value),
+  };
+}
+
+export function stringSetting(
+  options: Omit<Setting<string>, 'parse' | 'format' | 'valueName'> & { valueName?: string; allowEmpty?: boolean },
+): Setting<string> {
+  const { valueName, allowEmpty, ...rest } = options;
+  return {
+    ...rest,
+    valueName: valueName ?? 'TEXT',
+    parse(raw) {
+      if (!allowEmpty && raw.trim() === '') throw new Error('must not be empty');
+      return raw;
+    },
+    format: (value) => (options.secret && value ? '(set)' : value),
+  };
+}
+
+export interface SettingsSources {
+  /** Raw flag values by setting key (as commander hands them over); undefined when not given. */
+  flags?: Record<string, string | undefined>;
+  env?: NodeJS.ProcessEnv;
+}
+
+function describeValue(setting: Setting<unknown>, raw: string): string {
+  return setting.secret ? '(hidden)' : JSON.stringify(raw);
+}
+
+/**
+ * Resolves every setting: flag beats env, env beats default. An empty env var counts as set (and
+ * is rejected by parsers that need a value) — never a silent fallback.
+ * @throws ConfigError naming the flag or env var and the offending value.
+ */
+export function resolveSettings<S extends SettingsSpec>(spec: S, sources: SettingsSources): SettingsValues<S> {
+  const flags = sources.flags ?? {};
+  const env = sources.env ?? {};
+  const out: Record<string, unknown> = {};
+  for (const [key, setting] of Object.entries(spec)) {
+    const fromFlag = flags[key];
+    const fromEnv = setting.env !== undefined ? env[setting.env] : undefined;
+    let raw: string | undefined;
+    let source: string;
+    if (fromFlag !== undefined) {
+      raw = fromFlag;
+      source = `--${setting.flag ?? key}`;
+    } else if (fromEnv !== undefined) {
+      raw = fromEnv;
+      source = setting.env as string;
+    } else {
+      out[key] = setting.default;
+      continue;
+    }
+    try {
+      out[key] = setting.parse(raw);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ConfigError(`invalid value for ${source}: ${describeValue(setting, raw)} (${reason})`);
+    }
+  }
+  return out as SettingsValues<S>;
+}
+
+/** A Markdown table of settings (flag, env var, default, meaning), for the README and `--help`. */
+export function settingsTable(spec: SettingsSpec): string {
+  const rows = Object.values(spec).map((setting) => {
+    const flag = setting.flag ? `\`--${setting.flag} ${setting.valueName}\`` : '';
+    const env = setting.env ? `\`${setting.env}\`` : '';
+    const def = setting.default === '' || setting.default === undefined ? '(unset)' : `\`${setting.format(setting.default)}\``;
+    return `| ${flag} | ${env} | ${def} | ${setting.doc} |`;
+  });
+  return ['| flag | env | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
+}

@@ -1,0 +1,4 @@
+export * from './schema';
+export * from './open';
+export * from './migrator';
+export { migrations } from './migrations';

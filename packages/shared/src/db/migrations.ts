@@ -1,0 +1,33 @@
+import type { Migration } from 'kysely';
+import * as m001_users from './migrations/001_users';
+import * as m002_api_tokens from './migrations/002_api_tokens';
+import * as m003_machines from './migrations/003_machines';
+import * as m004_machine_api_keys from './migrations/004_machine_api_keys';
+import * as m005_machine_metrics from './migrations/005_machine_metrics';
+import * as m006_webhooks from './migrations/006_webhooks';
+import * as m007_telegram_recipients from './migrations/007_telegram_recipients';
+import * as m008_notification_preferences from './migrations/008_notification_preferences';
+import * as m009_service_liveness from './migrations/009_service_liveness';
+import * as m010_machines_status_last_seen_index from './migrations/010_machines_status_last_seen_index';
+import * as m011_events from './migrations/011_events';
+import * as m012_deliveries from './migrations/012_deliveries';
+import * as m013_monitor_state from './migrations/013_monitor_state';
+import * as m014_machine_offline_notifications from './migrations/014_machine_offline_notifications';
+
+/** Every migration, by name. Names sort in the order they apply; never rename or reorder one. */
+export const migrations: Record<string, Migration> = {
+  '001_users': m001_users,
+  '002_api_tokens': m002_api_tokens,
+  '003_machines': m003_machines,
+  '004_machine_api_keys': m004_machine_api_keys,
+  '005_machine_metrics': m005_machine_metrics,
+  '006_webhooks': m006_webhooks,
+  '007_telegram_recipients': m007_telegram_recipients,
+  '008_notification_preferences': m008_notification_preferences,
+  '009_service_liveness': m009_service_liveness,
+  '010_machines_status_last_seen_index': m010_machines_status_last_seen_index,
+  '011_events': m011_events,
+  '012_deliveries': m012_deliveries,
+  '013_monitor_state': m013_monitor_state,
+  '014_machine_offline_notifications': m014_machine_offline_notifications,
+};

@@ -1,0 +1,201 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/**
+ * The database schema, typed the way Kysely documents it. Timestamps are ISO-8601 UTC text with
+ * milliseconds (`2026-11-28T03:00:00.000Z`); booleans are 0/1 integers (SQLite has no boolean type).
+ */
+
+export type MachineStatus = 'pending' | 'online' | 'offline';
+export type EventType = 'machine.offline' | 'machine.online';
+export type ChannelKind = 'webhook' | 'telegram';
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'dead';
+/** A 0/1 flag. */
+export type Flag = 0 | 1;
+
+export interface UsersTable {
+  id: Generated<number>;
+  email: string;
+  is_admin: ColumnType<Flag, Flag | undefined, Flag>;
+  created_at: string;
+}
+
+export interface ApiTokensTable {
+  id: Generated<number>;
+  user_id: number;
+  /** hex SHA-256 of the token; the token itself is shown once and never stored */
+  token_hash: string;
+  name: string | null;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface MachinesTable {
+  id: Generated<number>;
+  user_id: number;
+  name: string;
+  hostname: string | null;
+  description: string | null;
+  /** Written only by the heartbeat daemon (compare-and-set), apart from the initial `pending`. */
+  status: ColumnType<MachineStatus, MachineStatus | undefined, MachineStatus>;
+  /** Server time of the last report. Written only by ingest. */
+  last_seen: string | null;
+  /** When the daemon last changed `status` (for an offline machine: when it went offline). */
+  status_changed_at: string | null;
+  is_enabled: ColumnType<Flag, Flag | undefined, Flag>;
+  /** When the machine was last re-enabled; counts as a fresh start of its threshold. */
+  enabled_at: string | null;
+  platform: string | null;
+  platform_version: string | null;
+  kernel_version: string | null;
+  cpu_cores: number | null;
+  memory_total_mb: number | null;
+  disk_total_gb: number | null;
+  last_boot_time: string | null;
+  /** The hostname the agent reports (may differ from the user-given `hostname`). */
+  reported_hostname: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface MachineApiKeysTable {
+  id: Generated<number>;
+  machine_id: number;
+  /** hex SHA-256 of the key */
+  key_hash: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export interface MachineMetricsTable {
+  id: Generated<number>;
+  machine_id: number;
+  recorded_at: string;
+  cpu_pct: number | null;
+  mem_used_pct: number | null;
+  disk_used_pct: number | null;
+  net_rx_bytes: number | null;
+  net_tx_bytes: number | null;
+  uptime_s: number | null;
+}
+
+export interface WebhooksTable {
+  id: Generated<number>;
+  user_id: number;
+  url: string;
+  /** Needed in clear to sign deliveries; never returned after creation. */
+  secret: string;
+  is_active: ColumnType<Flag, Flag | undefined, Flag>;
+  created_at: string;
+  updated_at: string;
+  last_success_at: string | null;
+  last_error_at: string | null;
+  last_error: string | null;
+  failure_count: ColumnType<number, number | undefined, number>;
+}
+
+export interface TelegramRecipientsTable {
+  id: Generated<number>;
+  user_id: number;
+  chat_id: number;
+  is_active: ColumnType<Flag, Flag | undefined, Flag>;
+  created_at: string;
+  updated_at: string;
+  last_success_at: string | null;
+  last_error_at: string | null;
+  last_error: string | null;
+}
+
+export interface NotificationPreferencesTable {
+  user_id: number;
+  machine_offline: ColumnType<Flag, Flag | undefined, Flag>;
+  machine_online: ColumnType<Flag, Flag | undefined, Flag>;
+  updated_at: string;
+}
+
+export interface ServiceLivenessTable {
+  /** random per process start */
+  instance_id: string;
+  kind: 'api' | 'daemon';
+  pid: number;
+  hostname: string;
+  started_at: string;
+  /** refreshed about once a second while the process runs (for the daemon: its last check) */
+  heartbeat_at: string;
+  /** set on graceful shutdown */
+  stopped_at: string | null;
+}
+
+export interface EventsTable {
+  /** unique event id (UUID); also the Standard Webhooks `webhook-id` */
+  id: string;
+  type: EventType;
+  machine_id: number;
+  user_id: number;
+  occurred_at: string;
+  /** the webhook body, compact JSON */
+  payload: string;
+  created_at: string;
+}
+
+export interface DeliveriesTable {
+  id: Generated<number>;
+  event_id: string;
+  /** copied from the event so per-(channel, machine) ordering is one index lookup */
+  machine_id: number;
+  channel: ChannelKind;
+  /** webhooks.id or telegram_recipients.id */
+  target_id: number;
+  status: ColumnType<DeliveryStatus, DeliveryStatus | undefined, DeliveryStatus>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: string;
+  claimed_until: string | null;
+  claimed_by: string | null;
+  last_error: string | null;
+  delivered_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface MonitorStateTable {
+  key: string;
+  value: string;
+  updated_at: string;
+}
+
+export interface MachineOfflineNotificationsTable {
+  machine_id: number;
+  notified_at: string;
+}
+
+export interface Database {
+  users: UsersTable;
+  api_tokens: ApiTokensTable;
+  machines: MachinesTable;
+  machine_api_keys: MachineApiKeysTable;
+  machine_metrics: MachineMetricsTable;
+  webhooks: WebhooksTable;
+  telegram_recipients: TelegramRecipientsTable;
+  notification_preferences: NotificationPreferencesTable;
+  service_liveness: ServiceLivenessTable;
+  events: EventsTable;
+  deliveries: DeliveriesTable;
+  monitor_state: MonitorStateTable;
+  machine_offline_notifications: MachineOfflineNotificationsTable;
+}
+
+export type User = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+export type Machine = Selectable<MachinesTable>;
+export type NewMachine = Insertable<MachinesTable>;
+export type MachineUpdate = Updateable<MachinesTable>;
+export type Webhook = Selectable<WebhooksTable>;
+export type NewWebhook = Insertable<WebhooksTable>;
+export type TelegramRecipient = Selectable<TelegramRecipientsTable>;
+export type NewTelegramRecipient = Insertable<TelegramRecipientsTable>;
+export type NotificationPreferences = Selectable<NotificationPreferencesTable>;
+export type ServiceLiveness = Selectable<ServiceLivenessTable>;
+export type MachineEvent = Selectable<EventsTable>;
+export type NewMachineEvent = Insertable<EventsTable>;
+export type Delivery = Selectable<DeliveriesTable>;
+export type NewDelivery = Insertable<DeliveriesTable>;

@@ -1,0 +1,8 @@
+/**
+ * @lunasentri/shared — what both processes share: the database (schema, migrations, pragmas),
+ * settings and durations, logging, the clock, and the notifier.
+ */
+export * from './db';
+export * from './config';
+export * from './log';
+export * from './clock';

@@ -1,0 +1,194 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { appliedMigrations, migrateTo, migrateToLatest, migrations, openDatabase } from '@lunasentri/shared';
+import { createTestDb, tempDir } from '../../../test/support/db';
+
+const names = Object.keys(migrations);
+
+describe('openDatabase', () => {
+  test('creates the parent folder and a 0600 file, and sets the pragmas on every connection', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'nested', 'deeper', 'lunasentri.db');
+      const first = openDatabase(path);
+      const second = openDatabase(path);
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      for (const { sqlite } of [first, second]) {
+        expect(sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
+        expect(sqlite.pragma('foreign_keys', { simple: true })).toBe(1);
+        expect(sqlite.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
+        expect(sqlite.pragma('busy_timeout', { simple: true })).toBeGreaterThanOrEqual(5000);
+      }
+      await first.close();
+      await second.close();
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('migrations', () => {
+  test('the dedup migration has the contract name', () => {
+    expect(names).toContain('014_machine_offline_notifications');
+    expect([...names].sort()).toEqual(names);
+  });
+
+  test('apply on an empty database, and again as a no-op', async () => {
+    const db = await createTestDb();
+    try {
+      expect(await appliedMigrations(db.db)).toEqual(names);
+      expect(await migrateToLatest(db.db)).toEqual([]);
+    } finally {
+      await db.dispose();
+    }
+  });
+
+  test.each(names.slice(0, -1))('apply on a database left at %s', async (name) => {
+    const { dir, cleanup } = tempDir();
+    const handle = openDatabase(join(dir, 'db.sqlite'));
+    try {
+      await migrateTo(handle.db, name);
+      expect(await appliedMigrations(handle.db)).toEqual(names.slice(0, names.indexOf(name) + 1));
+      const applied = await migrateToLatest(handle.db);
+      expect(applied).toEqual(names.slice(names.indexOf(name) + 1));
+    } finally {
+      await handle.close();
+      cleanup();
+    }
+  });
+
+  test('two processes migrating the same new file at the same moment both succeed', async () => {
+    const { dir, cleanup } = tempDir();
+    const path = join(dir, 'race.db');
+    const script = `
+      const { openDatabase, migrateToLatest } = require(${JSON.stringify(join(__dirname, '..', 'dist', 'index.js'))});
+      const handle = openDatabase(process.argv[1]);
+      const start = Number(process.argv[2]);
+      while (Date.now() < start) {}
+      migrateToLatest(handle.db).then(async (applied) => {
+        process.stdout.write(JSON.stringify(applied));
+        await handle.close();
+      }, (error) => { console.error(error); process.exit(1); });`;
+    const start = Date.now() + 1500;
+    const run = () =>
+      new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+        const child = spawn(process.execPath, ['-e', script, path, String(start)]);
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (err += d));
+        child.on('close', (code) => resolve({ code, out, err }));
+      });
+    try {
+      const [a, b] = await Promise.all([run(), run()]);
+      expect(a.err).toBe('');
+      expect(b.err).toBe('');
+      expect([a.code, b.code]).toEqual([0, 0]);
+      // Between them each migration was applied exactly once.
+      const applied = [...JSON.parse(a.out), ...JSON.parse(b.out)].sort();
+      expect(applied).toEqual(names);
+      const check = openDatabase(path);
+      expect(await appliedMigrations(check.db)).toEqual(names);
+      await check.close();
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('schema', () => {
+  test('machine_offline_notifications has the contract shape and cascades on machine delete', async () => {
+    const db = await createTestDb();
+    try {
+      const columns = db.sqlite.prepare(`PRAGMA table_info(machine_offline_notifications)`).all() as Array<{
+        name: string;
+        type: string;
+        notnull: number;
+        pk: number;
+      }>;
+      expect(columns.map((c) => [c.name, c.type, c.notnull, c.pk])).toEqual([
+        ['machine_id', 'INTEGER', 0, 1],
+        ['notified_at', 'TIMESTAMP', 1, 0],
+      ]);
+      const fks = db.sqlite.prepare(`PRAGMA foreign_key_list(machine_offline_notifications)`).all() as Array<{
+        table: string;
+        from: string;
+        to: string;
+        on_delete: string;
+      }>;
+      expect(fks).toEqual([expect.objectContaining({ table: 'machines', from: 'machine_id', to: 'id', on_delete: 'CASCADE' })]);
+
+      const now = '2026-11-28T03:00:00.000Z';
+      const user = await db.db.insertInto('users').values({ email: 'a@example.com', created_at: now }).returning('id').executeTakeFirstOrThrow();
+      const machine = await db.db
+        .insertInto('machines')
+        .values({ user_id: user.id, name: 'm', created_at: now, updated_at: now })
+        .returning(['id', 'status'])
+        .executeTakeFirstOrThrow();
+      expect(machine.status).toBe('pending');
+      await db.db.insertInto('machine_offline_notifications').values({ machine_id: machine.id, notified_at: now }).execute();
+      await expect(
+        db.db.insertInto('machine_offline_notifications').values({ machine_id: machine.id, notified_at: now }).execute(),
+      ).rejects.toThrow(/UNIQUE|PRIMARY KEY/);
+      await expect(
+        db.db.insertInto('machine_offline_notifications').values({ machine_id: 999, notified_at: now }).execute(),
+      ).rejects.toThrow(/FOREIGN KEY/);
+      await db.db.deleteFrom('machines').where('id', '=', machine.id).execute();
+      expect(await db.db.selectFrom('machine_offline_notifications').selectAll().execute()).toEqual([]);
+    } finally {
+      await db.dispose();
+    }
+  });
+
+  test('status only takes pending, online or offline', async () => {
+    const db = await createTestDb();
+    try {
+      const now = '2026-11-28T03:00:00.000Z';
+      const user = await db.db.insertInto('users').values({ email: 'a@example.com', created_at: now }).returning('id').executeTakeFirstOrThrow();
+      await expect(
+        db.db.insertInto('machines').values({ user_id: user.id, name: 'm', status: 'up' as never, created_at: now, updated_at: now }).execute(),
+      ).rejects.toThrow(/CHECK/);
+    } finally {
+      await db.dispose();
+    }
+  });
+
+  test('the sweep candidate queries are range scans on (status, last_seen)', async () => {
+    const db = await createTestDb();
+    try {
+      const plan = (query: string) =>
+        (db.sqlite.prepare(`EXPLAIN QUERY PLAN ${query}`).all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+      expect(plan(`SELECT id FROM machines WHERE status = 'online' AND last_seen < '2026-11-28T03:00:00.000Z'`)).toMatch(
+        /SEARCH machines USING (COVERING )?INDEX idx_machines_status_last_seen \(status=\? AND last_seen<\?\)/,
+      );
+      expect(plan(`SELECT id FROM machines WHERE status = 'offline' AND last_seen >= '2026-11-28T03:00:00.000Z'`)).toMatch(
+        /SEARCH machines USING (COVERING )?INDEX idx_machines_status_last_seen \(status=\? AND last_seen>\?\)/,
+      );
+    } finally {
+      await db.dispose();
+    }
+  });
+
+  test('the sqlite3 troubleshooting query works on a machine that has reported', async () => {
+    const db = await createTestDb();
+    try {
+      const now = '2026-11-28T03:00:00.000Z';
+      const user = await db.db.insertInto('users').values({ email: 'a@example.com', created_at: now }).returning('id').executeTakeFirstOrThrow();
+      await db.db
+        .insertInto('machines')
+        .values({ user_id: user.id, name: 'production-server', last_seen: now, created_at: now, updated_at: now })
+        .execute();
+      await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db.db);
+      const out = execFileSync('sqlite3', [db.path, "SELECT id, name, status, datetime(last_seen, 'utc') FROM machines;"], {
+        env: { ...process.env, TZ: 'UTC' },
+      }).toString();
+      expect(out.trim()).toBe('1|production-server|pending|2026-11-28 03:00:00');
+      const local = execFileSync('sqlite3', [db.path, "SELECT id, name, status, datetime(last_seen, 'localtime') FROM machines;"]).toString();
+      expect(local).toMatch(/^1\|production-server\|pending\|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/m);
+    } finally {
+      await db.dispose();
+    }
+  });
+});

@@ -1,0 +1,77 @@
+import { createLogger, createRedactor } from '@lunasentri/shared';
+import { captureStream } from '../../../test/support/capture';
+
+describe('logger', () => {
+  test('text lines carry a timestamp and level outside journald', async () => {
+    const out = captureStream();
+    const logger = createLogger({ stream: out.stream, env: {} });
+    logger.info('Heartbeat monitor started (interval: 30s, threshold: 2m0s)');
+    await logger.close();
+    expect(out.lines()).toHaveLength(1);
+    expect(out.lines()[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO  Heartbeat monitor started \(interval: 30s, threshold: 2m0s\)$/);
+  });
+
+  test('under journald each line starts with its syslog priority and has no timestamp', async () => {
+    const out = captureStream();
+    const logger = createLogger({ stream: out.stream, env: { JOURNAL_STREAM: '8:12345' }, level: 'debug' });
+    logger.error('boom');
+    logger.warn('careful');
+    logger.info('Heartbeat monitor started (interval: 30s, threshold: 2m0s)');
+    logger.debug('details', { machineId: 1 });
+    await logger.close();
+    expect(out.lines()).toEqual([
+      '<3>boom',
+      '<4>careful',
+      '<6>Heartbeat monitor started (interval: 30s, threshold: 2m0s)',
+      '<7>details machineId=1',
+    ]);
+  });
+
+  test('the level filters lower levels', async () => {
+    const out = captureStream();
+    const logger = createLogger({ stream: out.stream, env: {}, level: 'warn' });
+    logger.info('hidden');
+    logger.warn('shown');
+    await logger.close();
+    expect(out.text()).not.toContain('hidden');
+    expect(out.text()).toContain('shown');
+  });
+
+  test('json lines carry the same message', async () => {
+    const out = captureStream();
+    const logger = createLogger({ stream: out.stream, env: {}, format: 'json' });
+    logger.info('Machine 1 (production-server) came back online', { machineId: 1 });
+    await logger.close();
+    const record = JSON.parse(out.lines()[0]);
+    expect(record).toMatchObject({ level: 'info', message: 'Machine 1 (production-server) came back online', machineId: 1 });
+    expect(typeof record.timestamp).toBe('string');
+  });
+
+  test('secrets never print: bot tokens in URLs, whsec_ secrets, Bearer values, registered secrets', async () => {
+    const token = '123456789:AAHf3kQxZ-very_secret_token_value_xyz';
+    const redactor = createRedactor([token, 'my plain webhook secret']);
+    for (const format of ['text', 'json'] as const) {
+      const out = captureStream();
+      const logger = createLogger({ stream: out.stream, env: {}, format, redactor });
+      logger.error(`request to https://api.telegram.org/bot${token}/sendMessage failed`);
+      logger.warn('signing with whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
+      logger.info('got header', { authorization: 'Bearer lsk_abcdefghijklmnopqrstuvwxyz012345' });
+      logger.error(new Error('secret was my plain webhook secret'));
+      logger.info('bare token 123456789:AAHf3kQxZ-very_secret_token_value_xyz and x-api-key: k_0123456789abcdef');
+      await logger.close();
+      const text = out.text();
+      expect(text).not.toContain('very_secret_token_value');
+      expect(text).not.toContain('MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
+      expect(text).not.toContain('abcdefghijklmnopqrstuvwxyz012345');
+      expect(text).not.toContain('my plain webhook secret');
+      expect(text).not.toContain('k_0123456789abcdef');
+      expect(text).toContain('[redacted]');
+      expect(text).toContain('sendMessage failed');
+    }
+  });
+
+  test('secrets shorter than 6 characters are not registered (they would mask ordinary words)', () => {
+    const redactor = createRedactor(['abc']);
+    expect(redactor.redact('abc is fine')).toBe('abc is fine');
+  });
+});
