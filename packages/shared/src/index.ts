@@ -6,3 +6,4 @@ export * from './db';
 export * from './config';
 export * from './log';
 export * from './clock';
+export * from './notify';
