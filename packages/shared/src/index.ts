@@ -7,3 +7,4 @@ export * from './config';
 export * from './log';
 export * from './clock';
 export * from './notify';
+export * from './liveness';

@@ -124,6 +124,8 @@ export interface ServiceLivenessTable {
   heartbeat_at: string;
   /** set on graceful shutdown */
   stopped_at: string | null;
+  /** API only: set when this instance started (or woke from a stall) while no API was live — ingest resumed then */
+  ingest_resumed_at: string | null;
 }
 
 export interface EventsTable {

@@ -10,6 +10,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('started_at', 'text', (c) => c.notNull())
     .addColumn('heartbeat_at', 'text', (c) => c.notNull())
     .addColumn('stopped_at', 'text')
+    // Set when this API instance started while no other was live: ingest resumed after an outage.
+    .addColumn('ingest_resumed_at', 'text')
     .execute();
   await db.schema
     .createIndex('idx_service_liveness_kind')

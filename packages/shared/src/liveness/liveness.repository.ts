@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Kysely } from 'kysely';
+import type { Clock } from '../clock';
+import type { Database } from '../db/schema';
+
+/**
+ * Process liveness in the shared database (CONTRACT §3.1). The API beats about once a second; the
+ * daemon reads these rows to tell an ingest outage from machine outages. The daemon records itself
+ * too (its beat is its last check), which `GET /health` reports.
+ */
+
+/** An API instance that has not beaten for this long counts as down. */
+export const API_STALE_AFTER_MS = 5_000;
+
+/** How often a live process should beat. */
+export const LIVENESS_BEAT_MS = 1_000;
+
+export type ServiceKind = 'api' | 'daemon';
+
+/**
+ * Records a new process instance and returns its id. For the API, if no other API instance is live
+ * at this moment, the start ends an ingest outage and is recorded as `ingest_resumed_at`.
+ */
+export async function registerInstance(db: Kysely<Database>, kind: ServiceKind, clock: Clock): Promise<string> {
+  const instanceId = randomUUID();
+  const now = clock.now();
+  const nowIso = now.toISOString();
+  await db.transaction().execute(async (trx) => {
+    let resumed: string | null = null;
+    if (kind === 'api') {
+      const live = await trx
+        .selectFrom('service_liveness')
+        .select('instance_id')
+        .where('kind', '=', 'api')
+        .where('stopped_at', 'is', null)
+        .where('heartbeat_at', '>=', new Date(now.getTime() - API_STALE_AFTER_MS).toISOString())
+        .limit(1)
+        .executeTakeFirst();
+      resumed = live ? null : nowIso;
+    }
+    // Old rows of stopped or vanished instances are only history: keep a week.
+    await trx
+      .deleteFrom('service_liveness')
+      .where('kind', '=', kind)
+      .where('heartbeat_at', '<', new Date(now.getTime() - 7 * 24 * 3600_000).toISOString())
+      .execute();
+    await trx
+      .insertInto('service_liveness')
+      .values({
+        instance_id: instanceId,
+        kind,
+        pid: process.pid,
+        hostname: hostname(),
+        started_at: nowIso,
+        heartbeat_at: nowIso,
+        stopped_at: null,
+        ingest_resumed_at: resumed,
+      })
+      .execute();
+  });
+  return instanceId;
+}
+
+/**
+ * Refreshes an instance's beat. An API instance whose previous beat is older than the stale window
+ * (a stalled event loop, a suspended VM) was not taking reports meanwhile: if no other API was live,
+ * its return is an ingest resume.
+ */
+export async function recordBeat(db: Kysely<Database>, instanceId: string, clock: Clock): Promise<void> {
+  const now = clock.now();
+  const nowIso = now.toISOString();
+  const staleBefore = new Date(now.getTime() - API_STALE_AFTER_MS).toISOString();
+  await db.transaction().execute(async (trx) => {
+    const row = await trx
+      .selectFrom('service_liveness')
+      .select(['kind', 'heartbeat_at'])
+      .where('instance_id', '=', instanceId)
+      .executeTakeFirst();
+    let resumed: string | undefined;
+    if (row?.kind === 'api' && row.heartbeat_at < staleBefore) {
+      const otherLive = await trx
+        .selectFrom('service_liveness')
+        .select('instance_id')
+        .where('kind', '=', 'api')
+        .where('instance_id', '!=', instanceId)
+        .where('stopped_at', 'is', null)
+        .where('heartbeat_at', '>=', staleBefore)
+        .limit(1)
+        .executeTakeFirst();
+      if (!otherLive) resumed = nowIso;
+    }
+    await trx
+      .updateTable('service_liveness')
+      .set(resumed ? { heartbeat_at: nowIso, stopped_at: null, ingest_resumed_at: resumed } : { heartbeat_at: nowIso, stopped_at: null })
+      .where('instance_id', '=', instanceId)
+      .execute();
+  });
+}
+
+/** Records a graceful stop, so the daemon knows at once instead of after the stale window. */
+export async function recordStopped(db: Kysely<Database>, instanceId: string, clock: Clock): Promise<void> {
+  const nowIso = clock.now().toISOString();
+  await db.updateTable('service_liveness').set({ heartbeat_at: nowIso, stopped_at: nowIso }).where('instance_id', '=', instanceId).execute();
+}
+
+export interface IngestLiveness {
+  /** false when no API instance ever recorded liveness in this database (the daemon then works normally) */
+  everRecorded: boolean;
+  /** some API instance is running and beat within the stale window */
+  live: boolean;
+  /** latest time ingest resumed after an outage, if any */
+  resumedAt: string | null;
+  /** while down: when the last API instance stopped or last beat */
+  downSince: string | null;
+}
+
+/** What the daemon needs to know about ingest right now. Reads only the small liveness table. */
+export async function readIngestLiveness(
+  db: Kysely<Database>,
+  now: Date,
+  staleAfterMs: number = API_STALE_AFTER_MS,
+): Promise<IngestLiveness> {
+  const rows = await db
+    .selectFrom('service_liveness')
+    .select(['heartbeat_at', 'stopped_at', 'ingest_resumed_at'])
+    .where('kind', '=', 'api')
+    .execute();
+  if (rows.length === 0) return { everRecorded: false, live: true, resumedAt: null, downSince: null };
+  const staleBefore = new Date(now.getTime() - staleAfterMs).toISOString();
+  const live = rows.some((r) => r.stopped_at === null && r.heartbeat_at >= staleBefore);
+  const resumedAt = rows.reduce<string | null>((max, r) => (r.ingest_resumed_at && (!max || r.ingest_resumed_at > max) ? r.ingest_resumed_at : max), null);
+  const downSince = live
+    ? null
+    : rows.reduce<string | null>((max, r) => {
+        const gone = r.stopped_at ?? r.heartbeat_at;
+        return !max || gone > max ? gone : max;
+      }, null);
+  return { everRecorded: true, live, resumedAt, downSince };
+}
+
+/** The daemon's last recorded check (its latest beat), for `GET /health`. */
+export async function readDaemonLastCheck(db: Kysely<Database>): Promise<string | null> {
+  const row = await db
+    .selectFrom('service_liveness')
+    .select((eb) => eb.fn.max('heartbeat_at').as('last'))
+    .where('kind', '=', 'daemon')
+    .executeTakeFirst();
+  return row?.last ?? null;
+}

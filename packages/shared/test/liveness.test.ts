@@ -1,0 +1,48 @@
+import { TestClock, readIngestLiveness, recordBeat, recordStopped, registerInstance } from '@lunasentri/shared';
+import { createTestDb, type TestDb } from '../../../test/support/db';
+
+describe('ingest liveness', () => {
+  let db: TestDb;
+  let clock: TestClock;
+  beforeEach(async () => {
+    db = await createTestDb();
+    clock = new TestClock();
+  });
+  afterEach(() => db.dispose());
+
+  test('with no API ever recorded, ingest counts as live and never-recorded', async () => {
+    expect(await readIngestLiveness(db.db, clock.now())).toEqual({ everRecorded: false, live: true, resumedAt: null, downSince: null });
+  });
+
+  test('a first API start is a resume; a second start while the first is live is not', async () => {
+    const first = await registerInstance(db.db, 'api', clock);
+    const started = clock.now().toISOString();
+    clock.advance(1_000);
+    await registerInstance(db.db, 'api', clock);
+    const state = await readIngestLiveness(db.db, clock.now());
+    expect(state).toEqual({ everRecorded: true, live: true, resumedAt: started, downSince: null });
+    expect(first).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  test('a graceful stop is seen at once; a missing beat after the stale window', async () => {
+    const a = await registerInstance(db.db, 'api', clock);
+    clock.advance(500);
+    await recordStopped(db.db, a, clock);
+    expect(await readIngestLiveness(db.db, clock.now())).toMatchObject({ live: false, downSince: clock.now().toISOString() });
+
+    const b = await registerInstance(db.db, 'api', clock);
+    clock.advance(5_000);
+    expect((await readIngestLiveness(db.db, clock.now())).live).toBe(true); // exactly at the window: still live
+    clock.advance(1);
+    expect((await readIngestLiveness(db.db, clock.now())).live).toBe(false);
+    // The stalled instance comes back: that is a resume at the time of its beat.
+    clock.advance(10_000);
+    await recordBeat(db.db, b, clock);
+    expect(await readIngestLiveness(db.db, clock.now())).toMatchObject({ live: true, resumedAt: clock.now().toISOString() });
+  });
+
+  test('daemon rows do not count as ingest', async () => {
+    await registerInstance(db.db, 'daemon', clock);
+    expect((await readIngestLiveness(db.db, clock.now())).everRecorded).toBe(false);
+  });
+});
