@@ -1,1 +1,10 @@
 export * from './types';
+export * from './event.payload';
+export * from './telegram.messages';
+export * from './webhook.signature';
+export { nonPublicRange, isIpLiteral, type NonPublicRange } from './ip.ranges';
+export { checkWebhookUrl, checkWebhookUrlSyntax, connectLookup, systemLookup, PrivateAddressError, type UrlGuardOptions } from './url.guard';
+export { parseRetryAfter, webhookResultForStatus, describeNetworkError } from './send.results';
+export { createWebhookSender, notifierVersion } from './webhook.sender';
+export { createTelegramSender, type TelegramClient } from './telegram.sender';
+export * from './notifier.factory';

@@ -35,6 +35,14 @@ export interface MachineOnlinePayload {
 
 export type MachineEventPayload = MachineOfflinePayload | MachineOnlinePayload;
 
+/** What the webhook test endpoint sends: same envelope and signatures, no machine. */
+export interface TestPayload {
+  event: 'webhook.test';
+  event_id: string;
+  occurred_at: string;
+  message: string;
+}
+
 export type SendResult =
   /** 2xx from the webhook / `ok: true` from Telegram. */
   | { kind: 'delivered'; status?: number }
@@ -64,7 +72,19 @@ export interface WebhookSenderOptions {
   clock?: import('../clock').Clock;
   /** concurrent connections per origin; default 16 */
   connections?: number;
+  /**
+   * Resolves a host name to all its addresses; default `node:dns` `lookup({ all: true })`. Used for
+   * the connection itself, so the private-address filter applies to the address actually dialled.
+   */
+  lookup?: HostLookup;
+  /** Masks known secrets in returned error texts (the target's own secret is always masked). */
+  redactor?: import('../log').Redactor;
+  /** how long `close()` lets in-flight requests finish before destroying sockets; default 1 s */
+  closeGraceMs?: number;
 }
+
+/** A DNS resolver returning every address of `hostname` (like `dns.promises.lookup(h, { all: true })`). */
+export type HostLookup = (hostname: string) => Promise<Array<{ address: string; family: number }>>;
 
 export interface WebhookSender {
   /** POSTs `body` (already-serialized compact JSON) with both signatures; `eventId` is the `webhook-id`. */
@@ -79,6 +99,8 @@ export interface TelegramSenderOptions {
   apiRoot?: string;
   /** per-request time limit; default 10 s */
   timeoutMs?: number;
+  /** Masks known secrets in returned error texts (the bot token is always masked). */
+  redactor?: import('../log').Redactor;
 }
 
 export interface TelegramSender {
