@@ -1,0 +1,194 @@
+import type { ChannelKind, Database, DeliveryStatus, EventType } from '@lunasentri/shared';
+import type { Kysely, Transaction } from 'kysely';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** A delivery this instance holds a claim on, with what it needs to send. */
+export interface ClaimedDelivery {
+  id: number;
+  event_id: string;
+  machine_id: number;
+  channel: ChannelKind;
+  target_id: number;
+  attempts: number;
+  event_type: EventType;
+  occurred_at: string;
+  /** the webhook body, exactly as stored when the event was decided */
+  payload: string;
+}
+
+export interface ClaimOptions {
+  now: Date;
+  instanceId: string;
+  leaseMs: number;
+  channels: readonly ChannelKind[];
+  limit: number;
+}
+
+/**
+ * Claims up to `limit` due deliveries for this instance. Runs in one write transaction (BEGIN
+ * IMMEDIATE), so two daemons never claim the same row. A row is due when it is pending, its next
+ * attempt has come, nobody holds an unexpired claim on it, and no earlier delivery of the same
+ * (channel, target, machine) stream is still pending — which keeps each stream in event order.
+ */
+export async function claimDue(db: Kysely<Database>, options: ClaimOptions): Promise<ClaimedDelivery[]> {
+  if (options.limit <= 0 || options.channels.length === 0) return [];
+  const nowIso = options.now.toISOString();
+  const until = new Date(options.now.getTime() + options.leaseMs).toISOString();
+  return db.transaction().execute(async (trx) => {
+    const due = await trx
+      .selectFrom('deliveries as d')
+      .select('d.id')
+      .where('d.status', '=', 'pending')
+      .where('d.next_attempt_at', '<=', nowIso)
+      .where((eb) => eb.or([eb('d.claimed_until', 'is', null), eb('d.claimed_until', '<=', nowIso)]))
+      .where('d.channel', 'in', options.channels)
+      // In order per stream: an earlier pending delivery (due or not, claimed or not) blocks this one.
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('deliveries as e')
+              .select('e.id')
+              .whereRef('e.channel', '=', 'd.channel')
+              .whereRef('e.target_id', '=', 'd.target_id')
+              .whereRef('e.machine_id', '=', 'd.machine_id')
+              .where('e.status', '=', 'pending')
+              .whereRef('e.id', '<', 'd.id'),
+          ),
+        ),
+      )
+      .orderBy('d.next_attempt_at')
+      .orderBy('d.id')
+      .limit(options.limit)
+      .execute();
+    if (due.length === 0) return [];
+    const ids = due.map((r) => r.id);
+    await trx
+      .updateTable('deliveries')
+      .set({ claimed_until: until, claimed_by: options.instanceId, updated_at: nowIso })
+      .where('id', 'in', ids)
+      .execute();
+    return trx
+      .selectFrom('deliveries as d')
+      .innerJoin('events as ev', 'ev.id', 'd.event_id')
+      .select(['d.id', 'd.event_id', 'd.machine_id', 'd.channel', 'd.target_id', 'd.attempts', 'ev.type as event_type', 'ev.occurred_at', 'ev.payload'])
+      .where('d.id', 'in', ids)
+      .orderBy('d.next_attempt_at')
+      .orderBy('d.id')
+      .execute();
+  });
+}
+
+/**
+ * Marks a delivery delivered. Not conditional on our claim: the receiver has it, whoever else may
+ * also have sent it meanwhile (at least once).
+ */
+export async function markDelivered(db: Db, id: number, now: Date): Promise<void> {
+  const nowIso = now.toISOString();
+  await db
+    .updateTable('deliveries')
+    .set((eb) => ({
+      status: 'delivered',
+      attempts: eb('attempts', '+', 1),
+      delivered_at: nowIso,
+      last_error: null,
+      claimed_until: null,
+      claimed_by: null,
+      updated_at: nowIso,
+    }))
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .execute();
+}
+
+/** Records a failed attempt and when to try again. Only while we still hold the claim. */
+export async function reschedule(db: Db, id: number, instanceId: string, at: Date, error: string, now: Date): Promise<boolean> {
+  const result = await db
+    .updateTable('deliveries')
+    .set((eb) => ({
+      attempts: eb('attempts', '+', 1),
+      next_attempt_at: at.toISOString(),
+      last_error: error,
+      claimed_until: null,
+      claimed_by: null,
+      updated_at: now.toISOString(),
+    }))
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .where('claimed_by', '=', instanceId)
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
+}
+
+/** Ends a delivery as `failed` or `dead`. `attempted` says whether this call records an attempt. */
+export async function markFinal(
+  db: Db,
+  id: number,
+  instanceId: string,
+  status: Extract<DeliveryStatus, 'failed' | 'dead'>,
+  error: string,
+  now: Date,
+  attempted: boolean,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('deliveries')
+    .set((eb) => ({
+      status,
+      attempts: attempted ? eb('attempts', '+', 1) : eb.ref('attempts'),
+      last_error: error,
+      claimed_until: null,
+      claimed_by: null,
+      updated_at: now.toISOString(),
+    }))
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .where('claimed_by', '=', instanceId)
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
+}
+
+/** Gives back one claim without recording an attempt (a send cut short by shutdown). */
+export async function releaseClaim(db: Db, id: number, instanceId: string, now: Date): Promise<void> {
+  await db
+    .updateTable('deliveries')
+    .set({ claimed_until: null, claimed_by: null, updated_at: now.toISOString() })
+    .where('id', '=', id)
+    .where('claimed_by', '=', instanceId)
+    .execute();
+}
+
+/** Gives back every claim this instance holds (shutdown), so another daemon can send at once. */
+export async function releaseClaims(db: Db, instanceId: string, now: Date): Promise<number> {
+  const result = await db
+    .updateTable('deliveries')
+    .set({ claimed_until: null, claimed_by: null, updated_at: now.toISOString() })
+    .where('claimed_by', '=', instanceId)
+    .where('status', '=', 'pending')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/**
+ * The earliest future moment a pending delivery may become claimable: a retry coming due or a
+ * claim expiring. Rows blocked behind an earlier one wait for that one, so they add nothing.
+ */
+export async function nextDueAt(db: Db, now: Date, channels: readonly ChannelKind[]): Promise<Date | null> {
+  if (channels.length === 0) return null;
+  const nowIso = now.toISOString();
+  const retry = await db
+    .selectFrom('deliveries')
+    .select((eb) => eb.fn.min('next_attempt_at').as('at'))
+    .where('status', '=', 'pending')
+    .where('next_attempt_at', '>', nowIso)
+    .where('channel', 'in', channels)
+    .executeTakeFirst();
+  const lease = await db
+    .selectFrom('deliveries')
+    .select((eb) => eb.fn.min('claimed_until').as('at'))
+    .where('status', '=', 'pending')
+    .where('claimed_until', '>', nowIso)
+    .where('channel', 'in', channels)
+    .executeTakeFirst();
+  const times = [retry?.at, lease?.at].filter((t): t is string => typeof t === 'string').map((t) => Date.parse(t));
+  return times.length === 0 ? null : new Date(Math.min(...times));
+}

@@ -1,0 +1,142 @@
+import type { MachineStatus } from '@lunasentri/shared';
+
+/**
+ * Pure decisions of the monitor (CONTRACT §3): given a machine row, the threshold, the time and the
+ * state of ingest, which transition (if any) happens. No I/O, no clock: everything is an argument.
+ */
+
+/** The columns a decision reads. */
+export interface MachineState {
+  id: number;
+  status: MachineStatus;
+  last_seen: string | null;
+  status_changed_at: string | null;
+  is_enabled: 0 | 1;
+  enabled_at: string | null;
+}
+
+export interface IngestState {
+  /** No API process is live (all stopped, or none beat recently) although one has run before. */
+  down: boolean;
+  /** The latest time ingest resumed after an outage, if any. */
+  resumedAt: string | null;
+}
+
+export interface DecisionContext {
+  now: Date;
+  thresholdMs: number;
+  ingest: IngestState;
+}
+
+export type Decision =
+  | { kind: 'went-offline'; effectiveLastSeen: string }
+  | { kind: 'came-online'; offlineSince: string | null }
+  /** First report of a `pending` machine: online, silently. */
+  | { kind: 'first-report' }
+  | { kind: 'none'; reason: NoTransitionReason };
+
+export type NoTransitionReason =
+  | 'disabled'
+  | 'never-reported'
+  | 'within-threshold'
+  | 'ingest-down'
+  | 'no-new-report'
+  | 'stale-report';
+
+const time = (iso: string): number => Date.parse(iso);
+
+/** The latest of the given ISO timestamps (ignoring nulls), or null when there are none. */
+export function latest(...values: Array<string | null | undefined>): string | null {
+  let best: string | null = null;
+  for (const value of values) {
+    if (value && (best === null || time(value) > time(best))) best = value;
+  }
+  return best;
+}
+
+/**
+ * The moment an online machine's threshold starts: its last report, its last re-enable, or the last
+ * ingest resume, whichever is latest (CONTRACT §3, §3.1).
+ */
+export function effectiveLastSeen(machine: MachineState, ingest: IngestState): string | null {
+  return latest(machine.last_seen, machine.enabled_at, ingest.resumedAt);
+}
+
+/** `now − at ≤ threshold`: exactly at the threshold a machine is still within it. */
+export function isWithinThreshold(at: string, now: Date, thresholdMs: number): boolean {
+  return now.getTime() - time(at) <= thresholdMs;
+}
+
+export function decide(machine: MachineState, ctx: DecisionContext): Decision {
+  if (machine.is_enabled !== 1) return { kind: 'none', reason: 'disabled' };
+  switch (machine.status) {
+    case 'pending':
+      return machine.last_seen === null ? { kind: 'none', reason: 'never-reported' } : { kind: 'first-report' };
+    case 'online': {
+      const effective = effectiveLastSeen(machine, ctx.ingest);
+      if (effective === null) return { kind: 'none', reason: 'never-reported' };
+      if (isWithinThreshold(effective, ctx.now, ctx.thresholdMs)) return { kind: 'none', reason: 'within-threshold' };
+      // While ingest is down, silence says nothing about the machines.
+      if (ctx.ingest.down) return { kind: 'none', reason: 'ingest-down' };
+      return { kind: 'went-offline', effectiveLastSeen: effective };
+    }
+    case 'offline': {
+      if (machine.last_seen === null) return { kind: 'none', reason: 'no-new-report' };
+      // Only a report made after the machine went offline is a recovery (never a re-enable or a resume).
+      if (machine.status_changed_at !== null && time(machine.last_seen) <= time(machine.status_changed_at)) {
+        return { kind: 'none', reason: 'no-new-report' };
+      }
+      if (!isWithinThreshold(machine.last_seen, ctx.now, ctx.thresholdMs)) return { kind: 'none', reason: 'stale-report' };
+      return { kind: 'came-online', offlineSince: machine.status_changed_at };
+    }
+  }
+}
+
+/** Every transition among `machines`, in input order. */
+export function decideTransitions<M extends MachineState>(
+  machines: readonly M[],
+  ctx: DecisionContext,
+): Array<{ machine: M; decision: Exclude<Decision, { kind: 'none' }> }> {
+  const out: Array<{ machine: M; decision: Exclude<Decision, { kind: 'none' }> }> = [];
+  for (const machine of machines) {
+    const decision = decide(machine, ctx);
+    if (decision.kind !== 'none') out.push({ machine, decision });
+  }
+  return out;
+}
+
+/** Inputs for {@link nextCheckAt}. Times are ISO strings as stored. */
+export interface WakeInputs {
+  now: Date;
+  intervalMs: number;
+  thresholdMs: number;
+  ingest: IngestState;
+  /** The oldest `last_seen` among online machines that is still within the threshold. */
+  earliestFreshLastSeen: string | null;
+  /** The oldest `enabled_at` still within the threshold among enabled online machines whose last report is not. */
+  earliestProtectingEnable: string | null;
+}
+
+/**
+ * When the next check should run: when the first online machine will cross the threshold (so offline
+ * is detected at the threshold, not a whole interval later), and never later than one interval.
+ */
+export function nextCheckAt(inputs: WakeInputs): Date {
+  const now = inputs.now.getTime();
+  let wake = now + inputs.intervalMs;
+  if (!inputs.ingest.down) {
+    const starts = [inputs.earliestFreshLastSeen, inputs.earliestProtectingEnable, inputs.ingest.resumedAt];
+    for (const start of starts) {
+      if (start === null) continue;
+      // The first instant strictly past the threshold (the boundary itself is still online).
+      const crossing = time(start) + inputs.thresholdMs + 1;
+      if (crossing > now && crossing < wake) wake = crossing;
+    }
+  }
+  return new Date(wake);
+}
+
+/** How long ago, rounded to whole seconds (for the "last seen: 2m15s ago" log line). */
+export function wholeSecondsBetween(from: string, to: Date): number {
+  return Math.max(0, Math.round((to.getTime() - time(from)) / 1000)) * 1000;
+}

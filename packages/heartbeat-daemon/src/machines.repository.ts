@@ -1,0 +1,136 @@
+import type { Database, MachineSnapshot } from '@lunasentri/shared';
+import type { Kysely, Transaction } from 'kysely';
+import type { MachineState } from './heartbeat.models';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** A machine row as the sweep reads it: what the decision needs plus what the payload shows. */
+export interface MachineRow extends MachineState {
+  user_id: number;
+  name: string;
+  hostname: string | null;
+  reported_hostname: string | null;
+  description: string | null;
+}
+
+const MACHINE_COLUMNS = [
+  'id',
+  'user_id',
+  'name',
+  'hostname',
+  'reported_hostname',
+  'description',
+  'status',
+  'last_seen',
+  'status_changed_at',
+  'is_enabled',
+  'enabled_at',
+] as const;
+
+/*
+ * The three candidate queries are range scans on idx_machines_status_last_seen (status, last_seen):
+ * their cost follows the number of transitions, never the fleet size. The extra conditions are
+ * checked on the few rows the range yields.
+ */
+
+/** `pending` machines that have reported: their first report makes them online. */
+export function pendingWithReport(db: Db, limit: number) {
+  return db
+    .selectFrom('machines')
+    .select(MACHINE_COLUMNS)
+    .where('status', '=', 'pending')
+    .where('last_seen', 'is not', null)
+    .where('is_enabled', '=', 1)
+    .orderBy('last_seen')
+    .limit(limit);
+}
+
+/** `offline` machines with a report within the threshold made after they went offline. */
+export function recoveryCandidates(db: Db, cutoff: string, limit: number) {
+  return db
+    .selectFrom('machines')
+    .select(MACHINE_COLUMNS)
+    .where('status', '=', 'offline')
+    .where('last_seen', '>=', cutoff)
+    .where('is_enabled', '=', 1)
+    .where((eb) => eb.or([eb('status_changed_at', 'is', null), eb('last_seen', '>', eb.ref('status_changed_at'))]))
+    .orderBy('last_seen')
+    .limit(limit);
+}
+
+/** `online` machines whose last report and last re-enable are both older than the cutoff. */
+export function offlineCandidates(db: Db, cutoff: string, limit: number) {
+  return db
+    .selectFrom('machines')
+    .select(MACHINE_COLUMNS)
+    .where('status', '=', 'online')
+    .where('last_seen', '<', cutoff)
+    .where('is_enabled', '=', 1)
+    .where((eb) => eb.or([eb('enabled_at', 'is', null), eb('enabled_at', '<', cutoff)]))
+    .orderBy('last_seen')
+    .limit(limit);
+}
+
+/** The oldest `last_seen` of an online machine that has not crossed the threshold yet (one index seek). */
+export async function earliestFreshLastSeen(db: Db, cutoff: string): Promise<string | null> {
+  const row = await db
+    .selectFrom('machines')
+    .select('last_seen')
+    .where('status', '=', 'online')
+    .where('last_seen', '>=', cutoff)
+    .orderBy('last_seen')
+    .limit(1)
+    .executeTakeFirst();
+  return row?.last_seen ?? null;
+}
+
+/**
+ * The oldest re-enable that still protects an online machine whose last report is past the cutoff.
+ * Only stale online machines are read (the same index range as {@link offlineCandidates}).
+ */
+export async function earliestProtectingEnable(db: Db, cutoff: string): Promise<string | null> {
+  const row = await db
+    .selectFrom('machines')
+    .select((eb) => eb.fn.min('enabled_at').as('enabled_at'))
+    .where('status', '=', 'online')
+    .where('last_seen', '<', cutoff)
+    .where('is_enabled', '=', 1)
+    .where('enabled_at', '>=', cutoff)
+    .executeTakeFirst();
+  return row?.enabled_at ?? null;
+}
+
+export function findMachine(db: Db, id: number): Promise<MachineRow | undefined> {
+  return db.selectFrom('machines').select(MACHINE_COLUMNS).where('id', '=', id).executeTakeFirst();
+}
+
+/**
+ * Sets the status only if it is still the one the decision was based on.
+ * Returns false when another daemon (or anything else) changed it first.
+ */
+export async function compareAndSetStatus(
+  trx: Transaction<Database>,
+  machine: MachineRow,
+  next: MachineRow['status'],
+  at: string,
+): Promise<boolean> {
+  const result = await trx
+    .updateTable('machines')
+    .set({ status: next, status_changed_at: at })
+    .where('id', '=', machine.id)
+    .where('status', '=', machine.status) // compare-and-set: never a transition from a state we did not read
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
+}
+
+/** The machine as webhook consumers see it. */
+export function snapshotOf(machine: MachineRow, status: MachineRow['status']): MachineSnapshot {
+  return {
+    id: machine.id,
+    name: machine.name,
+    hostname: machine.hostname ?? machine.reported_hostname,
+    description: machine.description,
+    status,
+    last_seen: machine.last_seen,
+  };
+}
