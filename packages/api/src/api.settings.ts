@@ -1,0 +1,28 @@
+import { dbSettings, durationSetting, integerSetting, logSettings, notifySettings, stringSetting } from '@lunasentri/shared';
+
+/** Where `serve` listens (CONTRACT §5). */
+export const listenSettings = {
+  port: integerSetting({ flag: 'port', env: 'PORT', min: 0, max: 65535, default: 8080, doc: 'TCP port to listen on (0: any free port)' }),
+  host: stringSetting({ flag: 'host', env: 'HOST', valueName: 'ADDR', default: '0.0.0.0', doc: 'address to listen on' }),
+};
+
+/** The ingest hot path and metrics history. */
+export const ingestSettings = {
+  ingestFlushInterval: durationSetting({
+    env: 'INGEST_FLUSH_INTERVAL',
+    default: '25ms',
+    doc: 'how long agent reports are gathered before one transaction writes them (a crash loses at most this window)',
+  }),
+  keyCacheTtl: durationSetting({
+    env: 'KEY_CACHE_TTL',
+    default: '5s',
+    doc: 'how long a machine key lookup is cached; bounds how long a key revoked by another process still works',
+  }),
+  metricsRetention: durationSetting({ env: 'METRICS_RETENTION', default: '168h', doc: 'how long metrics history rows are kept' }),
+};
+
+/** Everything `lunasentri-api serve` reads. */
+export const serveSettings = { ...dbSettings, ...listenSettings, ...logSettings, ...notifySettings, ...ingestSettings };
+
+/** The admin commands (`user create`, `migrate`, …) only need the database. */
+export const adminSettings = { ...dbSettings };

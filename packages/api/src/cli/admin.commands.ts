@@ -1,0 +1,75 @@
+import type { Kysely } from 'kysely';
+import { migrateToLatest, type Clock, type Database } from '@lunasentri/shared';
+import { createMachine } from '../machines/machines.repository';
+import { machineView } from '../machines/machines.view';
+import { createToken, createUser, findUserByEmail, UserExistsError } from '../users/users.repository';
+import type { AdminCommand } from './cli.program';
+
+export interface AdminIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+/** The operation itself failed (no such user, user exists): exit status 1 with one line. */
+export class AdminError extends Error {
+  override name = 'AdminError';
+}
+
+/**
+ * Runs one admin command on a migrated database. The secret it creates (token or key) is the only
+ * thing on stdout, so `TOKEN=$(lunasentri-api user create --email …)` works; the human-readable
+ * note goes to stderr. `--json` prints one JSON object instead.
+ */
+export async function runAdminCommand(db: Kysely<Database>, clock: Clock, command: AdminCommand, io: AdminIo): Promise<void> {
+  const say = (text: string) => io.stderr.write(`${text}\n`);
+  const print = (text: string) => io.stdout.write(`${text}\n`);
+  switch (command.kind) {
+    case 'migrate': {
+      const applied = await migrateToLatest(db);
+      print(applied.length === 0 ? 'Database is up to date.' : `Applied ${applied.length} migration(s): ${applied.join(', ')}`);
+      return;
+    }
+    case 'user-create': {
+      let created;
+      try {
+        created = await createUser(db, clock, command.email, command.admin);
+      } catch (error) {
+        if (error instanceof UserExistsError) throw new AdminError(error.message);
+        throw error;
+      }
+      const { user, token } = created;
+      if (command.json) print(JSON.stringify({ user: { id: user.id, email: user.email, is_admin: user.is_admin === 1 }, token }));
+      else {
+        say(`Created ${user.is_admin ? 'admin ' : ''}user ${user.id} (${user.email}). Its API token follows; it is shown once.`);
+        print(token);
+      }
+      return;
+    }
+    case 'token-create': {
+      const user = await findUserByEmail(db, command.email);
+      if (!user) throw new AdminError(`no user with email ${command.email}`);
+      const token = await createToken(db, clock, user.id, 'created with the CLI');
+      if (command.json) print(JSON.stringify({ user: { id: user.id, email: user.email }, token }));
+      else {
+        say(`Created an API token for user ${user.id} (${user.email}); it is shown once.`);
+        print(token);
+      }
+      return;
+    }
+    case 'machine-create': {
+      const user = await findUserByEmail(db, command.email);
+      if (!user) throw new AdminError(`no user with email ${command.email}`);
+      const { machine, apiKey } = await createMachine(db, clock, user.id, {
+        name: command.name,
+        hostname: command.hostname,
+        description: command.description,
+      });
+      if (command.json) print(JSON.stringify({ machine: machineView(machine), api_key: apiKey }));
+      else {
+        say(`Created machine ${machine.id} (${machine.name}) for ${user.email}. Its agent API key follows; it is shown once.`);
+        print(apiKey);
+      }
+      return;
+    }
+  }
+}

@@ -1,0 +1,133 @@
+import { Command, CommanderError } from 'commander';
+import { addSettingOptions, ConfigError, resolveSettings, type SettingsValues } from '@lunasentri/shared';
+import { adminSettings, serveSettings } from '../api.settings';
+import { DESCRIPTION_MAX, HOSTNAME_MAX, NAME_MAX } from '../machines/machines.schemas';
+
+export type ServeSettings = SettingsValues<typeof serveSettings>;
+export type AdminSettings = SettingsValues<typeof adminSettings>;
+
+export type AdminCommand =
+  | { kind: 'user-create'; email: string; admin: boolean; json: boolean }
+  | { kind: 'token-create'; email: string; json: boolean }
+  | { kind: 'machine-create'; email: string; name: string; hostname?: string; description?: string; json: boolean }
+  | { kind: 'migrate' };
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+/** What the commands do; the composition root provides them. Each resolves to an exit status. */
+export interface CliHandlers {
+  serve(settings: ServeSettings): Promise<number>;
+  admin(settings: AdminSettings, command: AdminCommand): Promise<number>;
+}
+
+/** Bad usage or a bad value: exit status 2 and one line on stderr naming it. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+
+function checkText(flag: string, value: string | undefined, max: number, required: boolean): string | undefined {
+  if (value === undefined) return undefined;
+  if (required && value.trim() === '') throw new UsageError(`invalid value for --${flag}: ${JSON.stringify(value)} (must not be empty)`);
+  if (value.length > max) throw new UsageError(`invalid value for --${flag}: longer than ${max} characters`);
+  return value;
+}
+
+function checkEmail(value: string): string {
+  const email = value.trim();
+  if (!EMAIL.test(email) || email.length > 320) throw new UsageError(`invalid value for --email: ${JSON.stringify(value.slice(0, 340))} (must be an email address)`);
+  return email;
+}
+
+/**
+ * `lunasentri-api [serve] | user create | token create | machine create | migrate`. Settings come
+ * from the shared declarations (flag beats env beats default); a bad value is one stderr line and
+ * exit status 2, never a silent fallback.
+ */
+export async function runCli(argv: string[], io: CliIo, handlers: CliHandlers): Promise<number> {
+  let status = 0;
+  const fail = (message: string): number => {
+    io.stderr.write(`lunasentri-api: ${message}\n`);
+    return 2;
+  };
+  const settingsOf = <S extends Parameters<typeof resolveSettings>[0]>(spec: S, command: Command) =>
+    resolveSettings(spec, { flags: command.opts() as Record<string, string | undefined>, env: io.env });
+
+  const program = new Command('lunasentri-api')
+    .description('LunaSentri HTTP API (agent ingest, machines, notification channels, events) and admin commands')
+    .exitOverride()
+    .showSuggestionAfterError(false)
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      outputError: (text, write) => write(`lunasentri-api: ${text.replace(/^error: /, '')}`),
+    });
+
+  const serve = program.command('serve', { isDefault: true }).description('run the HTTP API (the default command)');
+  addSettingOptions(serve, serveSettings).action(async (_options, command: Command) => {
+    status = await handlers.serve(settingsOf(serveSettings, command));
+  });
+
+  const admin = (command: Command, build: (options: Record<string, unknown>) => AdminCommand) =>
+    addSettingOptions(command, adminSettings).action(async (options: Record<string, unknown>, self: Command) => {
+      const parsed = build(options);
+      status = await handlers.admin(settingsOf(adminSettings, self), parsed);
+    });
+
+  const user = program.command('user').description('manage users');
+  admin(
+    user
+      .command('create')
+      .description("create a user and print the user's API token (shown once)")
+      .requiredOption('--email <EMAIL>', 'the user email')
+      .option('--admin', 'make the user an administrator')
+      .option('--json', 'print JSON instead of the bare token'),
+    (o) => ({ kind: 'user-create', email: checkEmail(String(o.email)), admin: o.admin === true, json: o.json === true }),
+  );
+
+  const token = program.command('token').description('manage personal API tokens');
+  admin(
+    token
+      .command('create')
+      .description('create another API token for a user and print it (shown once)')
+      .requiredOption('--email <EMAIL>', 'the user email')
+      .option('--json', 'print JSON instead of the bare token'),
+    (o) => ({ kind: 'token-create', email: checkEmail(String(o.email)), json: o.json === true }),
+  );
+
+  const machine = program.command('machine').description('manage machines');
+  admin(
+    machine
+      .command('create')
+      .description("create a machine for a user and print its agent API key (shown once)")
+      .requiredOption('--email <EMAIL>', 'the owner email')
+      .requiredOption('--name <NAME>', 'machine name')
+      .option('--hostname <HOST>', 'hostname shown in alerts')
+      .option('--description <TEXT>', 'free text shown in alerts')
+      .option('--json', 'print JSON instead of the bare key'),
+    (o) => ({
+      kind: 'machine-create',
+      email: checkEmail(String(o.email)),
+      name: checkText('name', String(o.name), NAME_MAX, true) as string,
+      hostname: checkText('hostname', o.hostname as string | undefined, HOSTNAME_MAX, false),
+      description: checkText('description', o.description as string | undefined, DESCRIPTION_MAX, false),
+      json: o.json === true,
+    }),
+  );
+
+  admin(program.command('migrate').description('apply database migrations and exit'), () => ({ kind: 'migrate' }));
+
+  try {
+    await program.parseAsync(argv);
+    return status;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof ConfigError || error instanceof UsageError) return fail(error.message);
+    throw error;
+  }
+}

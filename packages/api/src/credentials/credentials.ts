@@ -1,0 +1,29 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+/** Machine API keys (what agents send). */
+export const MACHINE_KEY_PREFIX = 'lsk_';
+/** Personal API tokens (what users send). */
+export const USER_TOKEN_PREFIX = 'lst_';
+
+/** 32 random bytes: a key or token is never guessable, whatever the prefix gives away. */
+const SECRET_BYTES = 32;
+
+function newSecret(prefix: string): string {
+  return prefix + randomBytes(SECRET_BYTES).toString('base64url');
+}
+
+export function newMachineKey(): string {
+  return newSecret(MACHINE_KEY_PREFIX);
+}
+
+export function newUserToken(): string {
+  return newSecret(USER_TOKEN_PREFIX);
+}
+
+/**
+ * What is stored for a key or token: its SHA-256 in hex. A fast hash is enough here (unlike for
+ * passwords) because the input carries 256 bits of randomness; brute force is hopeless either way.
+ */
+export function hashCredential(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}

@@ -1,0 +1,86 @@
+import type { Clock } from '@lunasentri/shared';
+
+export interface CachedMachineKey {
+  machineId: number;
+  enabled: boolean;
+}
+
+interface Entry extends CachedMachineKey {
+  expiresAt: number;
+}
+
+export interface MachineKeyCacheOptions {
+  /**
+   * How long an answer is trusted. Changes made in this process invalidate at once; this bounds how
+   * long a key revoked or a machine disabled by another process (a second API, the CLI) still works.
+   */
+  ttlMs: number;
+  /** Oldest entries are dropped beyond this, so memory stays bounded whatever the fleet size. */
+  maxEntries?: number;
+}
+
+/**
+ * Key hash → machine, in process memory: the ingest hot path answers most requests without touching
+ * the database. Only known, unrevoked keys are cached; unknown keys always go to the database, so
+ * garbage keys cannot fill the cache.
+ */
+export class MachineKeyCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly hashesByMachine = new Map<number, Set<string>>();
+  private readonly ttlMs: number;
+  private readonly maxEntries: number;
+
+  constructor(
+    private readonly clock: Clock,
+    options: MachineKeyCacheOptions,
+  ) {
+    this.ttlMs = options.ttlMs;
+    this.maxEntries = options.maxEntries ?? 200_000;
+  }
+
+  get(keyHash: string): CachedMachineKey | undefined {
+    const entry = this.entries.get(keyHash);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= this.clock.now().getTime()) {
+      this.delete(keyHash, entry.machineId);
+      return undefined;
+    }
+    return entry;
+  }
+
+  set(keyHash: string, value: CachedMachineKey): void {
+    const previous = this.entries.get(keyHash);
+    if (previous) this.delete(keyHash, previous.machineId);
+    if (this.entries.size >= this.maxEntries) {
+      const oldest = this.entries.entries().next().value;
+      if (oldest) this.delete(oldest[0], oldest[1].machineId);
+    }
+    this.entries.set(keyHash, { ...value, expiresAt: this.clock.now().getTime() + this.ttlMs });
+    let hashes = this.hashesByMachine.get(value.machineId);
+    if (!hashes) {
+      hashes = new Set();
+      this.hashesByMachine.set(value.machineId, hashes);
+    }
+    hashes.add(keyHash);
+  }
+
+  /** Forgets every key of a machine: call after rotate, disable, enable, delete or revoke. */
+  invalidateMachine(machineId: number): void {
+    const hashes = this.hashesByMachine.get(machineId);
+    if (!hashes) return;
+    for (const hash of hashes) this.entries.delete(hash);
+    this.hashesByMachine.delete(machineId);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private delete(keyHash: string, machineId: number): void {
+    this.entries.delete(keyHash);
+    const hashes = this.hashesByMachine.get(machineId);
+    if (!hashes) return;
+    hashes.delete(keyHash);
+    if (hashes.size === 0) this.hashesByMachine.delete(machineId);
+  }
+}

@@ -1,0 +1,73 @@
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import { hashCredential } from '../credentials/credentials';
+import { findMachineByKeyHash } from '../machines/machines.repository';
+import { findTokenOwner, touchToken } from '../users/users.repository';
+import type { ApiContext } from './context';
+import { ApiError } from './errors';
+
+/** `last_used_at` is a hint for humans: refreshing it at most once a minute keeps reads read-only. */
+const TOKEN_TOUCH_EVERY_MS = 60_000;
+
+function bearer(header: string | undefined): string | undefined {
+  if (header === undefined || header.length < 8) return undefined;
+  if (header.slice(0, 7).toLowerCase() !== 'bearer ') return undefined;
+  const value = header.slice(7).trim();
+  return value === '' ? undefined : value;
+}
+
+/** A machine key from `Authorization: Bearer <key>` or `X-API-Key: <key>` (the agent uses the first). */
+function machineKey(request: FastifyRequest): string | undefined {
+  const fromBearer = bearer(request.headers.authorization);
+  if (fromBearer !== undefined) return fromBearer;
+  const header = request.headers['x-api-key'];
+  const value = (Array.isArray(header) ? header[0] : header)?.trim();
+  return value === '' ? undefined : value;
+}
+
+const missingKey = () => new ApiError(401, 'auth.missing_key', 'machine API key required (Authorization: Bearer <key> or X-API-Key)');
+const invalidKey = () => new ApiError(401, 'auth.invalid_key', 'unknown or revoked machine API key');
+const disabledMachine = () => new ApiError(403, 'machine.disabled', 'machine is disabled');
+
+/**
+ * The ingest hot path's gate: a cached key answers synchronously; a miss costs one indexed lookup.
+ * Runs at onRequest, so a request without a valid key is refused before its body is parsed.
+ */
+export function machineKeyHook(ctx: ApiContext) {
+  return (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+    const key = machineKey(request);
+    if (key === undefined) return done(missingKey());
+    const hash = hashCredential(key);
+    const cached = ctx.keyCache.get(hash);
+    if (cached) {
+      if (!cached.enabled) return done(disabledMachine());
+      request.machineId = cached.machineId;
+      return done();
+    }
+    findMachineByKeyHash(ctx.db, hash).then(
+      (found) => {
+        if (!found) return done(invalidKey());
+        const enabled = found.isEnabled === 1;
+        ctx.keyCache.set(hash, { machineId: found.machineId, enabled });
+        if (!enabled) return done(disabledMachine());
+        request.machineId = found.machineId;
+        done();
+      },
+      (error: Error) => done(error),
+    );
+  };
+}
+
+/** Personal API tokens, looked up on every request (revocation takes effect at once). */
+export function userTokenHook(ctx: ApiContext) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const token = bearer(request.headers.authorization);
+    if (token === undefined) throw new ApiError(401, 'auth.missing_token', 'API token required (Authorization: Bearer <token>)');
+    const owner = await findTokenOwner(ctx.db, hashCredential(token));
+    if (!owner) throw new ApiError(401, 'auth.invalid_token', 'unknown or revoked API token');
+    request.userId = owner.userId;
+    const now = ctx.clock.now();
+    if (owner.lastUsedAt === null || now.getTime() - Date.parse(owner.lastUsedAt) >= TOKEN_TOUCH_EVERY_MS) {
+      await touchToken(ctx.db, owner.tokenId, now.toISOString());
+    }
+  };
+}

@@ -1,0 +1,22 @@
+/**
+ * A public error: its message and code go to the client as `{"error": message, "code": code}`.
+ * Codes are `<area>.<reason>` and stable; messages are for humans and never carry a secret.
+ */
+export class ApiError extends Error {
+  override name = 'ApiError';
+
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const notFound = (area: string, what: string = area): ApiError => new ApiError(404, `${area}.not_found`, `${what} not found`);
+
+export interface ErrorBody {
+  error: string;
+  code: string;
+}

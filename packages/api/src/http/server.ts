@@ -1,0 +1,118 @@
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { registerEventRoutes } from '../events/events.routes';
+import { registerHealthRoutes } from '../health/health.routes';
+import { registerIngestRoutes } from '../ingest/ingest.routes';
+import { registerMachineRoutes } from '../machines/machines.routes';
+import { registerPreferenceRoutes } from '../notifications/preferences.routes';
+import { registerTelegramRoutes } from '../notifications/telegram.routes';
+import { registerWebhookRoutes } from '../notifications/webhooks.routes';
+import { userTokenHook } from './auth';
+import type { ApiContext } from './context';
+import { ApiError, type ErrorBody } from './errors';
+
+/** CONTRACT §5: bodies over 64 KiB get 413. */
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+/**
+ * The HTTP API as a Fastify instance (not listening yet). Fastify gives routing, the body limit and
+ * JSON-schema validation (ajv, compiled once per route); the options below make validation strict:
+ * no type coercion, unknown fields rejected rather than silently dropped.
+ */
+export function buildServer(ctx: ApiContext): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // Let in-flight requests finish on close, but drop idle keep-alive sockets so close is prompt.
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, allowUnionTypes: true } },
+    frameworkErrors: (error, _request, reply) => {
+      void (reply as FastifyReply).code(400).send(errorBody('request.bad_request', error.message));
+    },
+  });
+
+  registerJsonParser(app);
+  app.setErrorHandler((error: FastifyError, request, reply) => sendError(ctx, error, request, reply));
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send(errorBody('route.not_found', `no route for ${request.method} ${request.url.split('?')[0].slice(0, 200)}`));
+  });
+
+  registerHealthRoutes(app, ctx);
+  registerIngestRoutes(app, ctx);
+  // Everything a user does goes through the personal-token hook; its scope ends with this plugin.
+  void app.register(async (user) => {
+    user.addHook('onRequest', userTokenHook(ctx));
+    registerMachineRoutes(user, ctx);
+    registerWebhookRoutes(user, ctx);
+    registerTelegramRoutes(user, ctx);
+    registerPreferenceRoutes(user, ctx);
+    registerEventRoutes(user, ctx);
+  });
+  return app;
+}
+
+/**
+ * JSON is the only body type accepted (anything else: 415). An empty JSON body counts as no body,
+ * so `POST /agent/heartbeat` with `Content-Type: application/json` and nothing else is fine; routes
+ * that need a body reject `undefined` through their schema.
+ */
+function registerJsonParser(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body as string;
+    if (text === '') return done(null, undefined);
+    parseJson(request, text, done);
+  });
+}
+
+export function errorBody(code: string, message: string): ErrorBody {
+  return { error: message, code };
+}
+
+const FRAMEWORK_ERRORS: Record<string, { status: number; code: string; message?: string }> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'request.malformed_json', message: 'request body is not valid JSON' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'request.malformed_json', message: 'request body is empty' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'request.body_too_large', message: `request body is larger than ${BODY_LIMIT_BYTES} bytes` },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'request.unsupported_media_type', message: 'request body must be application/json' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'request.bad_content_length', message: 'request body does not match its Content-Length' },
+};
+
+function sendError(ctx: ApiContext, error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  if (error instanceof ApiError) {
+    void reply.code(error.statusCode).send(errorBody(error.code, error.message));
+    return;
+  }
+  if (error.validation) {
+    const area = request.routeOptions.config?.area ?? 'request';
+    void reply.code(400).send(errorBody(`${area}.invalid_payload`, validationMessage(error)));
+    return;
+  }
+  const known = error.code ? FRAMEWORK_ERRORS[error.code] : undefined;
+  if (known) {
+    void reply.code(known.status).send(errorBody(known.code, known.message ?? error.message));
+    return;
+  }
+  const status = error.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    void reply.code(status).send(errorBody('request.bad_request', error.message));
+    return;
+  }
+  ctx.logger.error('Request failed', { method: request.method, route: request.routeOptions.url, error: error.message, stack: error.stack });
+  void reply.code(500).send(errorBody('internal.error', 'internal error'));
+}
+
+/** One readable sentence naming the field; ajv's own text for unknown fields does not name it. */
+function validationMessage(error: FastifyError): string {
+  const first = error.validation?.[0];
+  if (!first) return error.message;
+  const part = error.validationContext ?? 'body';
+  const where = first.instancePath === '' ? part : `${part}${first.instancePath.replace(/\//g, '.')}`;
+  const params = first.params as Record<string, unknown>;
+  if (first.keyword === 'additionalProperties' && typeof params.additionalProperty === 'string') {
+    return `${where} has an unknown field "${params.additionalProperty.slice(0, 64)}"`;
+  }
+  if (first.keyword === 'required' && typeof params.missingProperty === 'string') {
+    return `${where} is missing the required field "${params.missingProperty}"`;
+  }
+  return `${where} ${first.message ?? 'is invalid'}`;
+}

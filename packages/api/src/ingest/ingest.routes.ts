@@ -1,0 +1,61 @@
+import type { FastifyInstance } from 'fastify';
+import { machineKeyHook } from '../http/auth';
+import type { ApiContext } from '../http/context';
+import { metricsBodySchema, type MetricsBody } from './ingest.schemas';
+import type { MetricsSample, SystemInfoColumns } from './ingest.types';
+
+/**
+ * Agent ingest. Both routes answer 202 with an empty body as soon as the report is buffered (the
+ * Go agent counts only 200 and 202 as success); the write-behind writer persists it within one flush
+ * interval. Neither ever touches `status`.
+ */
+export function registerIngestRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const onRequest = machineKeyHook(ctx);
+
+  app.post('/agent/metrics', { onRequest, schema: { body: metricsBodySchema }, config: { area: 'ingest' } }, (request, reply) => {
+    const body = request.body as MetricsBody;
+    ctx.ingest.record({
+      machineId: request.machineId,
+      receivedAt: ctx.clock.now().toISOString(),
+      metrics: toSample(body),
+      systemInfo: body.system_info ? toSystemColumns(body.system_info) : undefined,
+    });
+    void reply.code(202).send();
+  });
+
+  app.post('/agent/heartbeat', { onRequest, config: { area: 'ingest' } }, (request, reply) => {
+    ctx.ingest.record({ machineId: request.machineId, receivedAt: ctx.clock.now().toISOString() });
+    void reply.code(202).send();
+  });
+}
+
+function toSample(body: MetricsBody): MetricsSample {
+  return {
+    cpu_pct: body.cpu_pct ?? null,
+    mem_used_pct: body.mem_used_pct ?? null,
+    disk_used_pct: body.disk_used_pct ?? null,
+    // The agent leaves zero counters out.
+    net_rx_bytes: body.net_rx_bytes ?? 0,
+    net_tx_bytes: body.net_tx_bytes ?? 0,
+    uptime_s: body.uptime_s === undefined ? null : Math.floor(body.uptime_s),
+  };
+}
+
+function toSystemColumns(info: NonNullable<MetricsBody['system_info']>): SystemInfoColumns | undefined {
+  const columns: SystemInfoColumns = {};
+  if (info.hostname !== undefined) columns.reported_hostname = info.hostname;
+  if (info.platform !== undefined) columns.platform = info.platform;
+  if (info.platform_version !== undefined) columns.platform_version = info.platform_version;
+  if (info.kernel_version !== undefined) columns.kernel_version = info.kernel_version;
+  if (info.cpu_cores !== undefined) columns.cpu_cores = info.cpu_cores;
+  if (info.memory_total_mb !== undefined) columns.memory_total_mb = info.memory_total_mb;
+  if (info.disk_total_gb !== undefined) columns.disk_total_gb = info.disk_total_gb;
+  if (info.last_boot_time !== undefined) columns.last_boot_time = normalizeTime(info.last_boot_time);
+  return Object.keys(columns).length > 0 ? columns : undefined;
+}
+
+/** Stored times are ISO-8601 UTC; a valid RFC 3339 time JavaScript cannot represent (a leap second) stays as sent. */
+function normalizeTime(text: string): string {
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? text : new Date(ms).toISOString();
+}

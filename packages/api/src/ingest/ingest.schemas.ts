@@ -1,0 +1,58 @@
+/**
+ * The original Go agent's body (CONTRACT §5). Its counters are `omitempty` (a zero is left out), so
+ * nothing is required; `timestamp` is part of the agent's struct but ignored: the server stamps time.
+ */
+const percent = { type: 'number', minimum: 0, maximum: 100 } as const;
+const count = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
+const text = { type: 'string', maxLength: 255 } as const;
+
+export const systemInfoSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    hostname: text,
+    platform: text,
+    platform_version: text,
+    kernel_version: text,
+    cpu_cores: { type: 'integer', minimum: 0, maximum: 1_000_000 },
+    memory_total_mb: count,
+    disk_total_gb: count,
+    last_boot_time: { type: 'string', format: 'date-time', maxLength: 64 },
+  },
+} as const;
+
+export const metricsBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    timestamp: { type: 'string', format: 'date-time', maxLength: 64 },
+    cpu_pct: percent,
+    mem_used_pct: percent,
+    disk_used_pct: percent,
+    net_rx_bytes: count,
+    net_tx_bytes: count,
+    // A float in the agent (seconds since boot).
+    uptime_s: { type: 'number', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+    system_info: systemInfoSchema,
+  },
+} as const;
+
+export interface MetricsBody {
+  timestamp?: string;
+  cpu_pct?: number;
+  mem_used_pct?: number;
+  disk_used_pct?: number;
+  net_rx_bytes?: number;
+  net_tx_bytes?: number;
+  uptime_s?: number;
+  system_info?: {
+    hostname?: string;
+    platform?: string;
+    platform_version?: string;
+    kernel_version?: string;
+    cpu_cores?: number;
+    memory_total_mb?: number;
+    disk_total_gb?: number;
+    last_boot_time?: string;
+  };
+}

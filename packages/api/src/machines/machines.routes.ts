@@ -1,0 +1,82 @@
+import type { FastifyInstance } from 'fastify';
+import type { ApiContext } from '../http/context';
+import { notFound } from '../http/errors';
+import { pathId } from '../http/params';
+import {
+  createMachine,
+  deleteMachine,
+  findMachine,
+  latestMetrics,
+  listMachines,
+  rotateMachineKey,
+  setMachineEnabled,
+  updateMachine,
+} from './machines.repository';
+import { patchBodySchema, registerBodySchema, type PatchBody, type RegisterBody } from './machines.schemas';
+import { machineView, metricsView } from './machines.view';
+
+const config = { area: 'machine' };
+const machineId = (params: unknown) => pathId(params, 'machine', 'machine');
+
+/** Machines of the calling user. Another user's machine answers 404, exactly like a missing one. */
+export function registerMachineRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  app.post('/agent/register', { schema: { body: registerBodySchema }, config }, async (request, reply) => {
+    const body = request.body as RegisterBody;
+    const { machine, apiKey } = await createMachine(ctx.db, ctx.clock, request.userId, {
+      name: body.name,
+      hostname: body.hostname,
+      description: body.description,
+    });
+    ctx.logger.info(`Machine ${machine.id} (${machine.name}) registered`, { user_id: request.userId });
+    return reply.code(201).send({ ...machineView(machine), api_key: apiKey });
+  });
+
+  app.get('/machines', async (request) => {
+    const machines = await listMachines(ctx.db, request.userId);
+    return machines.map(machineView);
+  });
+
+  app.get('/machines/:id', async (request) => {
+    const id = machineId(request.params);
+    const machine = await findMachine(ctx.db, request.userId, id);
+    if (!machine) throw notFound('machine');
+    return { ...machineView(machine), latest_metrics: metricsView(await latestMetrics(ctx.db, id)) };
+  });
+
+  app.patch('/machines/:id', { schema: { body: patchBodySchema }, config }, async (request) => {
+    const machine = await updateMachine(ctx.db, ctx.clock, request.userId, machineId(request.params), request.body as PatchBody);
+    if (!machine) throw notFound('machine');
+    return machineView(machine);
+  });
+
+  app.delete('/machines/:id', async (request, reply) => {
+    const id = machineId(request.params);
+    if (!(await deleteMachine(ctx.db, request.userId, id))) throw notFound('machine');
+    ctx.keyCache.invalidateMachine(id);
+    ctx.logger.info(`Machine ${id} deleted`, { user_id: request.userId });
+    return reply.code(204).send();
+  });
+
+  for (const [action, enabled] of [
+    ['disable', false],
+    ['enable', true],
+  ] as const) {
+    app.post(`/machines/:id/${action}`, async (request) => {
+      const id = machineId(request.params);
+      const machine = await setMachineEnabled(ctx.db, ctx.clock, request.userId, id, enabled);
+      if (!machine) throw notFound('machine');
+      ctx.keyCache.invalidateMachine(id);
+      return machineView(machine);
+    });
+  }
+
+  app.post('/machines/:id/rotate-key', async (request) => {
+    const id = machineId(request.params);
+    const rotated = await rotateMachineKey(ctx.db, ctx.clock, request.userId, id);
+    if (!rotated) throw notFound('machine');
+    // The old key must stop working now, not when its cache entry expires.
+    ctx.keyCache.invalidateMachine(id);
+    ctx.logger.info(`Machine ${id} API key rotated`, { user_id: request.userId });
+    return { ...machineView(rotated.machine), api_key: rotated.apiKey };
+  });
+}

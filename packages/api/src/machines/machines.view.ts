@@ -1,0 +1,42 @@
+import type { Selectable } from 'kysely';
+import type { Machine, MachineMetricsTable } from '@lunasentri/shared';
+
+/** A machine as the API shows it. Built field by field so nothing new (or secret) leaks by default. */
+export function machineView(m: Machine) {
+  return {
+    id: m.id,
+    name: m.name,
+    hostname: m.hostname,
+    description: m.description,
+    status: m.status,
+    last_seen: m.last_seen,
+    status_changed_at: m.status_changed_at,
+    is_enabled: m.is_enabled === 1,
+    enabled_at: m.enabled_at,
+    system_info: {
+      hostname: m.reported_hostname,
+      platform: m.platform,
+      platform_version: m.platform_version,
+      kernel_version: m.kernel_version,
+      cpu_cores: m.cpu_cores,
+      memory_total_mb: m.memory_total_mb,
+      disk_total_gb: m.disk_total_gb,
+      last_boot_time: m.last_boot_time,
+    },
+    created_at: m.created_at,
+    updated_at: m.updated_at,
+  };
+}
+
+export function metricsView(row: Selectable<MachineMetricsTable> | undefined) {
+  if (!row) return null;
+  return {
+    recorded_at: row.recorded_at,
+    cpu_pct: row.cpu_pct,
+    mem_used_pct: row.mem_used_pct,
+    disk_used_pct: row.disk_used_pct,
+    net_rx_bytes: row.net_rx_bytes,
+    net_tx_bytes: row.net_tx_bytes,
+    uptime_s: row.uptime_s,
+  };
+}

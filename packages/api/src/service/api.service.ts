@@ -1,0 +1,103 @@
+import type { AddressInfo } from 'node:net';
+import type { Kysely } from 'kysely';
+import type { Clock, Database, Logger, Notifier } from '@lunasentri/shared';
+import { MachineKeyCache } from '../credentials/machine-key.cache';
+import { IngestWriter } from '../ingest/ingest.writer';
+import { startMetricsRetention } from '../ingest/metrics.retention';
+import type { ApiContext } from '../http/context';
+import { buildServer } from '../http/server';
+import { startLiveness } from './liveness.loop';
+
+export interface ApiServiceOptions {
+  db: Kysely<Database>;
+  clock: Clock;
+  logger: Logger;
+  notifier: Notifier;
+  host: string;
+  port: number;
+  webhookAllowHttp: boolean;
+  webhookAllowPrivate: boolean;
+  ingestFlushIntervalMs: number;
+  keyCacheTtlMs: number;
+  metricsRetentionMs: number;
+  /** How often old metrics are pruned; default every 10 minutes. */
+  metricsPruneEveryMs?: number;
+  /** How often liveness is recorded; default about once a second. */
+  livenessBeatMs?: number;
+}
+
+export interface ApiService {
+  /** `http://host:port` as bound (the real port when 0 was asked for). */
+  url: string;
+  port: number;
+  ctx: ApiContext;
+  /**
+   * Graceful stop: stop accepting, let in-flight requests finish, write buffered reports, record the
+   * liveness stop. Does not close the database or the notifier (their owner does).
+   */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the API on an open, migrated database: registers liveness, listens, prunes metrics in the
+ * background. Each resource's cleanup is registered as it is acquired and run in reverse on stop.
+ */
+export async function startApiService(options: ApiServiceOptions): Promise<ApiService> {
+  const { db, clock, logger } = options;
+  const cleanups: Array<() => Promise<void>> = [];
+  const runCleanups = async () => {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        logger.error('Shutdown step failed', { error: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    cleanups.length = 0;
+  };
+
+  try {
+    const liveness = await startLiveness(db, clock, logger, options.livenessBeatMs);
+    cleanups.push(() => liveness.stop());
+
+    const ingest = new IngestWriter(db, logger, { flushIntervalMs: options.ingestFlushIntervalMs });
+    cleanups.push(() => ingest.close());
+
+    const retention = startMetricsRetention({
+      db,
+      clock,
+      logger,
+      retentionMs: options.metricsRetentionMs,
+      everyMs: options.metricsPruneEveryMs ?? 10 * 60_000,
+    });
+    cleanups.push(() => retention.stop());
+
+    const ctx: ApiContext = {
+      db,
+      clock,
+      logger,
+      notifier: options.notifier,
+      webhookPolicy: { allowHttp: options.webhookAllowHttp, allowPrivate: options.webhookAllowPrivate },
+      keyCache: new MachineKeyCache(clock, { ttlMs: options.keyCacheTtlMs }),
+      ingest,
+    };
+    const app = buildServer(ctx);
+    // Registered before listening: reports accepted until the very last request are written after it.
+    cleanups.push(() => app.close());
+    await app.listen({ host: options.host, port: options.port });
+    const address = app.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const url = `http://${host}:${address.port}`;
+
+    let stopping: Promise<void> | null = null;
+    return {
+      url,
+      port: address.port,
+      ctx,
+      stop: () => (stopping ??= runCleanups()),
+    };
+  } catch (error) {
+    await runCleanups();
+    throw error;
+  }
+}

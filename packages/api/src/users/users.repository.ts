@@ -1,0 +1,63 @@
+import type { Kysely } from 'kysely';
+import type { Clock, Database, User } from '@lunasentri/shared';
+import { hashCredential, newUserToken } from '../credentials/credentials';
+
+export class UserExistsError extends Error {
+  override name = 'UserExistsError';
+}
+
+export function findUserByEmail(db: Kysely<Database>, email: string): Promise<User | undefined> {
+  return db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
+}
+
+/** Creates a user and a first personal API token in one transaction. */
+export async function createUser(
+  db: Kysely<Database>,
+  clock: Clock,
+  email: string,
+  isAdmin: boolean,
+): Promise<{ user: User; token: string }> {
+  const now = clock.now().toISOString();
+  const token = newUserToken();
+  const user = await db.transaction().execute(async (trx) => {
+    const existing = await trx.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst();
+    if (existing) throw new UserExistsError(`a user with email ${email} already exists`);
+    const row = await trx
+      .insertInto('users')
+      .values({ email, is_admin: isAdmin ? 1 : 0, created_at: now })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await trx.insertInto('api_tokens').values({ user_id: row.id, token_hash: hashCredential(token), name: 'created with the user', created_at: now }).execute();
+    return row;
+  });
+  return { user, token };
+}
+
+/** Issues another personal API token for an existing user. */
+export async function createToken(db: Kysely<Database>, clock: Clock, userId: number, name: string | null = null): Promise<string> {
+  const token = newUserToken();
+  await db
+    .insertInto('api_tokens')
+    .values({ user_id: userId, token_hash: hashCredential(token), name, created_at: clock.now().toISOString() })
+    .execute();
+  return token;
+}
+
+export interface TokenOwner {
+  userId: number;
+  tokenId: number;
+  lastUsedAt: string | null;
+}
+
+export function findTokenOwner(db: Kysely<Database>, tokenHash: string): Promise<TokenOwner | undefined> {
+  return db
+    .selectFrom('api_tokens')
+    .select(['user_id as userId', 'id as tokenId', 'last_used_at as lastUsedAt'])
+    .where('token_hash', '=', tokenHash)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+}
+
+export async function touchToken(db: Kysely<Database>, tokenId: number, nowIso: string): Promise<void> {
+  await db.updateTable('api_tokens').set({ last_used_at: nowIso }).where('id', '=', tokenId).execute();
+}
