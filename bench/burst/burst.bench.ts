@@ -1,0 +1,320 @@
+/**
+ * burst: 10,000 machines cross the threshold at once. How long until every `machine.offline`
+ * delivery has reached a local webhook receiver (none missing, none duplicated), and how long the
+ * sweep took to write the transitions and their outbox rows. Baseline in the same run: a plain
+ * keep-alive client posting as many requests of the same size to the same receiver, at the
+ * concurrency the daemon was seen to use.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openDatabase } from '@lunasentri/shared';
+import { tempDir } from '../support/cleanup';
+import { envInt, serviceEnv } from '../support/env';
+import { seedFleet } from '../support/fleet';
+import { HEARTBEAT_BIN, REPO_ROOT } from '../support/paths';
+import { startReceiver, type Arrival, type BenchReceiver } from '../support/receiver';
+import { formatTable, newResult, targetRows, TARGET_HEADERS, writeResult, type TargetCheck } from '../support/results';
+import { runCommand, startService } from '../support/service';
+import { median, ratio, round, sleep } from '../support/stats';
+
+const MACHINES = envInt('BENCH_BURST_MACHINES', 10_000);
+const REPETITIONS = envInt('BENCH_BURST_REPETITIONS', 3);
+const TIMEOUT_MS = envInt('BENCH_BURST_TIMEOUT_S', 180) * 1000;
+const THRESHOLD = '1m';
+const THRESHOLD_MS = 60_000;
+// After the last expected delivery, how long we keep listening for duplicates before stopping.
+const LINGER_MS = 1_000;
+
+interface DaemonRun {
+  received: number;
+  distinctIds: number;
+  duplicates: number;
+  offlineEvents: number;
+  distinctMachines: number;
+  missing: number;
+  signaturesVerified: number;
+  signatureFailures: string[];
+  peakConcurrency: number;
+  connections: number;
+  /** Date.now()-based moments, relative to the "started" log line */
+  commitSeenMs: number | undefined;
+  firstArrivalMs: number | undefined;
+  allArrivedMs: number | undefined;
+  /** sweep: all events + deliveries visible to another connection, minus the first event's created_at */
+  sweepMs: number | undefined;
+  eventsCreatedSpanMs: number | undefined;
+  /** first → last arrival at the receiver */
+  dispatchMs: number | undefined;
+  /** deliveries per second, first → last arrival */
+  dispatchRate: number;
+  /** deliveries per second, from the start of detection (first event created, or the started line) to the last arrival */
+  endToEndRate: number;
+  deliveryStatuses: Record<string, number>;
+  exitCode: number | null;
+  bodyBytes: number;
+}
+
+interface BaselineRun {
+  concurrency: number;
+  received: number;
+  distinctIds: number;
+  failed: number;
+  connections: number;
+  firstToLastMs: number;
+  rate: number;
+  clientMs: number;
+}
+
+function log(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+/** The arrival that completed `count` distinct ids. */
+function nthDistinct(arrivals: readonly Arrival[], count: number): Arrival | undefined {
+  const seen = new Set<string>();
+  for (const a of arrivals) {
+    seen.add(a.webhookId);
+    if (seen.size === count) return a;
+  }
+  return undefined;
+}
+
+async function runDaemon(dir: string): Promise<{ run: DaemonRun; request: { headers: Record<string, string>; body: string } | undefined }> {
+  const path = join(dir, 'burst.db');
+  const secret = `whsec_${randomBytes(24).toString('base64')}`;
+  const receiver = await startReceiver({ secret, verifySample: 50 });
+  try {
+    const now = Date.now();
+    // Just past the threshold: every machine is due at the daemon's first check.
+    const lastSeen = new Date(now - THRESHOLD_MS - 2_000).toISOString();
+    await seedFleet(path, { machines: MACHINES, machinesPerUser: MACHINES, status: 'online', lastSeen, statusChangedAt: new Date(now - 86_400_000).toISOString() });
+    const handle = openDatabase(path);
+    const iso = new Date().toISOString();
+    await handle.db.insertInto('webhooks').values({ user_id: 1, url: receiver.url, secret, is_active: 1, created_at: iso, updated_at: iso }).execute();
+    const countEvents = handle.sqlite.prepare<[], { n: number }>(`SELECT count(*) AS n FROM events WHERE type = 'machine.offline'`);
+    const countDeliveries = handle.sqlite.prepare<[], { n: number }>('SELECT count(*) AS n FROM deliveries');
+
+    const daemon = startService(
+      'daemon',
+      HEARTBEAT_BIN,
+      ['run', '--db', path, '--interval', '1s', '--threshold', THRESHOLD],
+      { env: serviceEnv({ WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE: 'true' }), cwd: REPO_ROOT },
+    );
+    let commitSeenAt: number | undefined;
+    let allArrivedAt: number | undefined;
+    let exitCode: number | null = null;
+    try {
+      const started = await daemon.waitForLine(/Heartbeat monitor started/, 60_000);
+      // Another connection sees the transitions only once they are committed: poll until all are there.
+      const poll = setInterval(() => {
+        if (commitSeenAt !== undefined) return;
+        if (countEvents.get()!.n >= MACHINES && countDeliveries.get()!.n >= MACHINES) commitSeenAt = Date.now();
+      }, 10);
+      try {
+        await receiver.waitFor(() => receiver.unique.size >= MACHINES, TIMEOUT_MS);
+        allArrivedAt = nthDistinct(receiver.arrivals, MACHINES)?.at;
+        await sleep(LINGER_MS);
+      } catch (error) {
+        log(`  ${(error as Error).message}`);
+      } finally {
+        clearInterval(poll);
+      }
+      if (commitSeenAt === undefined && countEvents.get()!.n >= MACHINES) commitSeenAt = Date.now();
+      const exit = await daemon.stop();
+      exitCode = exit.code;
+
+      const span = await handle.db
+        .selectFrom('events')
+        .select((eb) => [eb.fn.min('created_at').as('first'), eb.fn.max('created_at').as('last'), eb.fn.countAll<number>().as('n')])
+        .where('type', '=', 'machine.offline')
+        .executeTakeFirstOrThrow();
+      const statuses = await handle.db.selectFrom('deliveries').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute();
+      await handle.close();
+
+      const firstCreated = span.first ? Date.parse(span.first) : undefined;
+      const detectionStart = Math.min(started.at, firstCreated ?? started.at);
+      const offline = receiver.arrivals.filter((a) => a.event === 'machine.offline');
+      const first = receiver.arrivals[0]?.at;
+      const rel = (t: number | undefined) => (t === undefined ? undefined : t - started.at);
+      const distinctMachines = new Set(offline.map((a) => a.machineId)).size;
+      const run: DaemonRun = {
+        received: receiver.arrivals.length,
+        distinctIds: receiver.unique.size,
+        duplicates: receiver.duplicates,
+        offlineEvents: Number(span.n),
+        distinctMachines,
+        missing: MACHINES - distinctMachines,
+        signaturesVerified: receiver.verified,
+        signatureFailures: receiver.verifyFailures.slice(0, 3),
+        peakConcurrency: receiver.peakInFlight,
+        connections: receiver.connections,
+        commitSeenMs: rel(commitSeenAt),
+        firstArrivalMs: rel(first),
+        allArrivedMs: rel(allArrivedAt),
+        sweepMs: commitSeenAt !== undefined && firstCreated !== undefined ? commitSeenAt - firstCreated : undefined,
+        eventsCreatedSpanMs: span.first && span.last ? Date.parse(span.last) - Date.parse(span.first) : undefined,
+        dispatchMs: allArrivedAt !== undefined && first !== undefined ? allArrivedAt - first : undefined,
+        dispatchRate: allArrivedAt !== undefined && first !== undefined ? (MACHINES * 1000) / Math.max(1, allArrivedAt - first) : 0,
+        endToEndRate: allArrivedAt !== undefined ? (MACHINES * 1000) / Math.max(1, allArrivedAt - detectionStart) : 0,
+        deliveryStatuses: Object.fromEntries(statuses.map((s) => [s.status, Number(s.n)])),
+        exitCode,
+        bodyBytes: Buffer.byteLength(receiver.firstRequest?.body ?? ''),
+      };
+      return { run, request: replayable(receiver) };
+    } finally {
+      await daemon.stop();
+    }
+  } finally {
+    await receiver.close();
+  }
+}
+
+/** The first delivery's headers and body, for the baseline to send requests of the same size. */
+function replayable(receiver: BenchReceiver): { headers: Record<string, string>; body: string } | undefined {
+  const first = receiver.firstRequest;
+  if (!first) return undefined;
+  const headers: Record<string, string> = {};
+  for (const name of ['content-type', 'user-agent', 'webhook-timestamp', 'webhook-signature', 'x-webhook-signature']) {
+    const value = first.headers[name];
+    if (typeof value === 'string') headers[name] = value;
+  }
+  return { headers, body: first.body };
+}
+
+async function runBaseline(dir: string, concurrency: number, request: { headers: Record<string, string>; body: string }): Promise<BaselineRun> {
+  const receiver = await startReceiver();
+  try {
+    const requestFile = join(dir, 'request.json');
+    writeFileSync(requestFile, JSON.stringify(request));
+    const out = await runCommand(process.execPath, [join(__dirname, 'baseline-client.js'), receiver.url, String(MACHINES), String(concurrency), requestFile], {
+      env: serviceEnv(),
+      cwd: REPO_ROOT,
+    });
+    const client = JSON.parse(out.trim().split('\n').pop()!) as { sent: number; failed: number; ms: number };
+    const first = receiver.arrivals[0]?.at ?? 0;
+    const last = nthDistinct(receiver.arrivals, MACHINES)?.at ?? receiver.arrivals[receiver.arrivals.length - 1]?.at ?? first;
+    return {
+      concurrency,
+      received: receiver.arrivals.length,
+      distinctIds: receiver.unique.size,
+      failed: client.failed,
+      connections: receiver.connections,
+      firstToLastMs: last - first,
+      rate: (receiver.unique.size * 1000) / Math.max(1, last - first),
+      clientMs: client.ms,
+    };
+  } finally {
+    await receiver.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  log(`burst: ${MACHINES.toLocaleString('en-US')} machines cross --threshold ${THRESHOLD} at once, one webhook on 127.0.0.1; ${REPETITIONS} repetitions`);
+  const daemonRuns: DaemonRun[] = [];
+  const baselineRuns: BaselineRun[] = [];
+  const notes: string[] = [];
+  for (let r = 1; r <= REPETITIONS; r++) {
+    const tmp = tempDir('lunasentri-bench-burst-');
+    try {
+      const { run, request } = await runDaemon(tmp.dir);
+      daemonRuns.push(run);
+      log(
+        `  #${r} daemon: ${run.distinctMachines}/${MACHINES} machines delivered, ${run.duplicates} duplicates, all arrived ${fmtS(run.allArrivedMs)} after start line, sweep ${fmtS(run.sweepMs)}, ${Math.round(run.dispatchRate)}/s dispatch, concurrency ${run.peakConcurrency} on ${run.connections} connections`,
+      );
+      if (!request) {
+        notes.push(`repetition ${r}: no delivery arrived, so no baseline could copy one`);
+        continue;
+      }
+      // The daemon's own concurrency, so the baseline is the same load shape with nothing in between.
+      const baseline = await runBaseline(tmp.dir, Math.max(1, run.peakConcurrency), request);
+      baselineRuns.push(baseline);
+      log(`  #${r} baseline: ${baseline.distinctIds}/${MACHINES} in ${fmtS(baseline.firstToLastMs)}, ${Math.round(baseline.rate)}/s at concurrency ${baseline.concurrency}`);
+    } finally {
+      tmp.remove();
+    }
+  }
+
+  const m = (pick: (r: DaemonRun) => number | undefined) => median(daemonRuns.map(pick).filter((v): v is number => v !== undefined));
+  const figures = {
+    machines: MACHINES,
+    daemon: {
+      allArrivedSeconds: m((r) => r.allArrivedMs) / 1000,
+      sweepMs: m((r) => r.sweepMs),
+      commitSeenMs: m((r) => r.commitSeenMs),
+      eventsCreatedSpanMs: m((r) => r.eventsCreatedSpanMs),
+      firstArrivalMs: m((r) => r.firstArrivalMs),
+      dispatchSeconds: m((r) => r.dispatchMs) / 1000,
+      dispatchRate: m((r) => r.dispatchRate),
+      endToEndRate: m((r) => r.endToEndRate),
+      peakConcurrency: m((r) => r.peakConcurrency),
+      connections: m((r) => r.connections),
+      missingWorst: Math.max(...daemonRuns.map((r) => r.missing)),
+      duplicatesWorst: Math.max(...daemonRuns.map((r) => r.duplicates)),
+      bodyBytes: m((r) => r.bodyBytes),
+    },
+    baseline: {
+      seconds: median(baselineRuns.map((b) => b.firstToLastMs)) / 1000,
+      rate: median(baselineRuns.map((b) => b.rate)),
+      connections: median(baselineRuns.map((b) => b.connections)),
+      failedWorst: Math.max(0, ...baselineRuns.map((b) => b.failed)),
+    },
+    runs: { daemon: daemonRuns, baseline: baselineRuns },
+  };
+  // Pairwise ratios (each repetition's daemon against its own baseline), then the median: the two
+  // halves of a pair ran seconds apart, so background noise on this shared machine hits both alike.
+  const pairs = daemonRuns.slice(0, baselineRuns.length).map((d, i) => ({ e2e: ratio(d.endToEndRate, baselineRuns[i]!.rate), dispatch: ratio(d.dispatchRate, baselineRuns[i]!.rate) }));
+  const endToEndRatio = median(pairs.map((p) => p.e2e));
+  const dispatchRatio = median(pairs.map((p) => p.dispatch));
+
+  for (const [i, r] of daemonRuns.entries()) {
+    if (r.missing > 0 || r.duplicates > 0) notes.push(`repetition ${i + 1}: ${r.missing} machines without an offline delivery, ${r.duplicates} duplicate webhook-ids`);
+    if (r.signatureFailures.length > 0) notes.push(`repetition ${i + 1}: signature check failed: ${r.signatureFailures.join(' | ')}`);
+    if (r.exitCode !== 0) notes.push(`repetition ${i + 1}: daemon exited with code ${r.exitCode} on SIGTERM`);
+  }
+  const targets: TargetCheck[] = [
+    { metric: 'delivery rate vs baseline (end to end, from detection)', measured: round(endToEndRatio), unit: '×', target: '≥ 0.5×', met: endToEndRatio >= 0.5 },
+    { metric: 'machines missing an offline delivery (worst run)', measured: figures.daemon.missingWorst, unit: '', target: '0', met: figures.daemon.missingWorst === 0 },
+    { metric: 'duplicate webhook-ids (worst run)', measured: figures.daemon.duplicatesWorst, unit: '', target: '0', met: figures.daemon.duplicatesWorst === 0 },
+  ];
+
+  log('');
+  log(
+    formatTable(
+      ['', 'all delivered s', 'sweep ms', 'first arrival ms', 'dispatch s', 'deliveries/s', 'concurrency', 'connections', 'missing', 'duplicates'],
+      [
+        [
+          'daemon',
+          round(figures.daemon.allArrivedSeconds),
+          Math.round(figures.daemon.sweepMs),
+          Math.round(figures.daemon.firstArrivalMs),
+          round(figures.daemon.dispatchSeconds),
+          Math.round(figures.daemon.endToEndRate),
+          figures.daemon.peakConcurrency,
+          figures.daemon.connections,
+          figures.daemon.missingWorst,
+          figures.daemon.duplicatesWorst,
+        ],
+        ['baseline client', round(figures.baseline.seconds), '—', '—', round(figures.baseline.seconds), Math.round(figures.baseline.rate), figures.daemon.peakConcurrency, figures.baseline.connections, '—', '—'],
+      ],
+    ),
+  );
+  log(`ratio daemon/baseline: end to end ${round(endToEndRatio)}×, dispatch only ${round(dispatchRatio)}× (median of ${pairs.length} pairs)`);
+  log('');
+  log(formatTable(TARGET_HEADERS, targetRows('burst', targets)));
+  for (const note of notes) log(`note: ${note}`);
+  const file = writeResult(
+    newResult('burst', startedAt, { machines: MACHINES, repetitions: REPETITIONS, threshold: THRESHOLD, interval: '1s' }, { ...figures, endToEndRatio, dispatchRatio }, targets, notes),
+  );
+  log(`wrote ${file}`);
+}
+
+function fmtS(ms: number | undefined): string {
+  return ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(2)} s`;
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`burst failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
