@@ -19,7 +19,10 @@ export interface TelegramMessage {
 export interface FakeTelegramResponse {
   /** default 200 */
   status?: number;
-  /** the Bot API JSON, e.g. `{ ok: false, error_code: 403, description: 'Forbidden: bot was blocked by the user' }` */
+  /**
+   * The Bot API JSON, e.g. `{ ok: false, error_code: 403, description: 'Forbidden: bot was blocked by the user' }`.
+   * A string is sent as is (as text/html), to play a proxy's error page.
+   */
   body: unknown;
 }
 
@@ -74,6 +77,11 @@ function chatId(value: unknown): number | string {
 }
 
 function send(response: ServerResponse, status: number, body: unknown): void {
+  if (typeof body === 'string') {
+    response.writeHead(status, { 'content-type': 'text/html; charset=utf-8' });
+    response.end(body);
+    return;
+  }
   response.writeHead(status, { 'content-type': 'application/json' });
   response.end(JSON.stringify(body));
 }

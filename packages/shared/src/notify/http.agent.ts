@@ -1,16 +1,38 @@
 import type { Agent } from 'undici';
 
 /**
- * Closes an undici agent, giving in-flight requests `graceMs` to finish. `Agent.close()` alone
- * waits for every request, and a receiver that never answers would hold shutdown forever, so after
- * the grace period the sockets are destroyed.
+ * Tracks a sender's in-flight requests so shutdown can be bounded. `Agent.close()` waits for every
+ * request (a receiver that never answers holds it forever) and forgets its connection pools, after
+ * which `destroy()` no longer reaches them — so the choice between the two is made once, here.
  */
-export async function closeAgent(agent: Agent, graceMs: number): Promise<void> {
-  let grace: NodeJS.Timeout | undefined;
-  const graceOver = new Promise<'grace'>((resolve) => {
-    grace = setTimeout(() => resolve('grace'), graceMs);
-  });
-  const outcome = await Promise.race([agent.close().then(() => 'closed' as const), graceOver]);
-  clearTimeout(grace);
-  if (outcome === 'grace') await agent.destroy();
+export function createAgentLifecycle(agent: Agent, graceMs: number) {
+  const inFlight = new Set<Promise<unknown>>();
+  let closing = false;
+  return {
+    get closing(): boolean {
+      return closing;
+    },
+    /** Runs `request` as in-flight work that `close()` waits for (up to the grace period). */
+    track<T>(request: Promise<T>): Promise<T> {
+      inFlight.add(request);
+      const forget = () => inFlight.delete(request);
+      request.then(forget, forget);
+      return request;
+    },
+    /** Lets in-flight requests finish for `graceMs`, then destroys what is left; otherwise closes cleanly. */
+    async close(): Promise<void> {
+      if (closing) return;
+      closing = true;
+      if (inFlight.size > 0) {
+        let grace: NodeJS.Timeout | undefined;
+        const graceOver = new Promise<void>((resolve) => {
+          grace = setTimeout(resolve, graceMs);
+        });
+        await Promise.race([Promise.allSettled([...inFlight]), graceOver]);
+        clearTimeout(grace);
+      }
+      if (inFlight.size > 0) await agent.destroy();
+      else await agent.close();
+    },
+  };
 }

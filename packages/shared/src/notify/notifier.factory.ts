@@ -37,6 +37,8 @@ export interface Notifier {
  */
 export function createNotifier(settings: NotifierSettings, deps: NotifierDeps): Notifier {
   deps.redactor?.add(settings.telegramBotToken);
+  // The part after the bot id is the actual secret; mask it even where it shows up on its own.
+  deps.redactor?.add(settings.telegramBotToken.split(':').slice(1).join(':'));
   const webhook = createWebhookSender({
     timeoutMs: settings.webhookTimeout,
     allowHttp: settings.webhookAllowHttp,

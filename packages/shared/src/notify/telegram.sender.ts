@@ -1,6 +1,6 @@
 import { Api, GrammyError, HttpError } from 'grammy';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { closeAgent } from './http.agent';
+import { createAgentLifecycle } from './http.agent';
 import { describeNetworkError, scrub, timeoutText } from './send.results';
 import type { SendResult, TelegramSender, TelegramSenderOptions } from './types';
 
@@ -36,6 +36,8 @@ function grammySignal(signal: AbortSignal): Parameters<Api['sendMessage']>[3] {
 /** The Bot API's error classes (CONTRACT §4): what the server said, sorted by what to do next. */
 function resultForTelegramError(error: GrammyError): SendResult {
   const status = error.error_code;
+  // Not a Bot API answer at all (a proxy, a captive portal): nothing was said about this chat.
+  if (typeof status !== 'number') return { kind: 'retryable', error: 'Telegram API unreachable: unexpected response' };
   const text = `Telegram ${status}: ${error.description}`;
   if (status === 429) {
     const retryAfter = error.parameters.retry_after;
@@ -72,9 +74,11 @@ export function createTelegramSender(options: TelegramSenderOptions): TelegramCl
     // Our own timer decides (and names) timeouts; grammY's is a backstop a little later.
     timeoutSeconds: timeoutMs / 1000 + 1,
   });
-  const clean = (text: string) => scrub(text, [options.token], options.redactor);
+  const clean = (text: string) => scrub(text, [options.token, options.token.split(':').slice(1).join(':')], options.redactor);
+  const lifecycle = createAgentLifecycle(agent, 1000);
 
   async function sendMessage(chatId: number, html: string, signal?: AbortSignal): Promise<SendResult> {
+    if (lifecycle.closing) return { kind: 'retryable', error: 'sender is shutting down' };
     if (signal?.aborted) return { kind: 'retryable', error: 'aborted before sending' };
     const controller = new AbortController();
     let timedOut = false;
@@ -85,7 +89,7 @@ export function createTelegramSender(options: TelegramSenderOptions): TelegramCl
     const onAbort = () => controller.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      await api.sendMessage(chatId, html, { parse_mode: 'HTML', link_preview_options: { is_disabled: true } }, grammySignal(controller.signal));
+      await lifecycle.track(api.sendMessage(chatId, html, { parse_mode: 'HTML', link_preview_options: { is_disabled: true } }, grammySignal(controller.signal)));
       return { kind: 'delivered', status: 200 };
     } catch (error) {
       if (error instanceof GrammyError) {
@@ -94,7 +98,11 @@ export function createTelegramSender(options: TelegramSenderOptions): TelegramCl
       }
       if (timedOut) return { kind: 'retryable', error: timeoutText(timeoutMs) };
       if (signal?.aborted) return { kind: 'retryable', error: 'aborted' };
+      if (lifecycle.closing) return { kind: 'retryable', error: 'sender closed during the request' };
       const cause = error instanceof HttpError ? error.error : error;
+      if ((cause as { cause?: { code?: string } } | undefined)?.cause?.code === 'ERR_INVALID_URL') {
+        return { kind: 'misconfigured', error: 'TELEGRAM_API_ROOT does not form a valid URL' };
+      }
       // A body that is not JSON (a proxy's HTML error page) means the Bot API did not answer.
       const reason = cause instanceof SyntaxError ? 'unreadable response' : describeNetworkError(cause);
       return { kind: 'retryable', error: clean(`Telegram API unreachable: ${reason}`) };
@@ -106,6 +114,6 @@ export function createTelegramSender(options: TelegramSenderOptions): TelegramCl
 
   return {
     sendMessage,
-    close: () => closeAgent(agent, 1000),
+    close: () => lifecycle.close(),
   };
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { systemClock } from '../clock';
-import { closeAgent } from './http.agent';
+import { createAgentLifecycle } from './http.agent';
 import { describeNetworkError, scrub, timeoutText, webhookResultForStatus } from './send.results';
 import type { SendResult, WebhookSender, WebhookSenderOptions, WebhookTarget } from './types';
 import { checkWebhookUrlSyntax, connectLookup, systemLookup } from './url.guard';
@@ -43,11 +43,11 @@ export function createWebhookSender(options: WebhookSenderOptions = {}): Webhook
     keepAliveTimeout: 30_000,
     connect: { timeout: timeoutMs, lookup: connectLookup(options.lookup ?? systemLookup, allowPrivate) },
   });
-  let closing = false;
+  const lifecycle = createAgentLifecycle(agent, closeGraceMs);
 
   async function send(target: WebhookTarget, eventId: string, body: string, signal?: AbortSignal): Promise<SendResult> {
     const clean = (text: string) => scrub(text, [target.secret, target.url, safeSearch(target.url)], options.redactor);
-    if (closing) return { kind: 'retryable', error: 'sender is shutting down' };
+    if (lifecycle.closing) return { kind: 'retryable', error: 'sender is shutting down' };
     const check = checkWebhookUrlSyntax(target.url, { allowHttp, allowPrivate });
     if (!check.ok) return { kind: 'permanent', error: clean(check.error) };
     const secretCheck = validateWebhookSecret(target.secret);
@@ -65,20 +65,23 @@ export function createWebhookSender(options: WebhookSenderOptions = {}): Webhook
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const { origin, pathname, search } = check.url;
-      const response = await agent.request({
-        origin,
-        path: `${pathname}${search}`,
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': userAgent, ...signature },
-        body,
-        signal: controller.signal,
-      });
+      const response = await lifecycle.track(
+        agent.request({
+          origin,
+          path: `${pathname}${search}`,
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'user-agent': userAgent, ...signature },
+          body,
+          signal: controller.signal,
+        }),
+      );
       // The body is read (bounded) only so the connection can go back to the pool.
       await response.body.dump({ limit: MAX_RESPONSE_BODY }).catch(() => undefined);
       return webhookResultForStatus(response.statusCode, response.headers['retry-after'], clock.now());
     } catch (error) {
       if (timedOut) return { kind: 'retryable', error: timeoutText(timeoutMs) };
       if (signal?.aborted) return { kind: 'retryable', error: 'aborted' };
+      if (lifecycle.closing) return { kind: 'retryable', error: 'sender closed during the request' };
       if ((error as { code?: string }).code === 'LUNASENTRI_PRIVATE_ADDRESS') return { kind: 'permanent', error: clean((error as Error).message) };
       return { kind: 'retryable', error: clean(describeNetworkError(error)) };
     } finally {
@@ -87,13 +90,7 @@ export function createWebhookSender(options: WebhookSenderOptions = {}): Webhook
     }
   }
 
-  async function close(): Promise<void> {
-    if (closing) return;
-    closing = true;
-    await closeAgent(agent, closeGraceMs);
-  }
-
-  return { send, close };
+  return { send, close: () => lifecycle.close() };
 }
 
 /** The query string alone, so it is masked even where the full URL is not repeated. */
