@@ -72,32 +72,36 @@ export function offlineCandidates(db: Db, cutoff: string, limit: number) {
 }
 
 /** The oldest `last_seen` of an online machine that has not crossed the threshold yet (one index seek). */
-export async function earliestFreshLastSeen(db: Db, cutoff: string): Promise<string | null> {
-  const row = await db
+export function earliestFreshLastSeenQuery(db: Db, cutoff: string) {
+  return db
     .selectFrom('machines')
     .select('last_seen')
     .where('status', '=', 'online')
     .where('last_seen', '>=', cutoff)
     .orderBy('last_seen')
-    .limit(1)
-    .executeTakeFirst();
-  return row?.last_seen ?? null;
+    .limit(1);
+}
+
+export async function earliestFreshLastSeen(db: Db, cutoff: string): Promise<string | null> {
+  return (await earliestFreshLastSeenQuery(db, cutoff).executeTakeFirst())?.last_seen ?? null;
 }
 
 /**
  * The oldest re-enable that still protects an online machine whose last report is past the cutoff.
  * Only stale online machines are read (the same index range as {@link offlineCandidates}).
  */
-export async function earliestProtectingEnable(db: Db, cutoff: string): Promise<string | null> {
-  const row = await db
+export function earliestProtectingEnableQuery(db: Db, cutoff: string) {
+  return db
     .selectFrom('machines')
     .select((eb) => eb.fn.min('enabled_at').as('enabled_at'))
     .where('status', '=', 'online')
     .where('last_seen', '<', cutoff)
     .where('is_enabled', '=', 1)
-    .where('enabled_at', '>=', cutoff)
-    .executeTakeFirst();
-  return row?.enabled_at ?? null;
+    .where('enabled_at', '>=', cutoff);
+}
+
+export async function earliestProtectingEnable(db: Db, cutoff: string): Promise<string | null> {
+  return (await earliestProtectingEnableQuery(db, cutoff).executeTakeFirst())?.enabled_at ?? null;
 }
 
 export function findMachine(db: Db, id: number): Promise<MachineRow | undefined> {

@@ -14,7 +14,7 @@ import {
 import type { Kysely } from 'kysely';
 import { endOutage, markOutageAnnounced } from './dedup.repository';
 import { insertEventWithDeliveries } from './events.repository';
-import { decide, wholeSecondsBetween, type Decision, type DecisionContext, type IngestState } from './heartbeat.models';
+import { decide, wholeSecondsBetween, type DecisionContext, type IngestState } from './heartbeat.models';
 import {
   compareAndSetStatus,
   findMachine,
@@ -58,6 +58,71 @@ export interface Sweeper {
   run(): Promise<SweepResult>;
 }
 
+export type TransitionKind = AppliedTransition['kind'];
+
+/**
+ * Commits one transition decided on `candidate`, in one transaction: the row is read again under
+ * the write lock and decided again (ingest or another daemon may have written since), the status is
+ * compare-and-set, and the dedup row, the event and its deliveries are written with it.
+ * Returns null when the transition no longer applies.
+ */
+export async function applyTransition(
+  deps: Pick<SweepDeps, 'db' | 'logger'> & { newEventId?: () => string },
+  candidate: MachineRow,
+  expected: TransitionKind,
+  ctx: DecisionContext,
+): Promise<AppliedTransition | null> {
+  const { db, logger } = deps;
+  const newEventId = deps.newEventId ?? randomUUID;
+  const nowIso = ctx.now.toISOString();
+  const applied = await db.transaction().execute(async (trx) => {
+    // Decide again on the row as it is under the write lock: ingest may have written meanwhile.
+    const machine = await findMachine(trx, candidate.id);
+    if (!machine) return null;
+    const decision = decide(machine, ctx);
+    if (decision.kind === 'none' || decision.kind !== expected) return null;
+    const next = decision.kind === 'went-offline' ? 'offline' : 'online';
+    if (!(await compareAndSetStatus(trx, machine, next, nowIso))) return null;
+
+    if (decision.kind === 'first-report') return { machine, transition: { machineId: machine.id, kind: decision.kind, eventId: null, deliveries: 0 } };
+
+    let type: EventType;
+    let payload: string;
+    const eventId = newEventId();
+    if (decision.kind === 'went-offline') {
+      // At most one offline event per outage, whatever happened before (restarts, other daemons).
+      if (!(await markOutageAnnounced(trx, machine.id, nowIso))) {
+        return { machine, transition: { machineId: machine.id, kind: decision.kind, eventId: null, deliveries: 0 } };
+      }
+      type = 'machine.offline';
+      payload = serializePayload(buildOfflinePayload({ eventId, occurredAt: nowIso, machine: snapshotOf(machine, 'offline') }));
+    } else {
+      const announcedAt = await endOutage(trx, machine.id);
+      // Recovery from an outage nobody was told about is not news.
+      if (announcedAt === null) return { machine, transition: { machineId: machine.id, kind: decision.kind, eventId: null, deliveries: 0 } };
+      type = 'machine.online';
+      payload = serializePayload(
+        buildOnlinePayload({ eventId, occurredAt: nowIso, machine: snapshotOf(machine, 'online'), offlineSince: decision.offlineSince ?? announcedAt }),
+      );
+    }
+    const recipients = await recipientsFor(trx, machine.user_id, type);
+    await insertEventWithDeliveries(trx, { id: eventId, type, machineId: machine.id, userId: machine.user_id, occurredAt: nowIso, payload }, recipients);
+    return { machine, transition: { machineId: machine.id, kind: decision.kind, eventId, deliveries: recipients.length } };
+  });
+  if (!applied) return null;
+  const { machine, transition } = applied;
+  const label = `Machine ${machine.id} (${machine.name})`;
+  if (transition.kind === 'went-offline') {
+    const ago = machine.last_seen === null ? 'never' : `${formatDuration(wholeSecondsBetween(machine.last_seen, ctx.now))} ago`;
+    logger.warn(`${label} went offline (last seen: ${ago})`);
+  } else if (transition.kind === 'came-online') {
+    logger.info(`${label} came back online`);
+  } else {
+    logger.debug(`${label} reported for the first time: online`);
+  }
+  return transition;
+}
+
 type Candidates = (cutoff: string, limit: number) => Promise<MachineRow[]>;
 
 /**
@@ -84,63 +149,13 @@ export function createSweeper(deps: SweepDeps): Sweeper {
     }
   }
 
-  async function apply(candidate: MachineRow, expected: Decision['kind'], ctx: DecisionContext): Promise<AppliedTransition | null> {
-    const nowIso = ctx.now.toISOString();
-    const applied = await db.transaction().execute(async (trx) => {
-      // Decide again on the row as it is under the write lock: ingest may have written meanwhile.
-      const machine = await findMachine(trx, candidate.id);
-      if (!machine) return null;
-      const decision = decide(machine, ctx);
-      if (decision.kind !== expected || decision.kind === 'none') return null;
-      const next = decision.kind === 'went-offline' ? 'offline' : 'online';
-      if (!(await compareAndSetStatus(trx, machine, next, nowIso))) return null;
-
-      if (decision.kind === 'first-report') return { machine, transition: { machineId: machine.id, kind: decision.kind, eventId: null, deliveries: 0 } };
-
-      let type: EventType;
-      let payload: string;
-      const eventId = newEventId();
-      if (decision.kind === 'went-offline') {
-        // At most one offline event per outage, whatever happened before (restarts, other daemons).
-        if (!(await markOutageAnnounced(trx, machine.id, nowIso))) {
-          return { machine, transition: { machineId: machine.id, kind: decision.kind, eventId: null, deliveries: 0 } };
-        }
-        type = 'machine.offline';
-        payload = serializePayload(buildOfflinePayload({ eventId, occurredAt: nowIso, machine: snapshotOf(machine, 'offline') }));
-      } else {
-        const announcedAt = await endOutage(trx, machine.id);
-        // Recovery from an outage nobody was told about is not news.
-        if (announcedAt === null) return { machine, transition: { machineId: machine.id, kind: decision.kind, eventId: null, deliveries: 0 } };
-        type = 'machine.online';
-        payload = serializePayload(
-          buildOnlinePayload({ eventId, occurredAt: nowIso, machine: snapshotOf(machine, 'online'), offlineSince: decision.offlineSince ?? announcedAt }),
-        );
-      }
-      const recipients = await recipientsFor(trx, machine.user_id, type);
-      await insertEventWithDeliveries(trx, { id: eventId, type, machineId: machine.id, userId: machine.user_id, occurredAt: nowIso, payload }, recipients);
-      return { machine, transition: { machineId: machine.id, kind: decision.kind, eventId, deliveries: recipients.length } };
-    });
-    if (!applied) return null;
-    const { machine, transition } = applied;
-    const label = `Machine ${machine.id} (${machine.name})`;
-    if (transition.kind === 'went-offline') {
-      const ago = machine.last_seen === null ? 'never' : `${formatDuration(wholeSecondsBetween(machine.last_seen, ctx.now))} ago`;
-      logger.warn(`${label} went offline (last seen: ${ago})`);
-    } else if (transition.kind === 'came-online') {
-      logger.info(`${label} came back online`);
-    } else {
-      logger.debug(`${label} reported for the first time: online`);
-    }
-    return transition;
-  }
-
-  async function drain(query: Candidates, cutoff: string, expected: Decision['kind'], ctx: DecisionContext, out: AppliedTransition[]): Promise<void> {
+  async function drain(query: Candidates, cutoff: string, expected: TransitionKind, ctx: DecisionContext, out: AppliedTransition[]): Promise<void> {
     for (;;) {
       const rows = await query(cutoff, batchSize);
       let moved = 0;
       for (const row of rows) {
         if (decide(row, ctx).kind !== expected) continue;
-        const transition = await apply(row, expected, ctx);
+        const transition = await applyTransition({ db, logger, newEventId }, row, expected, ctx);
         if (transition) {
           moved++;
           out.push(transition);

@@ -1,0 +1,291 @@
+import { TestClock, recordBeat, recordStopped, registerInstance, type DatabaseHandle } from '@lunasentri/shared';
+import { createTestDb, type TestDb } from '../../../test/support/db';
+import { insertMachine, insertTelegramRecipient, insertUser, insertWebhook, setPreferences } from '../../../test/support/fixtures';
+import type { IngestState } from '../src/heartbeat.models';
+import {
+  earliestFreshLastSeenQuery,
+  earliestProtectingEnableQuery,
+  findMachine,
+  offlineCandidates,
+  pendingWithReport,
+  recoveryCandidates,
+} from '../src/machines.repository';
+import { applyTransition, createSweeper } from '../src/sweep.usecases';
+import { secondConnection, testLogger } from './helpers';
+
+const THRESHOLD = 120_000;
+const T0 = '2026-11-28T03:00:00.000Z';
+const UP: IngestState = { down: false, resumedAt: null };
+
+describe('the sweep on a real SQLite file', () => {
+  let db: TestDb;
+  let clock: TestClock;
+  let log: ReturnType<typeof testLogger>;
+  let userId: number;
+  const others: DatabaseHandle[] = [];
+
+  beforeEach(async () => {
+    db = await createTestDb();
+    clock = new TestClock(T0);
+    log = testLogger();
+    userId = await insertUser(db.db);
+  });
+  afterEach(async () => {
+    for (const other of others.splice(0)) await other.close();
+    await db.dispose();
+  });
+
+  const sweeper = (handle: DatabaseHandle = db, batchSize?: number) =>
+    createSweeper({ db: handle.db, clock, logger: log.logger, thresholdMs: THRESHOLD, batchSize });
+  const events = () => db.db.selectFrom('events').selectAll().orderBy('occurred_at').orderBy('id').execute();
+  const deliveries = () => db.db.selectFrom('deliveries').selectAll().orderBy('id').execute();
+  const machine = (id: number) => db.db.selectFrom('machines').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  const dedup = () => db.db.selectFrom('machine_offline_notifications').selectAll().execute();
+  const report = (handle: DatabaseHandle, id: number) =>
+    handle.db.updateTable('machines').set({ last_seen: clock.now().toISOString() }).where('id', '=', id).execute();
+  const other = async () => {
+    const handle = await secondConnection(db.path);
+    others.push(handle);
+    return handle;
+  };
+
+  test('sends one offline notification per outage, even across daemon restarts', async () => {
+    const hook = await insertWebhook(db.db, userId, 'https://hooks.example.com/a');
+    const id = await insertMachine(db.db, userId, { status: 'online', last_seen: T0, status_changed_at: T0 });
+
+    clock.advance(THRESHOLD);
+    expect((await sweeper().run()).transitions).toEqual([]); // exactly at the threshold: still online
+    clock.advance(1);
+    const first = await sweeper().run();
+    expect(first.transitions).toEqual([{ machineId: id, kind: 'went-offline', eventId: expect.any(String), deliveries: 1 }]);
+
+    // Restarts: fresh sweeper instances on fresh connections to the same file, later and later.
+    for (let i = 0; i < 3; i++) {
+      clock.advance(60_000);
+      expect((await sweeper(await other()).run()).transitions).toEqual([]);
+    }
+    const all = await events();
+    expect(all.map((e) => e.type)).toEqual(['machine.offline']);
+    expect(await deliveries()).toMatchObject([{ event_id: all[0].id, channel: 'webhook', target_id: hook, status: 'pending', attempts: 0 }]);
+    expect(await dedup()).toEqual([{ machine_id: id, notified_at: '2026-11-28T03:02:00.001Z' }]);
+    expect(await machine(id)).toMatchObject({ status: 'offline', status_changed_at: '2026-11-28T03:02:00.001Z' });
+    expect(JSON.parse(all[0].payload)).toEqual({
+      event: 'machine.offline',
+      event_id: all[0].id,
+      occurred_at: '2026-11-28T03:02:00.001Z',
+      machine: { id, name: 'production-server', hostname: 'prod-01.example.com', description: 'Main API server', status: 'offline', last_seen: T0 },
+    });
+  });
+
+  test('logs the offline line with the silence rounded to whole seconds, the Go way', async () => {
+    await insertMachine(db.db, userId, { status: 'online', last_seen: T0 });
+    clock.advance(135_400);
+    await sweeper().run();
+    expect(await log.messages()).toContain('Machine 1 (production-server) went offline (last seen: 2m15s ago)');
+  });
+
+  test('the dedup row holds even when the status was reset by hand: no second offline event for one outage', async () => {
+    const id = await insertMachine(db.db, userId, { status: 'online', last_seen: T0 });
+    clock.advance(THRESHOLD + 1);
+    await sweeper().run();
+    await db.db.updateTable('machines').set({ status: 'online' }).where('id', '=', id).execute();
+    clock.advance(1_000);
+    const again = await sweeper().run();
+    expect(again.transitions).toEqual([{ machineId: id, kind: 'went-offline', eventId: null, deliveries: 0 }]);
+    expect((await events()).length).toBe(1);
+  });
+
+  test('recovery deletes the dedup row and sends machine.online with the downtime', async () => {
+    await insertWebhook(db.db, userId, 'https://hooks.example.com/a');
+    const id = await insertMachine(db.db, userId, { status: 'online', last_seen: T0 });
+    clock.advance(THRESHOLD + 1);
+    await sweeper().run();
+    const wentOffline = clock.now().toISOString();
+
+    clock.advance(300_000);
+    await report(await other(), id); // ingest, on its own connection
+    clock.advance(500);
+    const result = await sweeper().run();
+    expect(result.transitions).toEqual([{ machineId: id, kind: 'came-online', eventId: expect.any(String), deliveries: 1 }]);
+    expect(await dedup()).toEqual([]);
+    expect(await machine(id)).toMatchObject({ status: 'online', status_changed_at: clock.now().toISOString() });
+    const online = (await events())[1];
+    expect(online.type).toBe('machine.online');
+    expect(JSON.parse(online.payload)).toMatchObject({
+      event: 'machine.online',
+      event_id: online.id,
+      machine: { id, status: 'online', last_seen: '2026-11-28T03:07:00.001Z' },
+      offline_since: wentOffline,
+      downtime_seconds: 300,
+    });
+    expect(await log.messages()).toContain('Machine 1 (production-server) came back online');
+    // The deliveries of one machine and target come in event order.
+    expect((await deliveries()).map((d) => d.event_id)).toEqual((await events()).map((e) => e.id));
+  });
+
+  test("a new machine's first report makes it online and sends nothing", async () => {
+    await insertWebhook(db.db, userId, 'https://hooks.example.com/a');
+    const id = await insertMachine(db.db, userId, { status: 'pending' });
+    clock.advance(THRESHOLD * 5);
+    expect((await sweeper().run()).transitions).toEqual([]); // never reported: pending forever, no alert
+    await report(db, id);
+    clock.advance(100);
+    expect((await sweeper().run()).transitions).toEqual([{ machineId: id, kind: 'first-report', eventId: null, deliveries: 0 }]);
+    expect(await machine(id)).toMatchObject({ status: 'online' });
+    expect(await events()).toEqual([]);
+    expect((await log.messages()).filter((m) => !m.includes('first time'))).toEqual([]);
+  });
+
+  test('disabling and re-enabling send nothing; a re-enabled machine gets a full threshold', async () => {
+    await insertWebhook(db.db, userId, 'https://hooks.example.com/a');
+    const id = await insertMachine(db.db, userId, { status: 'online', last_seen: T0 });
+    await db.db.updateTable('machines').set({ is_enabled: 0 }).where('id', '=', id).execute();
+    clock.advance(THRESHOLD * 10);
+    expect((await sweeper().run()).transitions).toEqual([]);
+
+    await db.db.updateTable('machines').set({ is_enabled: 1, enabled_at: clock.now().toISOString() }).where('id', '=', id).execute();
+    clock.advance(THRESHOLD);
+    expect((await sweeper().run()).transitions).toEqual([]);
+    expect(await events()).toEqual([]);
+    clock.advance(1);
+    expect((await sweeper().run()).transitions.map((t) => t.kind)).toEqual(['went-offline']);
+
+    // Disabled while offline, then re-enabled: no recovery without a report.
+    await db.db.updateTable('machines').set({ is_enabled: 0 }).where('id', '=', id).execute();
+    clock.advance(60_000);
+    await db.db.updateTable('machines').set({ is_enabled: 1, enabled_at: clock.now().toISOString() }).where('id', '=', id).execute();
+    clock.advance(1_000);
+    expect((await sweeper().run()).transitions).toEqual([]);
+    expect((await events()).map((e) => e.type)).toEqual(['machine.offline']);
+  });
+
+  test('an API liveness gap pauses offline events, warns once, and gives a full threshold after it', async () => {
+    const id = await insertMachine(db.db, userId, { status: 'online', last_seen: T0 });
+    const quiet = await insertMachine(db.db, userId, { name: 'quiet', status: 'online', last_seen: T0 });
+    const api = await registerInstance(db.db, 'api', clock);
+    const s = sweeper();
+    clock.advance(1_000);
+    await recordBeat(db.db, api, clock); // the API beats once more, then hangs
+    await report(db, id);
+    await report(db, quiet);
+
+    clock.advance(THRESHOLD * 3);
+    expect((await s.run()).transitions).toEqual([]);
+    clock.advance(60_000);
+    expect((await s.run()).transitions).toEqual([]);
+    const warnings = (await log.messages()).filter((m) => m.startsWith('Ingest is down'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('since 2026-11-28T03:00:01.000Z');
+
+    // Ingest comes back: a fresh API instance records the resume.
+    const newApi = await registerInstance(db.db, 'api', clock);
+    const resumedAt = clock.now().getTime();
+    // A live API beats about once a second; `id` reports 30 s after the resume, `quiet` never does.
+    while (clock.now().getTime() < resumedAt + THRESHOLD) {
+      clock.advance(1_000);
+      await recordBeat(db.db, newApi, clock);
+      if (clock.now().getTime() === resumedAt + 30_000) await report(db, id);
+    }
+    expect((await s.run()).transitions).toEqual([]);
+    expect(await log.messages()).toContain('Ingest is back: machines get a full threshold (2m0s) to report before they can go offline');
+    clock.set(resumedAt + THRESHOLD + 1);
+    await recordBeat(db.db, newApi, clock);
+    const result = await s.run();
+    expect(result.transitions.map((t) => [t.machineId, t.kind])).toEqual([[quiet, 'went-offline']]);
+    expect((await events()).map((e) => [e.machine_id, e.type])).toEqual([[quiet, 'machine.offline']]);
+  });
+
+  test('a graceful API stop pauses offline events at once, without waiting for its beats to go stale', async () => {
+    await insertMachine(db.db, userId, { status: 'online', last_seen: T0 });
+    const api = await registerInstance(db.db, 'api', clock);
+    clock.advance(THRESHOLD + 1);
+    await recordBeat(db.db, api, clock);
+    await recordStopped(db.db, api, clock);
+    expect((await sweeper().run()).transitions).toEqual([]);
+    expect((await log.messages()).some((m) => m.startsWith('Ingest is down'))).toBe(true);
+  });
+
+  test('two daemons on one file: the second to commit finds the status changed and writes nothing', async () => {
+    await insertWebhook(db.db, userId, 'https://hooks.example.com/a');
+    const id = await insertMachine(db.db, userId, { status: 'online', last_seen: T0 });
+    clock.advance(THRESHOLD + 1);
+    const ctx = { now: clock.now(), thresholdMs: THRESHOLD, ingest: UP };
+    const seenByA = (await findMachine(db.db, id))!; // daemon A has read its candidate…
+
+    const b = await other();
+    const byB = await createSweeper({ db: b.db, clock, logger: log.logger, thresholdMs: THRESHOLD }).run(); // …daemon B commits first
+    expect(byB.transitions).toHaveLength(1);
+
+    expect(await applyTransition({ db: db.db, logger: log.logger }, seenByA, 'went-offline', ctx)).toBeNull();
+    expect(await events()).toHaveLength(1);
+    expect(await deliveries()).toHaveLength(1);
+
+    // Same for the recovery.
+    clock.advance(10_000);
+    await report(b, id);
+    const offlineSeenByA = (await findMachine(db.db, id))!;
+    await createSweeper({ db: b.db, clock, logger: log.logger, thresholdMs: THRESHOLD }).run();
+    expect(await applyTransition({ db: db.db, logger: log.logger }, offlineSeenByA, 'came-online', { ...ctx, now: clock.now() })).toBeNull();
+    expect((await events()).map((e) => e.type)).toEqual(['machine.offline', 'machine.online']);
+  });
+
+  test('a daemon racing ingest never turns a fresh report into an offline event', async () => {
+    const id = await insertMachine(db.db, userId, { status: 'online', last_seen: T0 });
+    clock.advance(THRESHOLD + 1);
+    const stale = (await findMachine(db.db, id))!;
+    await report(await other(), id); // the heartbeat lands between our read and our write
+    const ctx = { now: clock.now(), thresholdMs: THRESHOLD, ingest: UP };
+    expect(await applyTransition({ db: db.db, logger: log.logger }, stale, 'went-offline', ctx)).toBeNull();
+    expect(await machine(id)).toMatchObject({ status: 'online' });
+    expect(await events()).toEqual([]);
+  });
+
+  test("recipients are the owner's active channels, filtered by the owner's preferences", async () => {
+    const hookA = await insertWebhook(db.db, userId, 'https://hooks.example.com/a');
+    await insertWebhook(db.db, userId, 'https://hooks.example.com/inactive', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 0);
+    const chat = await insertTelegramRecipient(db.db, userId, 4242);
+    await insertTelegramRecipient(db.db, userId, 4343, 0);
+    const stranger = await insertUser(db.db, 'stranger@example.com');
+    await insertWebhook(db.db, stranger, 'https://hooks.example.com/stranger');
+    await setPreferences(db.db, userId, 0, 1); // offline off, online on
+    const id = await insertMachine(db.db, userId, { status: 'online', last_seen: T0 });
+
+    clock.advance(THRESHOLD + 1);
+    expect((await sweeper().run()).transitions).toMatchObject([{ kind: 'went-offline', deliveries: 0 }]);
+    clock.advance(5_000);
+    await report(db, id);
+    expect((await sweeper().run()).transitions).toMatchObject([{ kind: 'came-online', deliveries: 2 }]);
+    expect((await deliveries()).map((d) => [d.channel, d.target_id])).toEqual([
+      ['webhook', hookA],
+      ['telegram', chat],
+    ]);
+    // The offline event exists (and is visible) although nobody wanted it delivered.
+    expect((await events()).map((e) => e.type)).toEqual(['machine.offline', 'machine.online']);
+  });
+
+  test('handles more transitions than one batch of candidates', async () => {
+    for (let i = 0; i < 7; i++) await insertMachine(db.db, userId, { name: `m${i}`, status: 'online', last_seen: T0 });
+    clock.advance(THRESHOLD + 1);
+    const result = await sweeper(db, 2).run();
+    expect(result.transitions).toHaveLength(7);
+    expect(await dedup()).toHaveLength(7);
+  });
+
+  test("the candidate and wake-up queries use the (status, last_seen) index, never a scan of all machines", async () => {
+    const cutoff = T0;
+    const queries = {
+      pending: pendingWithReport(db.db, 500),
+      recoveries: recoveryCandidates(db.db, cutoff, 500),
+      offline: offlineCandidates(db.db, cutoff, 500),
+      earliestFresh: earliestFreshLastSeenQuery(db.db, cutoff),
+      earliestEnable: earliestProtectingEnableQuery(db.db, cutoff),
+    };
+    for (const [name, query] of Object.entries(queries)) {
+      const compiled = query.compile();
+      const plan = db.sqlite.prepare(`EXPLAIN QUERY PLAN ${compiled.sql}`).all(...(compiled.parameters as unknown[])) as Array<{ detail: string }>;
+      const details = plan.map((p) => p.detail).join(' | ');
+      expect({ name, details }).toEqual({ name, details: expect.stringMatching(/SEARCH machines USING (COVERING )?INDEX idx_machines_status_last_seen \(status=\? AND last_seen[<>=]+\?\)/) });
+      expect({ name, details }).toEqual({ name, details: expect.not.stringMatching(/SCAN machines/) });
+    }
+  });
+});
