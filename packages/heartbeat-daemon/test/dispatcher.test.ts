@@ -1,0 +1,323 @@
+import {
+  TestClock,
+  createTelegramSender,
+  createWebhookSender,
+  renderTelegramMessage,
+  type DatabaseHandle,
+  type SendResult,
+  type TelegramSender,
+  type WebhookSender,
+} from '@lunasentri/shared';
+import { createTestDb, type TestDb } from '../../../test/support/db';
+import { startFakeTelegram, type FakeTelegram, type FakeTelegramResponse } from '../../../test/support/fake-telegram';
+import { insertMachine, insertTelegramRecipient, insertUser, insertWebhook } from '../../../test/support/fixtures';
+import { startWebhookReceiver, type WebhookReceiver, type WebhookResponse } from '../../../test/support/webhook-receiver';
+import { nextDueAt } from '../src/deliveries.repository';
+import { createDispatcher, type DispatcherDeps } from '../src/dispatcher.usecases';
+import { createSweeper } from '../src/sweep.usecases';
+import { secondConnection, testLogger } from './helpers';
+
+const THRESHOLD = 120_000;
+const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+const TOKEN = '123456:test-token-for-the-fake-bot-api-000';
+
+type Reply = WebhookResponse | 'hang' | undefined | Promise<WebhookResponse | 'hang' | undefined>;
+
+describe('the dispatcher, with the real senders against local servers', () => {
+  let db: TestDb;
+  let clock: TestClock;
+  let log: ReturnType<typeof testLogger>;
+  let userId: number;
+  let machineId: number;
+  let webhookReply: (index: number) => Reply;
+  let telegramReply: (index: number) => FakeTelegramResponse | undefined;
+  let receiver: WebhookReceiver;
+  let telegramServer: FakeTelegram;
+  let webhook: WebhookSender;
+  let telegram: TelegramSender & { close(): Promise<void> };
+  const cleanups: Array<() => Promise<unknown>> = [];
+
+  beforeEach(async () => {
+    db = await createTestDb();
+    clock = new TestClock();
+    log = testLogger();
+    webhookReply = () => undefined;
+    telegramReply = () => undefined;
+    receiver = await startWebhookReceiver({ secret: SECRET, now: () => clock.now(), respond: (_r, i) => webhookReply(i) });
+    telegramServer = await startFakeTelegram({ token: TOKEN, respond: (_m, i) => telegramReply(i) });
+    webhook = createWebhookSender({ allowHttp: true, allowPrivate: true, clock, timeoutMs: 5_000 });
+    telegram = createTelegramSender({ token: TOKEN, apiRoot: telegramServer.apiRoot, timeoutMs: 5_000 });
+    userId = await insertUser(db.db);
+    machineId = await insertMachine(db.db, userId, { status: 'online', last_seen: clock.now().toISOString() });
+  });
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    await webhook.close();
+    await telegram.close();
+    await receiver.close();
+    await telegramServer.close();
+    await db.dispose();
+  });
+
+  function dispatcher(overrides: Partial<DispatcherDeps> = {}, handle: DatabaseHandle = db) {
+    return createDispatcher({
+      db: handle.db,
+      clock,
+      logger: log.logger,
+      instanceId: overrides.instanceId ?? 'daemon-a',
+      webhook,
+      telegram,
+      renderTelegram: renderTelegramMessage,
+      random: () => 0.5,
+      ...overrides,
+    });
+  }
+  const sweep = () => createSweeper({ db: db.db, clock, logger: log.logger, thresholdMs: THRESHOLD }).run();
+  async function goOffline() {
+    clock.advance(THRESHOLD + 1);
+    const result = await sweep();
+    expect(result.transitions.map((t) => t.kind)).toEqual(['went-offline']);
+  }
+  async function comeBack() {
+    clock.advance(1_000);
+    await db.db.updateTable('machines').set({ last_seen: clock.now().toISOString() }).where('id', '=', machineId).execute();
+    const result = await sweep();
+    expect(result.transitions.map((t) => t.kind)).toEqual(['came-online']);
+  }
+  const deliveries = () => db.db.selectFrom('deliveries').selectAll().orderBy('id').execute();
+  const events = () => db.db.selectFrom('events').selectAll().orderBy('occurred_at').execute();
+  const webhookEvents = (statuses?: number[]) =>
+    receiver.received
+      .filter((r) => statuses === undefined || statuses.includes(r.answeredStatus ?? -1))
+      .map((r) => [(r.json as { event: string }).event, r.headers['webhook-id']]);
+  /** Moves the clock to the moment the next pending delivery can go out (no real waiting). */
+  async function toNextRetry() {
+    const at = await nextDueAt(db.db, clock.now(), ['webhook', 'telegram']);
+    if (!at) throw new Error('nothing pending');
+    clock.set(at);
+  }
+
+  test('delivers over both channels, signed, with the stored body, and records the success', async () => {
+    const hook = await insertWebhook(db.db, userId, receiver.url, SECRET);
+    const chat = await insertTelegramRecipient(db.db, userId, 4242);
+    await goOffline();
+    const [event] = await events();
+
+    expect(await dispatcher().runDue()).toBe(2);
+    expect(receiver.received).toHaveLength(1);
+    const [request] = receiver.received;
+    expect(request.verified).toBe(true);
+    expect(request.headers['webhook-id']).toBe(event.id);
+    expect(request.rawBody).toBe(event.payload);
+    expect(telegramServer.messages).toMatchObject([{ chat_id: 4242, parse_mode: 'HTML' }]);
+    expect(telegramServer.messages[0].text).toContain('Machine Offline');
+
+    expect(await deliveries()).toMatchObject([
+      { channel: 'webhook', target_id: hook, status: 'delivered', attempts: 1, delivered_at: clock.now().toISOString(), claimed_by: null, last_error: null },
+      { channel: 'telegram', target_id: chat, status: 'delivered', attempts: 1 },
+    ]);
+    expect(await db.db.selectFrom('webhooks').select(['last_success_at', 'failure_count']).executeTakeFirst()).toEqual({ last_success_at: clock.now().toISOString(), failure_count: 0 });
+    expect(await db.db.selectFrom('telegram_recipients').select('last_success_at').executeTakeFirst()).toEqual({ last_success_at: clock.now().toISOString() });
+    expect(await dispatcher().runDue()).toBe(0); // nothing is sent twice
+  });
+
+  test('a receiver that fails for a while then recovers gets every event, in order', async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await goOffline();
+    await comeBack();
+    await goOffline();
+    webhookReply = (i) => (i < 5 ? { status: 503, body: 'busy' } : undefined);
+
+    const d = dispatcher();
+    for (let round = 0; round < 20 && (await deliveries()).some((x) => x.status === 'pending'); round++) {
+      await d.runDue();
+      if ((await deliveries()).some((x) => x.status === 'pending')) await toNextRetry();
+    }
+    const all = await events();
+    expect(webhookEvents([200])).toEqual(all.map((e) => [e.type, e.id]));
+    // Every request, failed or not, respected the order: never a later event before an earlier one was delivered.
+    const order = receiver.received.map((r) => all.findIndex((e) => e.id === r.headers['webhook-id']));
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    expect(receiver.received.every((r) => r.verified)).toBe(true);
+    expect((await deliveries())[0]).toMatchObject({ status: 'delivered', attempts: 6 });
+  });
+
+  test('retries wait longer each time, and never less than Retry-After', async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await goOffline();
+    webhookReply = (i) => (i === 0 ? { status: 500 } : i === 1 ? { status: 429, headers: { 'retry-after': '600' } } : undefined);
+    const d = dispatcher();
+    const start = clock.now().getTime();
+    await d.runDue();
+    let [row] = await deliveries();
+    expect(row).toMatchObject({ status: 'pending', attempts: 1, last_error: 'HTTP 500 Internal Server Error', claimed_by: null });
+    expect(Date.parse(row.next_attempt_at) - start).toBe(3_750); // 5 s step, half fixed + half × 0.5
+
+    clock.advance(3_749);
+    expect(await d.runDue()).toBe(0); // not due yet
+    clock.advance(1);
+    await d.runDue();
+    [row] = await deliveries();
+    expect(row).toMatchObject({ status: 'pending', attempts: 2 });
+    expect(Date.parse(row.next_attempt_at) - clock.now().getTime()).toBe(600_000);
+    expect((await db.db.selectFrom('webhooks').select(['failure_count', 'last_error']).executeTakeFirst())).toEqual({ failure_count: 2, last_error: 'HTTP 429 Too Many Requests' });
+  });
+
+  test('a delivery whose send succeeded but whose mark did not (a crash) is resent with the same event id', async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await goOffline();
+    const [event] = await events();
+
+    // Daemon A: its process "dies" right after the receiver answered 200, before the mark.
+    const a = await secondConnection(db.path);
+    const crashing: WebhookSender = {
+      async send(target, eventId, body, signal) {
+        const result = await webhook.send(target, eventId, body, signal);
+        await a.close();
+        return result;
+      },
+      close: async () => undefined,
+    };
+    // Its next claim fails on the dead connection: the process is gone, so is the error.
+    await dispatcher({ webhook: crashing, instanceId: 'daemon-a' }, a).runDue().catch(() => undefined);
+    expect(receiver.received).toHaveLength(1);
+    expect((await deliveries())[0]).toMatchObject({ status: 'pending', claimed_by: 'daemon-a' });
+
+    // Daemon B (the restart) waits for A's claim to expire, then sends again: same id, same body.
+    const b = dispatcher({ instanceId: 'daemon-b' });
+    expect(await b.runDue()).toBe(0);
+    clock.advance(60_000);
+    expect(await b.runDue()).toBe(1);
+    expect(receiver.received.map((r) => r.headers['webhook-id'])).toEqual([event.id, event.id]);
+    expect(receiver.received[1].rawBody).toBe(receiver.received[0].rawBody);
+    expect((await deliveries())[0]).toMatchObject({ status: 'delivered', claimed_by: null });
+  });
+
+  test('two dispatchers never send the same delivery at once', async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await goOffline();
+    let answer!: () => void;
+    let arrived!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    const inFlight = new Promise<void>((resolve) => (arrived = resolve));
+    webhookReply = async () => {
+      arrived();
+      await answered;
+      return undefined;
+    };
+    const other = await secondConnection(db.path);
+    cleanups.push(() => other.close());
+    const a = dispatcher({ instanceId: 'daemon-a' });
+    const running = a.runDue();
+    await inFlight;
+    // A holds the claim while its request is in flight: B finds nothing to send.
+    expect(await dispatcher({ instanceId: 'daemon-b' }, other).runDue()).toBe(0);
+    answer();
+    expect(await running).toBe(1);
+    expect(await dispatcher({ instanceId: 'daemon-b' }, other).runDue()).toBe(0);
+    expect(receiver.received).toHaveLength(1);
+  });
+
+  test('a 410 deactivates the webhook; its later deliveries fail without being sent', async () => {
+    const hook = await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await goOffline();
+    await comeBack();
+    webhookReply = () => ({ status: 410 });
+    await dispatcher().runDue();
+    expect(receiver.received).toHaveLength(1);
+    expect(await deliveries()).toMatchObject([
+      { status: 'failed', attempts: 1, last_error: 'HTTP 410 Gone' },
+      { status: 'failed', attempts: 0, last_error: `webhook ${hook} is inactive` },
+    ]);
+    expect(await db.db.selectFrom('webhooks').select(['is_active', 'last_error']).executeTakeFirst()).toEqual({ is_active: 0, last_error: 'HTTP 410 Gone' });
+    expect(await log.messages()).toContain(`Webhook ${hook} deactivated: HTTP 410 Gone`);
+  });
+
+  test('a Telegram 403 (bot blocked) deactivates the chat', async () => {
+    const chat = await insertTelegramRecipient(db.db, userId, 4242);
+    await goOffline();
+    telegramReply = () => ({ status: 403, body: { ok: false, error_code: 403, description: 'Forbidden: bot was blocked by the user' } });
+    await dispatcher().runDue();
+    expect(await deliveries()).toMatchObject([{ status: 'failed', last_error: 'Telegram 403: Forbidden: bot was blocked by the user' }]);
+    expect(await db.db.selectFrom('telegram_recipients').select(['id', 'is_active']).executeTakeFirst()).toEqual({ id: chat, is_active: 0 });
+  });
+
+  test('other 4xx fail at once, and the next event of the stream goes out', async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await goOffline();
+    await comeBack();
+    webhookReply = (i) => (i === 0 ? { status: 400 } : undefined);
+    await dispatcher().runDue();
+    expect((await deliveries()).map((d) => [d.status, d.attempts])).toEqual([
+      ['failed', 1],
+      ['delivered', 1],
+    ]);
+  });
+
+  test('a failing channel does not hold up another channel of the same machine', async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await insertTelegramRecipient(db.db, userId, 4242);
+    await goOffline();
+    await comeBack();
+    webhookReply = () => ({ status: 503 });
+    await dispatcher().runDue();
+    expect(telegramServer.messages.map((m) => m.text.split('\n')[0])).toEqual(['🔴 <b>Machine Offline</b>', '🟢 <b>Machine Back Online</b>']);
+    expect(webhookEvents()).toEqual([['machine.offline', (await events())[0].id]]); // the online webhook waits its turn
+  });
+
+  test('after 24 h of failures a delivery is dead, logged as an error', async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await goOffline();
+    const occurredAt = clock.now().getTime();
+    webhookReply = () => ({ status: 502 });
+    const d = dispatcher();
+    for (let round = 0; round < 500 && (await deliveries())[0].status === 'pending'; round++) {
+      await d.runDue();
+      if ((await deliveries())[0].status === 'pending') await toNextRetry();
+    }
+    const [row] = await deliveries();
+    expect(row).toMatchObject({ status: 'dead', last_error: 'HTTP 502 Bad Gateway' });
+    expect(clock.now().getTime() - occurredAt).toBe(24 * 3600_000); // the last try happened at the deadline
+    expect(receiver.received.length).toBe(row.attempts);
+    expect((await log.messages()).filter((m) => m.includes('is dead'))).toHaveLength(1);
+  });
+
+  test('with Telegram off, Telegram deliveries wait untouched while webhooks go out', async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await insertTelegramRecipient(db.db, userId, 4242);
+    await goOffline();
+    expect(await dispatcher({ telegram: null }).runDue()).toBe(1);
+    expect((await deliveries()).map((d) => [d.channel, d.status, d.attempts])).toEqual([
+      ['webhook', 'delivered', 1],
+      ['telegram', 'pending', 0],
+    ]);
+    // Once a token is configured they are sent.
+    expect(await dispatcher().runDue()).toBe(1);
+    expect(telegramServer.messages).toHaveLength(1);
+  });
+
+  test('stopping cuts a stuck send short after the drain deadline and gives its claim back, counting no attempt', async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await goOffline();
+    webhookReply = () => 'hang';
+    const d = dispatcher();
+    d.start();
+    await receiver.waitFor((r) => r.length === 1);
+    expect((await deliveries())[0]).toMatchObject({ claimed_by: 'daemon-a' });
+    await d.stop(100);
+    expect((await deliveries())[0]).toMatchObject({ status: 'pending', attempts: 0, claimed_by: null, claimed_until: null });
+  });
+
+  test('a throwing sender is a retryable failure, not a lost delivery', async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await goOffline();
+    const broken: WebhookSender = {
+      send: async (): Promise<SendResult> => {
+        throw new Error('boom');
+      },
+      close: async () => undefined,
+    };
+    await dispatcher({ webhook: broken }).runDue();
+    expect((await deliveries())[0]).toMatchObject({ status: 'pending', attempts: 1, last_error: 'send failed: boom' });
+  });
+});
