@@ -82,6 +82,10 @@ async function runDaemon(settings: RunSettings, once: boolean, signal: AbortSign
     // Registered after the notifier, so it runs before the senders close: sends drain first.
     cleanups.push(() => dispatcher.stop(DRAIN_MS));
 
+    const onAbort = () => logger.info(`Received ${String(signal.reason)}: stopping (a second signal exits at once)`);
+    signal.addEventListener('abort', onAbort, { once: true });
+    cleanups.push(() => signal.removeEventListener('abort', onAbort));
+
     started = true;
     logger.info(`Heartbeat monitor started (interval: ${formatDuration(settings.interval)}, threshold: ${formatDuration(settings.threshold)})`);
     if (signal.aborted) return 0;
@@ -128,7 +132,7 @@ export async function main(argv: string[]): Promise<void> {
   const controller = new AbortController();
   const onSignal = (name: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(128 + (osConstants.signals[name] ?? 0));
-    controller.abort();
+    controller.abort(name);
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

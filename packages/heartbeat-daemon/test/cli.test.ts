@@ -1,0 +1,196 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createTestDb, tempDir, type TestDb } from '../../../test/support/db';
+import { insertMachine, insertUser, insertWebhook } from '../../../test/support/fixtures';
+import { startWebhookReceiver, type WebhookReceiver } from '../../../test/support/webhook-receiver';
+import { Children, binary, cleanEnv } from './child-process';
+
+/* The built binary as an operator runs it (`tsc -b` first). */
+const BIN = binary('lunasentri-heartbeat');
+const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+const children = new Children();
+
+beforeAll(() => {
+  if (!existsSync(join(__dirname, '..', 'dist', 'main.js'))) throw new Error('build first: node_modules/.bin/tsc -b');
+});
+afterAll(() => children.killAll());
+
+describe('bad settings', () => {
+  const { dir, cleanup } = tempDir();
+  afterAll(cleanup);
+  const db = join(dir, 'never-created.db');
+
+  test.each<[string, string[], Record<string, string>, RegExp]>([
+    ['an unknown unit', ['--interval', '2x'], {}, /--interval: "2x"/],
+    ['zero from the env', [], { MACHINE_OFFLINE_THRESHOLD: '0s' }, /MACHINE_OFFLINE_THRESHOLD: "0s"/],
+    ['a negative duration', ['--threshold', '-1m'], {}, /--threshold: "-1m"/],
+    ['an empty env var', [], { MACHINE_HEARTBEAT_CHECK_INTERVAL: '' }, /MACHINE_HEARTBEAT_CHECK_INTERVAL: ""/],
+    ['an empty flag', ['--interval='], {}, /--interval: ""/],
+    ['a bad env var even when another is fine', ['--interval', '10s'], { MACHINE_OFFLINE_THRESHOLD: '-1m' }, /MACHINE_OFFLINE_THRESHOLD: "-1m"/],
+    ['a bad log format', [], { LOG_FORMAT: 'xml' }, /LOG_FORMAT: "xml"/],
+    ['an unknown option', ['--intervall', '10s'], {}, /unknown option '--intervall'/],
+    ['a missing value', ['--threshold'], {}, /--threshold <DUR>' argument missing/],
+  ])('%s exits 2 with one line on stderr', async (_name, args, env, message) => {
+    const result = await children.run(BIN, ['run', '--db', db, ...args], cleanEnv(env));
+    expect(result.code).toBe(2);
+    expect(result.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(message)]);
+    expect(result.stdout).toBe('');
+    expect(existsSync(db)).toBe(false);
+  });
+
+  test('a flag beats the env var: a bad env value is not read when the flag is given', async () => {
+    const result = await children.run(BIN, ['--once', '--db', db, '--interval', '1m30s'], cleanEnv({ MACHINE_HEARTBEAT_CHECK_INTERVAL: 'nonsense' }));
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('Heartbeat monitor started (interval: 1m30s, threshold: 2m0s)');
+  });
+});
+
+describe('run and status against a real database file', () => {
+  let db: TestDb;
+  let receiver: WebhookReceiver;
+  let userId: number;
+  beforeEach(async () => {
+    db = await createTestDb();
+    receiver = await startWebhookReceiver({ secret: SECRET });
+    userId = await insertUser(db.db);
+  });
+  afterEach(async () => {
+    await children.killAll();
+    await receiver.close();
+    await db.dispose();
+  });
+  const env = (extra: Record<string, string> = {}) => cleanEnv({ DB_PATH: db.path, WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE: 'true', ...extra });
+  const longAgo = () => new Date(Date.now() - 3600_000).toISOString();
+
+  test('--once: one check, delivers what is due, logs the contract lines, exits 0', async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await insertMachine(db.db, userId, { status: 'online', last_seen: longAgo() });
+    const result = await children.run(BIN, ['--once'], env());
+    expect(result.code).toBe(0);
+    const messages = result.stderr.trimEnd().split('\n').map((l) => l.replace(/^\S+ \S+\s+/, ''));
+    expect(messages).toEqual([
+      'Telegram notifications are off (TELEGRAM_BOT_TOKEN is not set)',
+      'No API liveness recorded in this database yet: checking normally (ingest outages are recognised once the API has run)',
+      'Heartbeat monitor started (interval: 30s, threshold: 2m0s)',
+      'Machine 1 (production-server) went offline (last seen: 1h0m0s ago)',
+      'Heartbeat monitor stopped',
+    ]);
+    expect(receiver.received).toHaveLength(1);
+    expect(receiver.received[0]).toMatchObject({ verified: true, json: { event: 'machine.offline', machine: { id: 1, status: 'offline' } } });
+    expect(await db.db.selectFrom('deliveries').select('status').execute()).toEqual([{ status: 'delivered' }]);
+    const daemonRow = await db.db.selectFrom('service_liveness').selectAll().where('kind', '=', 'daemon').executeTakeFirstOrThrow();
+    expect(daemonRow.stopped_at).not.toBeNull();
+  });
+
+  test('under journald the lines carry syslog priorities; --log-format json carries the same message', async () => {
+    const journald = await children.run(BIN, ['--once', '--threshold', '5m'], env({ JOURNAL_STREAM: '8:1234' }));
+    expect(journald.stderr).toContain('<6>Heartbeat monitor started (interval: 30s, threshold: 5m0s)\n');
+    const json = await children.run(BIN, ['--once', '--log-format', 'json'], env());
+    const records = json.stderr.trimEnd().split('\n').map((l) => JSON.parse(l) as { level: string; message: string });
+    expect(records).toContainEqual(expect.objectContaining({ level: 'info', message: 'Heartbeat monitor started (interval: 30s, threshold: 2m0s)' }));
+  });
+
+  test('status lists every machine and the deliveries not delivered with their last error; --json prints the machines', async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await insertMachine(db.db, userId, { status: 'online', last_seen: longAgo() });
+    await insertMachine(db.db, userId, { name: 'new-box', status: 'pending' });
+    // The receiver refuses: the delivery stays pending with its error.
+    await receiver.close();
+    receiver = await startWebhookReceiver({ secret: SECRET, respond: () => ({ status: 503 }) });
+    await db.db.updateTable('webhooks').set({ url: receiver.url }).execute();
+    expect((await children.run(BIN, ['--once'], env())).code).toBe(0);
+
+    const text = await children.run(BIN, ['status'], env());
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('Machines: 2 (0 online, 1 offline, 1 pending)');
+    expect(text.stdout).toMatch(/^1\s+production-server\s+offline\s+yes\s+\d{4}-\d\d-\d\dT\S+Z \(1h0m\d+s ago\)$/m);
+    expect(text.stdout).toMatch(/^2\s+new-box\s+pending\s+yes\s+never$/m);
+    expect(text.stdout).toContain('Deliveries not delivered: 1 pending, 0 failed, 0 dead');
+    expect(text.stdout).toMatch(/machine\.offline .* webhook 1\s+pending\s+1\s+\S+\s+HTTP 503 Service Unavailable/);
+
+    const json = await children.run(BIN, ['status', '--json'], env());
+    expect(JSON.parse(json.stdout)).toEqual([
+      expect.objectContaining({ id: 1, name: 'production-server', status: 'offline', last_seen: expect.any(String), enabled: true }),
+      expect.objectContaining({ id: 2, name: 'new-box', status: 'pending', last_seen: null }),
+    ]);
+  });
+
+  test('SIGTERM lets an in-flight send finish, then stops cleanly with exit 0', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let arrived!: () => void;
+    const inFlight = new Promise<void>((resolve) => (arrived = resolve));
+    await receiver.close();
+    receiver = await startWebhookReceiver({
+      secret: SECRET,
+      respond: async () => {
+        arrived();
+        await released;
+        return undefined;
+      },
+    });
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await insertMachine(db.db, userId, { status: 'online', last_seen: longAgo() });
+    const daemon = children.start(BIN, ['run', '--interval', '1s'], env());
+    await inFlight;
+    daemon.child.kill('SIGTERM');
+    setTimeout(release, 300);
+    const result = await daemon.exited();
+    expect(result.code).toBe(0);
+    expect(result.stderr.trimEnd().split('\n').pop()).toMatch(/Heartbeat monitor stopped$/);
+    expect(await db.db.selectFrom('deliveries').select(['status', 'claimed_by']).execute()).toEqual([{ status: 'delivered', claimed_by: null }]);
+  });
+
+  test('a second signal exits at once, even while a send is still being drained', async () => {
+    await receiver.close();
+    let arrived!: () => void;
+    const inFlight = new Promise<void>((resolve) => (arrived = resolve));
+    receiver = await startWebhookReceiver({
+      secret: SECRET,
+      respond: () => {
+        arrived();
+        return 'hang';
+      },
+    });
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await insertMachine(db.db, userId, { status: 'online', last_seen: longAgo() });
+    const daemon = children.start(BIN, ['run'], env({ WEBHOOK_TIMEOUT: '20s' }));
+    await inFlight;
+    daemon.child.kill('SIGTERM');
+    await daemon.waitForLine('Received SIGTERM: stopping');
+    daemon.child.kill('SIGINT');
+    const result = await daemon.exited(5_000);
+    expect(result.code).toBe(130); // 128 + SIGINT, without waiting for the 20 s send to time out
+  });
+
+  test('two daemons on one file produce no duplicate events or deliveries', async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    const ids: number[] = [];
+    for (let i = 0; i < 20; i++) ids.push(await insertMachine(db.db, userId, { name: `m${i}`, status: 'online', last_seen: longAgo() }));
+    const args = ['run', '--interval', '1s', '--threshold', '2s'];
+    const a = children.start(BIN, args, env());
+    const b = children.start(BIN, args, env());
+    await Promise.all([a.waitForLine('Heartbeat monitor started'), b.waitForLine('Heartbeat monitor started')]);
+
+    await receiver.waitFor((r) => r.length >= 20, 30_000);
+    const now = new Date().toISOString();
+    await db.db.updateTable('machines').set({ last_seen: now }).execute(); // every machine reports again
+    await receiver.waitFor((r) => r.length >= 40, 30_000);
+
+    const events = await db.db.selectFrom('events').select(['id', 'type', 'machine_id']).execute();
+    expect(events.filter((e) => e.type === 'machine.offline').map((e) => e.machine_id).sort((x, y) => x - y)).toEqual(ids);
+    expect(events.filter((e) => e.type === 'machine.online').map((e) => e.machine_id).sort((x, y) => x - y)).toEqual(ids);
+    expect(await db.db.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst()).toEqual({ n: 40 });
+    const sent = receiver.received.map((r) => r.headers['webhook-id']);
+    expect(new Set(sent).size).toBe(sent.length);
+    expect(sent.sort()).toEqual(events.map((e) => e.id).sort());
+    // Each transition was decided (and logged) by exactly one of the two.
+    const offlineLines = [...a.lines(), ...b.lines()].filter((l) => l.includes('went offline'));
+    expect(offlineLines).toHaveLength(20);
+
+    a.child.kill('SIGTERM');
+    b.child.kill('SIGTERM');
+    expect((await a.exited()).code).toBe(0);
+    expect((await b.exited()).code).toBe(0);
+  });
+});
