@@ -24,8 +24,6 @@ export interface BenchReceiver {
   unique: Set<string>;
   /** requests whose webhook-id had been seen before */
   duplicates: number;
-  /** most requests open at the same moment: the sender's effective concurrency */
-  peakInFlight: number;
   /** TCP connections accepted: with keep-alive, about the sender's pool size, not the request count */
   connections: number;
   verified: number;
@@ -44,13 +42,11 @@ export interface BenchReceiver {
  */
 export async function startReceiver(options: ReceiverOptions = {}): Promise<BenchReceiver> {
   const sample = options.verifySample ?? 20;
-  let inFlight = 0;
   const waiters = new Set<() => void>();
   const state: Omit<BenchReceiver, 'url' | 'waitFor' | 'close'> = {
     arrivals: [],
     unique: new Set(),
     duplicates: 0,
-    peakInFlight: 0,
     connections: 0,
     verified: 0,
     verifyFailures: [],
@@ -58,8 +54,6 @@ export async function startReceiver(options: ReceiverOptions = {}): Promise<Benc
   };
 
   const server = createServer((request, response) => {
-    inFlight++;
-    if (inFlight > state.peakInFlight) state.peakInFlight = inFlight;
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
@@ -82,7 +76,6 @@ export async function startReceiver(options: ReceiverOptions = {}): Promise<Benc
       state.arrivals.push({ at, webhookId, event, machineId });
       response.writeHead(200, { 'content-length': '0' });
       response.end();
-      inFlight--;
       for (const waiter of [...waiters]) waiter();
     });
   });
