@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Every benchmark, or the ones named: `npm run bench [-- [--quick] sweep-scaling burst latency ingest]`.
+# Installs and builds first (the benchmarks run the built binaries), then bench/run.ts prints each
+# benchmark's table and a summary; JSON lands in bench/results/ (gitignored).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/setup.sh
+TS_NODE_PROJECT=tsconfig.jest.json exec node -r ts-node/register/transpile-only bench/run.ts "$@"
