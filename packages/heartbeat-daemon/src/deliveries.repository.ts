@@ -192,3 +192,26 @@ export async function nextDueAt(db: Db, now: Date, channels: readonly ChannelKin
   const times = [retry?.at, lease?.at].filter((t): t is string => typeof t === 'string').map((t) => Date.parse(t));
   return times.length === 0 ? null : new Date(Math.min(...times));
 }
+
+/** A daemon instance holding unexpired claims, with what its liveness row says about it. */
+export interface ClaimHolder {
+  instance_id: string;
+  /** null when the instance never recorded liveness */
+  pid: number | null;
+  hostname: string | null;
+  stopped_at: string | null;
+}
+
+/** Every instance (other than `self`) holding a claim that has not expired yet. */
+export async function claimHolders(db: Db, self: string, now: Date): Promise<ClaimHolder[]> {
+  return db
+    .selectFrom('deliveries as d')
+    .leftJoin('service_liveness as l', 'l.instance_id', 'd.claimed_by')
+    .select(['d.claimed_by as instance_id', 'l.pid', 'l.hostname', 'l.stopped_at'])
+    .distinct()
+    .where('d.status', '=', 'pending')
+    .where('d.claimed_by', 'is not', null)
+    .where('d.claimed_by', '!=', self)
+    .where('d.claimed_until', '>', now.toISOString())
+    .execute() as Promise<ClaimHolder[]>;
+}

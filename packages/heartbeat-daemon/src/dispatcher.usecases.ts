@@ -18,7 +18,10 @@ import {
   recordWebhookFailure,
   recordWebhookSuccess,
 } from './channels.repository';
+import { hostname } from 'node:os';
+import { isClaimHolderGone, pidAlive, type Host } from './claims.models';
 import {
+  claimHolders,
   claimDue,
   markDelivered,
   markFinal,
@@ -45,8 +48,10 @@ export interface DispatcherDeps {
   redactor?: Redactor;
   /** sends in flight at most; default 8 */
   concurrency?: number;
-  /** how long a claim protects a row from other daemons; default 60 s (well above any send timeout) */
+  /** how long a claim protects a row from other daemons; default 30 s (keep it well above any send timeout) */
   leaseMs?: number;
+  /** this process, for recognising claims of daemon instances that are gone; default the real host */
+  host?: Host;
   /** longest idle sleep in background mode; default 30 s */
   idleMs?: number;
   random?: () => number;
@@ -81,7 +86,9 @@ function describe(d: ClaimedDelivery): string {
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const { db, clock, logger, instanceId } = deps;
   const concurrency = deps.concurrency ?? 8;
-  const leaseMs = deps.leaseMs ?? 60_000;
+  const leaseMs = deps.leaseMs ?? 30_000;
+  const host: Host = deps.host ?? { hostname: hostname(), pid: process.pid, pidAlive };
+  let lastTakeover = -Infinity;
   const idleMs = deps.idleMs ?? 30_000;
   const random = deps.random ?? Math.random;
   const channels: ChannelKind[] = deps.telegram ? ['webhook', 'telegram'] : ['webhook'];
@@ -177,10 +184,22 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     logger.info(`${describe(d)} failed (attempt ${d.attempts + 1}): ${result.error}; next try at ${plan.at.toISOString()}`);
   }
 
+  /** Frees the claims of instances that are certainly gone (at most every few seconds). */
+  async function takeOverFromGone(now: Date): Promise<void> {
+    if (now.getTime() - lastTakeover < 5_000) return;
+    lastTakeover = now.getTime();
+    for (const holder of await claimHolders(db, instanceId, now)) {
+      if (!isClaimHolderGone(holder, host)) continue;
+      const released = await releaseClaims(db, holder.instance_id, now);
+      if (released > 0) logger.info(`Took over ${released} delivery claim(s) of daemon instance ${holder.instance_id}, which is no longer running`);
+    }
+  }
+
   /** Starts sends for newly claimed rows; returns how many were claimed. */
   async function fill(): Promise<number> {
     const free = concurrency - inFlight.size;
     if (free <= 0) return 0;
+    await takeOverFromGone(clock.now());
     const claimed = await claimDue(db, { now: clock.now(), instanceId, leaseMs, channels, limit: free });
     for (const d of claimed) {
       const task = deliver(d)

@@ -78,6 +78,8 @@ async function runDaemon(settings: RunSettings, once: boolean, signal: AbortSign
       telegram: notifier.telegram,
       renderTelegram: renderTelegramMessage,
       redactor,
+      // A claim must outlast any single send (Telegram's limit is 10 s).
+      leaseMs: Math.max(30_000, settings.webhookTimeout * 2),
     });
     // Registered after the notifier, so it runs before the senders close: sends drain first.
     cleanups.push(() => dispatcher.stop(DRAIN_MS));

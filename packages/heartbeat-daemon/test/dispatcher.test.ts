@@ -1,5 +1,7 @@
+import { hostname } from 'node:os';
 import {
   TestClock,
+  registerInstance,
   createTelegramSender,
   createWebhookSender,
   renderTelegramMessage,
@@ -191,6 +193,30 @@ describe('the dispatcher, with the real senders against local servers', () => {
     expect(receiver.received.map((r) => r.headers['webhook-id'])).toEqual([event.id, event.id]);
     expect(receiver.received[1].rawBody).toBe(receiver.received[0].rawBody);
     expect((await deliveries())[0]).toMatchObject({ status: 'delivered', claimed_by: null });
+  });
+
+  test('the claims of a daemon instance that is certainly gone are taken over at once, not after the lease', async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await goOffline();
+    const [event] = await events();
+    const dead = await registerInstance(db.db, 'daemon', clock); // its liveness row: this host, a pid
+    const a = await secondConnection(db.path);
+    const crashing: WebhookSender = {
+      async send(target, eventId, body, signal) {
+        const result = await webhook.send(target, eventId, body, signal);
+        await a.close();
+        return result;
+      },
+      close: async () => undefined,
+    };
+    await dispatcher({ webhook: crashing, instanceId: dead }, a).runDue().catch(() => undefined);
+    expect((await deliveries())[0]).toMatchObject({ status: 'pending', claimed_by: dead });
+
+    // The restarted daemon on the same host sees that pid is gone.
+    const host = { hostname: hostname(), pid: process.pid + 1, pidAlive: () => false };
+    expect(await dispatcher({ instanceId: 'restarted', host }).runDue()).toBe(1);
+    expect(receiver.received.map((r) => r.headers['webhook-id'])).toEqual([event.id, event.id]);
+    expect(await log.messages()).toContain(`Took over 1 delivery claim(s) of daemon instance ${dead}, which is no longer running`);
   });
 
   test('two dispatchers never send the same delivery at once', async () => {

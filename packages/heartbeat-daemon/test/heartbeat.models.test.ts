@@ -1,5 +1,6 @@
 import { TestClock } from '@lunasentri/shared';
 import { decide, decideTransitions, nextCheckAt, type DecisionContext, type IngestState, type MachineState } from '../src/heartbeat.models';
+import { isClaimHolderGone } from '../src/claims.models';
 import { DELIVERY_TTL_MS, RETRY_CAP_MS, planRetry, retryDelayMs } from '../src/retry.models';
 
 const THRESHOLD = 120_000;
@@ -116,5 +117,20 @@ describe('the retry schedule', () => {
     const occurredAt = ago(DELIVERY_TTL_MS - 1_000);
     expect(planRetry({ now, occurredAt, failedAttempts: 30, random: () => 1 })).toEqual({ kind: 'retry', at: new Date(now.getTime() + 1_000) });
     expect(planRetry({ now, occurredAt: ago(DELIVERY_TTL_MS), failedAttempts: 30, random: () => 1 })).toEqual({ kind: 'dead' });
+  });
+});
+
+describe('whose claims may be taken over before their lease ends', () => {
+  const host = { hostname: 'box', pid: 100, pidAlive: (pid: number) => pid === 200 };
+  const holder = { instance_id: 'x', pid: 200, hostname: 'box', stopped_at: null as string | null };
+  test.each<[string, typeof holder, boolean]>([
+    ['a live process on this host keeps its claims', holder, false],
+    ['a process on this host that no longer exists loses them', { ...holder, pid: 300 }, true],
+    ['an instance under our own pid is a previous incarnation (containers reuse pids)', { ...holder, pid: 100 }, true],
+    ['an instance that recorded a graceful stop loses them', { ...holder, hostname: 'elsewhere', stopped_at: '2026-11-28T03:00:00.000Z' }, true],
+    ['an instance on another host keeps them until the lease ends', { ...holder, hostname: 'elsewhere', pid: 300 }, false],
+    ['an instance without a liveness row keeps them until the lease ends', { ...holder, pid: null as unknown as number, hostname: null as unknown as string }, false],
+  ])('%s', (_name, h, gone) => {
+    expect(isClaimHolderGone(h, host)).toBe(gone);
   });
 });
