@@ -1,4 +1,4 @@
-import { dbSettings, durationSetting, integerSetting, logSettings, notifySettings, stringSetting } from '@lunasentri/shared';
+import { parseDuration, dbSettings, durationSetting, integerSetting, logSettings, notifySettings, stringSetting } from '@lunasentri/shared';
 
 /** Where `serve` listens (CONTRACT §5). */
 export const listenSettings = {
@@ -13,6 +13,19 @@ export const ingestSettings = {
     default: '25ms',
     doc: 'how long agent reports are gathered before one transaction writes them (a crash loses at most this window)',
   }),
+  ingestMinWriteInterval: {
+    ...durationSetting({
+      env: 'INGEST_MIN_WRITE_INTERVAL',
+      default: '1s',
+      doc: "per machine, rows are written at most this often: faster reports coalesce (last_seen takes the latest, history keeps one sample); 0 writes every report's last_seen",
+    }),
+    // 0 is meaningful here (no per-machine coalescing), unlike most durations.
+    parse: (raw: string) => {
+      const ms = parseDuration(raw);
+      if (ms < 0) throw new Error('must be 0 or a positive duration such as 500ms or 1s');
+      return ms;
+    },
+  },
   keyCacheTtl: durationSetting({
     env: 'KEY_CACHE_TTL',
     default: '5s',

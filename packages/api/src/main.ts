@@ -64,7 +64,7 @@ async function serve(settings: ServeSettings): Promise<number> {
   try {
     await migrateToLatest(handle.db);
     service = await startApiService({
-      db: handle.db,
+      database: handle,
       clock,
       logger,
       notifier,
@@ -73,6 +73,7 @@ async function serve(settings: ServeSettings): Promise<number> {
       webhookAllowHttp: settings.webhookAllowHttp,
       webhookAllowPrivate: settings.webhookAllowPrivate,
       ingestFlushIntervalMs: settings.ingestFlushInterval,
+      ingestMinWriteIntervalMs: settings.ingestMinWriteInterval,
       keyCacheTtlMs: settings.keyCacheTtl,
       metricsRetentionMs: settings.metricsRetention,
     });

@@ -1,41 +1,46 @@
-import type { Kysely } from 'kysely';
-import type { Database, Logger } from '@lunasentri/shared';
-import type { IngestReport, MetricsSample, SystemInfoColumns } from './ingest.types';
+import type { Clock, Logger } from '@lunasentri/shared';
+import type { IngestBatch, IngestStore, PendingSample } from './ingest.store';
+import type { IngestReport, SystemInfoColumns } from './ingest.types';
 
 export interface IngestWriterOptions {
   /** How long reports are gathered before one transaction writes them all. */
   flushIntervalMs: number;
+  /**
+   * Per machine, rows are written at most this often: reports closer together coalesce (`last_seen`
+   * takes the latest, metrics history keeps the first sample). An agent on its default 10 s interval
+   * never notices; a machine reporting many times a second costs one write a second, not hundreds.
+   * 0 writes every report's `last_seen` at the next flush.
+   */
+  minWriteIntervalMs: number;
   /** Metrics rows kept in memory while the database refuses writes; the oldest go first beyond it. */
   maxPendingMetrics?: number;
 }
 
-interface PendingSample extends MetricsSample {
-  machine_id: number;
-  recorded_at: string;
-}
-
-/** SQLite allows 32,766 bound values per statement; stay well below with 7 columns a row. */
-const METRICS_ROWS_PER_INSERT = 500;
-const IDS_PER_QUERY = 500;
-
 /**
- * Write-behind for ingest: reports are answered at once and written in one transaction every
- * `flushIntervalMs`. Reports of the same machine within a window coalesce into one `last_seen`
- * update; a crash loses at most one window of timestamps, which the next report repairs.
+ * Write-behind for ingest: reports are answered at once and written in one transaction per flush
+ * interval. A crash loses at most the unwritten window (flush interval, or the per-machine write
+ * interval for machines that report faster than that), which the next report repairs. A graceful
+ * close writes everything.
  *
  * Never writes `machines.status` (the daemon owns it).
  */
 export class IngestWriter {
-  private lastSeen = new Map<number, string>();
+  /** latest unwritten last_seen per machine */
+  private pendingSeen = new Map<number, string>();
   private systemInfo = new Map<number, SystemInfoColumns>();
   private samples: PendingSample[] = [];
+  /** when each machine's last_seen / history sample was last taken, for the write interval */
+  private readonly seenWrittenAt = new Map<number, number>();
+  private readonly sampleTakenAt = new Map<number, number>();
+  private lastPruneMs = 0;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private closed = false;
   private readonly maxPendingMetrics: number;
 
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly store: IngestStore,
+    private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly options: IngestWriterOptions,
   ) {
@@ -43,44 +48,86 @@ export class IngestWriter {
   }
 
   record(report: IngestReport): void {
-    const previous = this.lastSeen.get(report.machineId);
-    if (previous === undefined || previous < report.receivedAt) this.lastSeen.set(report.machineId, report.receivedAt);
-    if (report.systemInfo) this.systemInfo.set(report.machineId, { ...this.systemInfo.get(report.machineId), ...report.systemInfo });
-    if (report.metrics) this.samples.push({ machine_id: report.machineId, recorded_at: report.receivedAt, ...report.metrics });
+    const { machineId, receivedAt } = report;
+    const previous = this.pendingSeen.get(machineId);
+    if (previous === undefined || previous < receivedAt) this.pendingSeen.set(machineId, receivedAt);
+    if (report.systemInfo) this.systemInfo.set(machineId, { ...this.systemInfo.get(machineId), ...report.systemInfo });
+    if (report.metrics) {
+      const at = Date.parse(receivedAt);
+      const taken = this.sampleTakenAt.get(machineId);
+      if (taken === undefined || at - taken >= this.options.minWriteIntervalMs || at < taken) {
+        this.sampleTakenAt.set(machineId, at);
+        this.samples.push({ machine_id: machineId, recorded_at: receivedAt, ...report.metrics });
+      }
+    }
     this.schedule();
   }
 
-  /** Reports received but not yet written. */
+  /** Machines whose latest report is not written yet. */
   get pendingMachines(): number {
-    return this.lastSeen.size;
+    return this.pendingSeen.size;
   }
 
-  /** Writes everything received so far; resolves once it is committed (or has failed and been kept). */
-  async flush(): Promise<void> {
+  /**
+   * Writes what is due (everything when `all`); resolves once it is committed, or has failed and
+   * been kept for the next attempt.
+   */
+  async flush(all = false): Promise<void> {
     while (this.running) await this.running;
-    if (this.lastSeen.size === 0 && this.samples.length === 0) return;
-    const batch = { lastSeen: this.lastSeen, systemInfo: this.systemInfo, samples: this.samples };
-    this.lastSeen = new Map();
-    this.systemInfo = new Map();
-    this.samples = [];
-    this.running = this.write(batch.lastSeen, batch.systemInfo, batch.samples)
+    const nowMs = this.clock.now().getTime();
+    const batch = this.takeDue(nowMs, all);
+    if (batch.lastSeen.size === 0 && batch.systemInfo.size === 0 && batch.samples.length === 0) return;
+    this.running = this.store
+      .write(batch)
       .catch((error: unknown) => {
-        this.requeue(batch.lastSeen, batch.systemInfo, batch.samples);
-        this.logger.error('Could not write ingest reports; keeping them for the next flush', { error: errorMessage(error), machines: batch.lastSeen.size });
-        if (!this.closed) this.schedule();
+        this.requeue(batch);
+        this.logger.error('Could not write ingest reports; keeping them for the next flush', {
+          error: error instanceof Error ? error.message : String(error),
+          machines: batch.lastSeen.size,
+        });
       })
       .finally(() => {
         this.running = null;
+        if (this.pendingSeen.size > 0 || this.samples.length > 0) this.schedule();
       });
     await this.running;
   }
 
-  /** Stops the timer and writes what is left. */
+  /** Stops the timer and writes everything left, whatever its write interval. */
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    await this.flush();
+    await this.flush(true);
+  }
+
+  private takeDue(nowMs: number, all: boolean): IngestBatch {
+    const lastSeen = new Map<number, string>();
+    const interval = this.options.minWriteIntervalMs;
+    for (const [machineId, seenAt] of this.pendingSeen) {
+      const written = this.seenWrittenAt.get(machineId);
+      if (all || written === undefined || nowMs - written >= interval || nowMs < written) {
+        lastSeen.set(machineId, seenAt);
+        this.seenWrittenAt.set(machineId, nowMs);
+      }
+    }
+    if (lastSeen.size === this.pendingSeen.size) this.pendingSeen = new Map();
+    else for (const machineId of lastSeen.keys()) this.pendingSeen.delete(machineId);
+    const batch = { lastSeen, systemInfo: this.systemInfo, samples: this.samples };
+    this.systemInfo = new Map();
+    this.samples = [];
+    this.prune(nowMs);
+    return batch;
+  }
+
+  /** Forgets write times older than the interval, so memory follows the report rate, not the fleet. */
+  private prune(nowMs: number): void {
+    const interval = this.options.minWriteIntervalMs;
+    if (nowMs - this.lastPruneMs < Math.max(interval, 1_000)) return;
+    this.lastPruneMs = nowMs;
+    for (const map of [this.seenWrittenAt, this.sampleTakenAt]) {
+      for (const [machineId, at] of map) if (nowMs - at >= interval) map.delete(machineId);
+    }
   }
 
   private schedule(): void {
@@ -93,51 +140,18 @@ export class IngestWriter {
     this.timer.unref();
   }
 
-  private async write(lastSeen: Map<number, string>, systemInfo: Map<number, SystemInfoColumns>, samples: PendingSample[]): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      for (const [machineId, seenAt] of lastSeen) {
-        // Never move last_seen back: another API process may have written a later report first.
-        await trx
-          .updateTable('machines')
-          .set({ last_seen: seenAt })
-          .where('id', '=', machineId)
-          .where((eb) => eb.or([eb('last_seen', 'is', null), eb('last_seen', '<', seenAt)]))
-          .execute();
-      }
-      for (const [machineId, columns] of systemInfo) {
-        await trx.updateTable('machines').set(columns).where('id', '=', machineId).execute();
-      }
-      if (samples.length === 0) return;
-      // A machine deleted since its report was accepted must not fail the whole batch on the foreign
-      // key; inside this (write-locked) transaction the set of existing machines cannot change.
-      const ids = [...new Set(samples.map((s) => s.machine_id))];
-      const existing = new Set<number>();
-      for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
-        const rows = await trx.selectFrom('machines').select('id').where('id', 'in', ids.slice(i, i + IDS_PER_QUERY)).execute();
-        for (const row of rows) existing.add(row.id);
-      }
-      const kept = existing.size === ids.length ? samples : samples.filter((s) => existing.has(s.machine_id));
-      for (let i = 0; i < kept.length; i += METRICS_ROWS_PER_INSERT) {
-        await trx.insertInto('machine_metrics').values(kept.slice(i, i + METRICS_ROWS_PER_INSERT)).execute();
-      }
-    });
-  }
-
-  private requeue(lastSeen: Map<number, string>, systemInfo: Map<number, SystemInfoColumns>, samples: PendingSample[]): void {
-    for (const [machineId, seenAt] of lastSeen) {
-      const newer = this.lastSeen.get(machineId);
-      if (newer === undefined || newer < seenAt) this.lastSeen.set(machineId, seenAt);
+  private requeue(batch: IngestBatch): void {
+    for (const [machineId, seenAt] of batch.lastSeen) {
+      this.seenWrittenAt.delete(machineId);
+      const newer = this.pendingSeen.get(machineId);
+      if (newer === undefined || newer < seenAt) this.pendingSeen.set(machineId, seenAt);
     }
-    for (const [machineId, columns] of systemInfo) this.systemInfo.set(machineId, { ...columns, ...this.systemInfo.get(machineId) });
-    this.samples = samples.concat(this.samples);
+    for (const [machineId, columns] of batch.systemInfo) this.systemInfo.set(machineId, { ...columns, ...this.systemInfo.get(machineId) });
+    this.samples = batch.samples.concat(this.samples);
     const excess = this.samples.length - this.maxPendingMetrics;
     if (excess > 0) {
       this.samples.splice(0, excess);
       this.logger.warn('Dropped the oldest unwritten metrics samples', { dropped: excess });
     }
   }
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

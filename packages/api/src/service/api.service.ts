@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
-import type { Kysely } from 'kysely';
-import type { Clock, Database, Logger, Notifier } from '@lunasentri/shared';
+import type { Clock, DatabaseHandle, Logger, Notifier } from '@lunasentri/shared';
 import { MachineKeyCache } from '../credentials/machine-key.cache';
+import { sqliteIngestStore } from '../ingest/ingest.store';
 import { IngestWriter } from '../ingest/ingest.writer';
 import { startMetricsRetention } from '../ingest/metrics.retention';
 import type { ApiContext } from '../http/context';
@@ -9,7 +9,8 @@ import { buildServer } from '../http/server';
 import { startLiveness } from './liveness.loop';
 
 export interface ApiServiceOptions {
-  db: Kysely<Database>;
+  /** An open, migrated database; its owner closes it. */
+  database: DatabaseHandle;
   clock: Clock;
   logger: Logger;
   notifier: Notifier;
@@ -18,6 +19,8 @@ export interface ApiServiceOptions {
   webhookAllowHttp: boolean;
   webhookAllowPrivate: boolean;
   ingestFlushIntervalMs: number;
+  /** Per machine, rows are written at most this often (see IngestWriter). */
+  ingestMinWriteIntervalMs: number;
   keyCacheTtlMs: number;
   metricsRetentionMs: number;
   /** How often old metrics are pruned; default every 10 minutes. */
@@ -43,7 +46,8 @@ export interface ApiService {
  * background. Each resource's cleanup is registered as it is acquired and run in reverse on stop.
  */
 export async function startApiService(options: ApiServiceOptions): Promise<ApiService> {
-  const { db, clock, logger } = options;
+  const { clock, logger } = options;
+  const { db } = options.database;
   const cleanups: Array<() => Promise<void>> = [];
   const runCleanups = async () => {
     for (const cleanup of cleanups.reverse()) {
@@ -60,7 +64,10 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
     const liveness = await startLiveness(db, clock, logger, options.livenessBeatMs);
     cleanups.push(() => liveness.stop());
 
-    const ingest = new IngestWriter(db, logger, { flushIntervalMs: options.ingestFlushIntervalMs });
+    const ingest = new IngestWriter(sqliteIngestStore(options.database), clock, logger, {
+      flushIntervalMs: options.ingestFlushIntervalMs,
+      minWriteIntervalMs: options.ingestMinWriteIntervalMs,
+    });
     cleanups.push(() => ingest.close());
 
     const retention = startMetricsRetention({

@@ -1,0 +1,214 @@
+'use strict';
+/**
+ * Ingest benchmark: the real built API (`lunasentri-api serve`, a child process) against a bare
+ * node:http server answering 202 (also a child process), on the same machine in the same run.
+ *
+ *   node bench/ingest/run.js [--machines 1000] [--connections 16] [--duration 10] [--reps 3] [--warmup 3]
+ *
+ * Needs a build (`node_modules/.bin/tsc -b`). Seeds a temp SQLite file with one user and N machines
+ * (each with its own key), drives both servers with autocannon using the Go agent's steady-state
+ * body and keys rotated over all machines, alternating which server goes first each repetition.
+ * Prints a table and writes bench/results/ingest.json (medians and the ratio).
+ */
+const { spawn } = require('node:child_process');
+const { mkdirSync, mkdtempSync, rmSync, writeFileSync } = require('node:fs');
+const os = require('node:os');
+const { join, resolve } = require('node:path');
+const autocannon = require('autocannon');
+
+const root = resolve(__dirname, '..', '..');
+
+function args() {
+  const options = { machines: 1000, connections: 16, duration: 10, reps: 3, warmup: 3 };
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i += 2) {
+    const key = argv[i].replace(/^--/, '');
+    if (!(key in options)) throw new Error(`unknown option ${argv[i]}`);
+    const value = Number(argv[i + 1]);
+    if (!Number.isFinite(value) || value < 0) throw new Error(`bad value for ${argv[i]}: ${argv[i + 1]}`);
+    options[key] = value;
+  }
+  return options;
+}
+
+/** The Go agent's steady-state report (system_info only comes with the first one). */
+const BODY = JSON.stringify({ cpu_pct: 80.4, mem_used_pct: 2.7, disk_used_pct: 23.5, net_rx_bytes: 696995159, net_tx_bytes: 13100327, uptime_s: 1035 });
+
+async function seed(dbPath, count) {
+  const { openDatabase, migrateToLatest } = require('@lunasentri/shared');
+  const { hashCredential, MACHINE_KEY_PREFIX } = require('@lunasentri/api');
+  const { randomBytes } = require('node:crypto');
+  const handle = openDatabase(dbPath);
+  await migrateToLatest(handle.db);
+  const now = new Date().toISOString();
+  const keys = [];
+  // Bulk seeding through the raw connection: one transaction, prepared statements (bench setup only).
+  const sqlite = handle.sqlite;
+  const user = sqlite.prepare('insert into users (email, created_at) values (?, ?)').run('bench@example.com', now);
+  const insertMachine = sqlite.prepare("insert into machines (user_id, name, status, created_at, updated_at) values (?, ?, 'pending', ?, ?)");
+  const insertKey = sqlite.prepare('insert into machine_api_keys (machine_id, key_hash, created_at) values (?, ?, ?)');
+  sqlite.transaction(() => {
+    for (let i = 0; i < count; i++) {
+      const machine = insertMachine.run(user.lastInsertRowid, `bench-${i}`, now, now);
+      const key = MACHINE_KEY_PREFIX + randomBytes(32).toString('base64url');
+      insertKey.run(machine.lastInsertRowid, hashCredential(key), now);
+      keys.push(key);
+    }
+  })();
+  await handle.close();
+  return keys;
+}
+
+function startChild(label, command, argv, env, readyPattern) {
+  return new Promise((resolveStart, reject) => {
+    const child = spawn(command, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const onData = (chunk) => {
+      output += chunk;
+      const match = readyPattern.exec(output);
+      if (match) resolveStart({ child, port: Number(match[1]) });
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${label} exited with ${code} before it was ready:\n${output}`)));
+    setTimeout(() => reject(new Error(`${label} was not ready after 30s:\n${output}`)), 30_000).unref();
+  });
+}
+
+function stopChild(child) {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((r) => {
+    child.once('exit', (code) => r(code));
+    child.kill('SIGTERM');
+  });
+}
+
+function drive(port, keys, connections, duration) {
+  let next = 0;
+  return autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections,
+    duration,
+    requests: [
+      {
+        method: 'POST',
+        path: '/agent/metrics',
+        headers: { 'content-type': 'application/json' },
+        body: BODY,
+        setupRequest(request) {
+          const key = keys[next++ % keys.length];
+          return { ...request, headers: { ...request.headers, authorization: `Bearer ${key}` } };
+        },
+      },
+    ],
+  });
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+function summary(result) {
+  return {
+    requests_per_s: result.requests.average,
+    latency_p50_ms: result.latency.p50,
+    latency_p99_ms: result.latency.p99,
+    total: result.requests.total,
+    non_2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+  };
+}
+
+async function main() {
+  const options = args();
+  const tmp = mkdtempSync(join(os.tmpdir(), 'lunasentri-bench-ingest-'));
+  const dbPath = join(tmp, 'bench.db');
+  const children = [];
+  try {
+    process.stderr.write(`Seeding ${options.machines} machines into ${dbPath}…\n`);
+    const keys = await seed(dbPath, options.machines);
+
+    const api = await startChild(
+      'lunasentri-api',
+      join(root, 'node_modules', '.bin', 'lunasentri-api'),
+      ['serve', '--db', dbPath, '--port', '0', '--host', '127.0.0.1'],
+      // info: the listening line is how the port is learnt; the API logs nothing per request.
+      { LOG_LEVEL: 'info', LOG_FORMAT: 'text', TELEGRAM_BOT_TOKEN: '' },
+      /listening on http:\/\/127\.0\.0\.1:(\d+)/,
+    );
+    children.push(api.child);
+    const bare = await startChild('bare server', process.execPath, [join(__dirname, 'bare-server.js')], {}, /^(\d+)\n/);
+    children.push(bare.child);
+
+    const targets = { api: api.port, bare: bare.port };
+    const runs = { api: [], bare: [] };
+    for (const name of ['api', 'bare']) {
+      if (options.warmup > 0) {
+        process.stderr.write(`Warm-up ${name} (${options.warmup}s)…\n`);
+        await drive(targets[name], keys, options.connections, options.warmup);
+      }
+    }
+    for (let rep = 0; rep < options.reps; rep++) {
+      const order = rep % 2 === 0 ? ['api', 'bare'] : ['bare', 'api'];
+      for (const name of order) {
+        const result = summary(await drive(targets[name], keys, options.connections, options.duration));
+        runs[name].push(result);
+        process.stderr.write(`rep ${rep + 1}/${options.reps} ${name.padEnd(4)} ${result.requests_per_s.toFixed(0).padStart(7)} req/s  p50 ${result.latency_p50_ms} ms  p99 ${result.latency_p99_ms} ms  non-2xx ${result.non_2xx}  errors ${result.errors}\n`);
+      }
+    }
+
+    const apiCode = await stopChild(api.child);
+    await stopChild(bare.child);
+
+    // What the API wrote must be there after its graceful stop, and status must be untouched.
+    const { openDatabase } = require('@lunasentri/shared');
+    const check = openDatabase(dbPath, { readonly: true });
+    const seen = check.sqlite.prepare('select count(*) as n from machines where last_seen is not null').get().n;
+    const notPending = check.sqlite.prepare("select count(*) as n from machines where status != 'pending'").get().n;
+    const metricsRows = check.sqlite.prepare('select count(*) as n from machine_metrics').get().n;
+    await check.close();
+
+    const med = (name, field) => median(runs[name].map((r) => r[field]));
+    const result = {
+      benchmark: 'ingest',
+      date: new Date().toISOString(),
+      machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? 'unknown', memory_mb: Math.round(os.totalmem() / 1048576), platform: `${os.platform()} ${os.release()}`, node: process.version },
+      options: { ...options, body_bytes: Buffer.byteLength(BODY), tool: 'autocannon 9.0.0' },
+      api: { median_requests_per_s: med('api', 'requests_per_s'), median_latency_p50_ms: med('api', 'latency_p50_ms'), median_latency_p99_ms: med('api', 'latency_p99_ms'), runs: runs.api },
+      bare: { median_requests_per_s: med('bare', 'requests_per_s'), median_latency_p50_ms: med('bare', 'latency_p50_ms'), median_latency_p99_ms: med('bare', 'latency_p99_ms'), runs: runs.bare },
+      ratio: med('api', 'requests_per_s') / med('bare', 'requests_per_s'),
+      target_ratio: 0.8,
+      checks: { api_exit_code: apiCode, machines_with_last_seen: seen, machines: options.machines, status_changed: notPending, metrics_rows: metricsRows },
+    };
+    const outDir = join(root, 'bench', 'results');
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(join(outDir, 'ingest.json'), `${JSON.stringify(result, null, 2)}\n`);
+
+    const row = (label, r) =>
+      `| ${label.padEnd(26)} | ${r.median_requests_per_s.toFixed(0).padStart(9)} | ${String(r.median_latency_p50_ms).padStart(7)} | ${String(r.median_latency_p99_ms).padStart(7)} |`;
+    console.log(`\nIngest benchmark — ${options.connections} connections, ${options.reps} × ${options.duration}s, keys rotated over ${options.machines} machines`);
+    console.log(`| ${'server'.padEnd(26)} | req/s med | p50 ms  | p99 ms  |`);
+    console.log(`|${'-'.repeat(28)}|${'-'.repeat(11)}|${'-'.repeat(9)}|${'-'.repeat(9)}|`);
+    console.log(row('lunasentri-api /agent/metrics', result.api));
+    console.log(row('bare node:http 202', result.bare));
+    console.log(`ratio api/bare: ${result.ratio.toFixed(2)} (target ≥ ${result.target_ratio})`);
+    console.log(`after stop: ${seen}/${options.machines} machines have last_seen, ${notPending} status changes, ${metricsRows} metrics rows; API exit ${apiCode}`);
+    console.log(`written: bench/results/ingest.json`);
+    const ok = apiCode === 0 && seen === options.machines && notPending === 0 && runs.api.every((r) => r.non_2xx === 0 && r.errors === 0);
+    if (!ok) {
+      console.error('benchmark checks failed (see above)');
+      process.exitCode = 1;
+    }
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  console.error(error.stack || String(error));
+  process.exit(1);
+});
