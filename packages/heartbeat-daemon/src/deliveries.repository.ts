@@ -25,6 +25,34 @@ export interface ClaimOptions {
   limit: number;
 }
 
+/** The ids of deliveries due now and free to claim, oldest due first (see {@link claimDue}). */
+export function dueQuery(db: Db, nowIso: string, channels: readonly ChannelKind[], limit: number) {
+  return db
+    .selectFrom('deliveries as d')
+    .select('d.id')
+    .where('d.status', '=', 'pending')
+    .where('d.next_attempt_at', '<=', nowIso)
+    .where((eb) => eb.or([eb('d.claimed_until', 'is', null), eb('d.claimed_until', '<=', nowIso)]))
+    .where('d.channel', 'in', channels)
+    // In order per stream: an earlier pending delivery (due or not, claimed or not) blocks this one.
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('deliveries as e')
+            .select('e.id')
+            .whereRef('e.channel', '=', 'd.channel')
+            .whereRef('e.target_id', '=', 'd.target_id')
+            .whereRef('e.machine_id', '=', 'd.machine_id')
+            .where('e.status', '=', 'pending')
+            .whereRef('e.id', '<', 'd.id'),
+        ),
+      ),
+    )
+    .orderBy('d.next_attempt_at')
+    .orderBy('d.id')
+    .limit(limit);
+}
+
 /**
  * Claims up to `limit` due deliveries for this instance. Runs in one write transaction (BEGIN
  * IMMEDIATE), so two daemons never claim the same row. A row is due when it is pending, its next
@@ -36,31 +64,7 @@ export async function claimDue(db: Kysely<Database>, options: ClaimOptions): Pro
   const nowIso = options.now.toISOString();
   const until = new Date(options.now.getTime() + options.leaseMs).toISOString();
   return db.transaction().execute(async (trx) => {
-    const due = await trx
-      .selectFrom('deliveries as d')
-      .select('d.id')
-      .where('d.status', '=', 'pending')
-      .where('d.next_attempt_at', '<=', nowIso)
-      .where((eb) => eb.or([eb('d.claimed_until', 'is', null), eb('d.claimed_until', '<=', nowIso)]))
-      .where('d.channel', 'in', options.channels)
-      // In order per stream: an earlier pending delivery (due or not, claimed or not) blocks this one.
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('deliveries as e')
-              .select('e.id')
-              .whereRef('e.channel', '=', 'd.channel')
-              .whereRef('e.target_id', '=', 'd.target_id')
-              .whereRef('e.machine_id', '=', 'd.machine_id')
-              .where('e.status', '=', 'pending')
-              .whereRef('e.id', '<', 'd.id'),
-          ),
-        ),
-      )
-      .orderBy('d.next_attempt_at')
-      .orderBy('d.id')
-      .limit(options.limit)
-      .execute();
+    const due = await dueQuery(trx, nowIso, options.channels, options.limit).execute();
     if (due.length === 0) return [];
     const ids = due.map((r) => r.id);
     await trx

@@ -14,7 +14,7 @@ import { createTestDb, type TestDb } from '../../../test/support/db';
 import { startFakeTelegram, type FakeTelegram, type FakeTelegramResponse } from '../../../test/support/fake-telegram';
 import { insertMachine, insertTelegramRecipient, insertUser, insertWebhook } from '../../../test/support/fixtures';
 import { startWebhookReceiver, type WebhookReceiver, type WebhookResponse } from '../../../test/support/webhook-receiver';
-import { nextDueAt } from '../src/deliveries.repository';
+import { dueQuery, nextDueAt } from '../src/deliveries.repository';
 import { createDispatcher, type DispatcherDeps } from '../src/dispatcher.usecases';
 import { createSweeper } from '../src/sweep.usecases';
 import { secondConnection, testLogger } from './helpers';
@@ -345,5 +345,14 @@ describe('the dispatcher, with the real senders against local servers', () => {
     };
     await dispatcher({ webhook: broken }).runDue();
     expect((await deliveries())[0]).toMatchObject({ status: 'pending', attempts: 1, last_error: 'send failed: boom' });
+  });
+
+  test('finding due deliveries reads pending rows through the indexes, never the whole (ever-growing) table', () => {
+    const compiled = dueQuery(db.db, clock.now().toISOString(), ['webhook', 'telegram'], 8).compile();
+    const plan = db.sqlite.prepare(`EXPLAIN QUERY PLAN ${compiled.sql}`).all(...(compiled.parameters as unknown[])) as Array<{ detail: string }>;
+    const details = plan.map((p) => p.detail);
+    expect(details).toContainEqual(expect.stringMatching(/^SEARCH d USING INDEX idx_deliveries_due \(status=\? AND next_attempt_at<\?\)/));
+    expect(details).toContainEqual(expect.stringMatching(/^SEARCH e USING COVERING INDEX idx_deliveries_stream \(channel=\? AND target_id=\? AND machine_id=\? AND status=\? AND id<\?\)/));
+    expect(details.join(' | ')).not.toMatch(/SCAN (d|e|deliveries)\b/);
   });
 });
