@@ -154,7 +154,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     if (result.kind === 'delivered') await markDelivered(db, d.id, now);
     else await recordFailure(d, result, now);
     await bookkeep(d, result, now);
-    logger.debug(`${describe(d)} ${OUTCOME_VERB[result.kind]}`);
+    if (result.kind === 'delivered' && d.attempts > 0) logger.info(`${describe(d)} delivered after ${d.attempts + 1} attempts`);
+    else logger.debug(`${describe(d)} ${OUTCOME_VERB[result.kind]}`);
   }
 
   async function recordFailure(d: ClaimedDelivery, result: Exclude<SendResult, { kind: 'delivered' }>, now: Date): Promise<void> {

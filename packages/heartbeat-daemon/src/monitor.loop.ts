@@ -19,17 +19,17 @@ export interface MonitorDeps {
   pollMs?: number;
   /** beats are written at most this often; default 1 s */
   beatEveryMs?: number;
-  /** called after every check (tests observe the loop through it) */
-  onCheck?: (result: SweepResult, nextAt: Date) => void;
 }
 
 /** When to check next: at the first threshold crossing, at the latest one interval from now. */
 export async function planNextCheck(deps: Pick<MonitorDeps, 'handle' | 'intervalMs' | 'thresholdMs'>, result: SweepResult): Promise<Date> {
   const db = deps.handle.db;
   const cutoff = new Date(result.now.getTime() - deps.thresholdMs).toISOString();
-  const [fresh, enabled] = result.ingest.down
-    ? [null, null]
-    : await Promise.all([earliestFreshLastSeen(db, cutoff), earliestProtectingEnable(db, cutoff)]);
+  // Down: nothing can cross. Within a resume's grace: no re-enable can end sooner than the grace
+  // itself, so the stale machines (possibly the whole fleet just after an outage) are not read.
+  const resumeProtects = result.ingest.resumedAt !== null && result.ingest.resumedAt >= cutoff;
+  const fresh = result.ingest.down ? null : await earliestFreshLastSeen(db, cutoff);
+  const enabled = result.ingest.down || resumeProtects ? null : await earliestProtectingEnable(db, cutoff);
   return nextCheckAt({
     now: result.now,
     intervalMs: deps.intervalMs,
@@ -72,7 +72,6 @@ export async function runMonitor(deps: MonitorDeps, signal: AbortSignal): Promis
         }
         const planned = await planNextCheck(deps, result);
         nextAt = planned.getTime();
-        deps.onCheck?.(result, planned);
       } catch (error) {
         logger.error(`Check failed: ${error instanceof Error ? error.message : String(error)}`);
         nextAt = clock.now().getTime() + Math.min(deps.intervalMs, 5_000);
