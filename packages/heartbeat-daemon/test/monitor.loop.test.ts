@@ -80,6 +80,6 @@ describe('the monitor loop', () => {
     const stoppedAt = Date.now();
     controller.abort();
     await loop;
-    expect(Date.now() - stoppedAt).toBeLessThan(1_000);
+    expect(Date.now() - stoppedAt).toBeLessThan(3_000); // far below the 60 s interval it would otherwise sleep
   });
 });
