@@ -127,7 +127,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     } else {
       await recordTelegramFailure(db, d.target_id, result.error, now, deactivate);
     }
-    if (deactivate) logger.warn(`${d.channel === 'webhook' ? 'Webhook' : 'Telegram chat'} ${d.target_id} deactivated: ${result.kind === 'gone' ? result.error : ''}`);
+    if (result.kind === 'gone') logger.warn(`${d.channel === 'webhook' ? 'Webhook' : 'Telegram chat'} ${d.target_id} deactivated: ${result.error}`);
   }
 
   async function deliver(d: ClaimedDelivery): Promise<void> {
@@ -136,7 +136,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       result = await send(d, sendAbort.signal);
     } catch (error) {
       // Senders report failures as results; a throw is unexpected, but the delivery must not be lost.
-      result = { kind: 'retryable', error: `send failed: ${error instanceof Error ? error.message : String(error)}` };
+      const text = `send failed: ${error instanceof Error ? error.message : String(error)}`;
+      result = { kind: 'retryable', error: deps.redactor ? deps.redactor.redact(text) : text };
     }
     const now = clock.now();
     if (sendAbort.signal.aborted && typeof result !== 'string' && result.kind !== 'delivered') {
