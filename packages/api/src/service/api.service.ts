@@ -90,7 +90,16 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
     };
     const app = buildServer(ctx);
     // Registered before listening: reports accepted until the very last request are written after it.
-    cleanups.push(() => app.close());
+    cleanups.push(async () => {
+      // server.close() drops only the connections idle at that moment; a keep-alive connection whose
+      // in-flight request finishes later would hold the close for the keep-alive timeout (72 s).
+      const sweeper = setInterval(() => app.server.closeIdleConnections(), 25);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(sweeper);
+      }
+    });
     await app.listen({ host: options.host, port: options.port });
     const address = app.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
