@@ -1,0 +1,178 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { openDatabase } from '@lunasentri/shared';
+import { tempDir } from '../../../test/support/db';
+import { AGENT_FIRST_REPORT, call } from './support/harness';
+
+/** The real built binary (run `tsc -b` first), as operators and systemd run it. */
+const BIN = resolve(__dirname, '..', '..', '..', 'node_modules', '.bin', 'lunasentri-api');
+
+describe('lunasentri-api command line', () => {
+  let dir: { dir: string; cleanup: () => void };
+  let dbPath: string;
+  const children: ChildProcess[] = [];
+
+  beforeEach(() => {
+    dir = tempDir('lunasentri-api-cli-');
+    dbPath = join(dir.dir, 'lunasentri.db');
+  });
+
+  afterEach(async () => {
+    for (const child of children.splice(0)) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await new Promise((r) => child.once('exit', r));
+      }
+    }
+    dir.cleanup();
+  });
+
+  const env = (extra: Record<string, string> = {}) => {
+    const base: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, DB_PATH: dbPath, ...extra };
+    return base;
+  };
+  const run = (args: string[], extra: Record<string, string> = {}) => {
+    const result = spawnSync(BIN, args, { env: env(extra), encoding: 'utf8', timeout: 30_000 });
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  };
+  const stderrLines = (text: string) => text.split('\n').filter((l) => l !== '');
+
+  it('migrate applies every migration once, then reports the database up to date', () => {
+    const first = run(['migrate']);
+    expect(first.status).toBe(0);
+    expect(first.stdout).toMatch(/Applied 14 migration\(s\): 001_users, .*014_machine_offline_notifications/);
+    const again = run(['migrate', '--db', dbPath]);
+    expect(again).toMatchObject({ status: 0, stdout: 'Database is up to date.\n' });
+  });
+
+  it('user create prints the token once on stdout, stores only its hash, and refuses a second user with that email', async () => {
+    const created = run(['user', 'create', '--email', 'owner@example.com', '--admin']);
+    expect(created.status).toBe(0);
+    expect(created.stdout).toMatch(/^lst_[A-Za-z0-9_-]{43}\n$/);
+    expect(created.stderr).toContain('owner@example.com');
+    const token = created.stdout.trim();
+
+    const again = run(['user', 'create', '--email', 'owner@example.com']);
+    expect(again.status).toBe(1);
+    expect(stderrLines(again.stderr)).toEqual(['lunasentri-api: a user with email owner@example.com already exists']);
+
+    const handle = openDatabase(dbPath);
+    try {
+      const users = await handle.db.selectFrom('users').select(['email', 'is_admin']).execute();
+      expect(users).toEqual([{ email: 'owner@example.com', is_admin: 1 }]);
+      const tokens = await handle.db.selectFrom('api_tokens').select('token_hash').execute();
+      expect(tokens).toHaveLength(1);
+      expect(JSON.stringify(tokens)).not.toContain(token);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('token create and machine create print a new token and an agent key; --json prints an object', () => {
+    expect(run(['user', 'create', '--email', 'owner@example.com']).status).toBe(0);
+    const token = run(['token', 'create', '--email', 'owner@example.com']);
+    expect(token).toMatchObject({ status: 0, stdout: expect.stringMatching(/^lst_[A-Za-z0-9_-]{43}\n$/) });
+    const machine = run(['machine', 'create', '--email', 'owner@example.com', '--name', 'production-server', '--hostname', 'prod-01', '--description', 'Main API server', '--json']);
+    expect(machine.status).toBe(0);
+    const parsed = JSON.parse(machine.stdout);
+    expect(parsed).toMatchObject({ machine: { name: 'production-server', hostname: 'prod-01', status: 'pending' }, api_key: expect.stringMatching(/^lsk_/) });
+  });
+
+  it.each([
+    [['user', 'create', '--email', 'not-an-email'], /invalid value for --email: "not-an-email"/],
+    [['user', 'create'], /required option '--email/],
+    [['machine', 'create', '--email', 'owner@example.com'], /required option '--name/],
+    [['machine', 'create', '--email', 'owner@example.com', '--name', '  '], /invalid value for --name/],
+    [['serve', '--port', 'abc'], /invalid value for --port: "abc"/],
+    [['serve', '--port', '70000'], /invalid value for --port: "70000"/],
+    [['serve', '--log-level', 'loud'], /invalid value for --log-level: "loud"/],
+    [['serve', '--bogus'], /unknown option '--bogus'/],
+    [['frobnicate'], /unknown command|too many arguments/],
+  ])('%j exits 2 with one line on stderr', (args, message) => {
+    const result = run(args as string[]);
+    expect(result.status).toBe(2);
+    const lines = stderrLines(result.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(message);
+  });
+
+  it.each([
+    ['PORT', 'eighty', /invalid value for PORT: "eighty"/],
+    ['LOG_FORMAT', 'xml', /invalid value for LOG_FORMAT: "xml"/],
+    ['WEBHOOK_ALLOW_HTTP', 'maybe', /invalid value for WEBHOOK_ALLOW_HTTP: "maybe"/],
+    ['INGEST_FLUSH_INTERVAL', '0s', /invalid value for INGEST_FLUSH_INTERVAL: "0s"/],
+    ['METRICS_RETENTION', '2x', /invalid value for METRICS_RETENTION: "2x"/],
+    ['DB_PATH', '', /invalid value for DB_PATH: ""/],
+  ])('a bad %s exits 2 with one line naming it', (name, value, message) => {
+    const result = run(['serve'], { [name]: value });
+    expect(result.status).toBe(2);
+    expect(stderrLines(result.stderr)).toEqual([expect.stringMatching(message)]);
+  });
+
+  it('machine create for an unknown user exits 1 with one line', () => {
+    const result = run(['machine', 'create', '--email', 'nobody@example.com', '--name', 'x']);
+    expect(result.status).toBe(1);
+    expect(stderrLines(result.stderr)).toEqual(['lunasentri-api: no user with email nobody@example.com']);
+  });
+
+  it('serve migrates, logs its address, takes reports, and on SIGTERM writes them, records its stop and exits 0', async () => {
+    expect(run(['user', 'create', '--email', 'owner@example.com']).status).toBe(0);
+    const key = run(['machine', 'create', '--email', 'owner@example.com', '--name', 'web-1']).stdout.trim();
+
+    const child = spawn(BIN, ['serve', '--port', '0', '--host', '127.0.0.1'], {
+      // A long flush interval: only the graceful stop can write the report.
+      env: env({ INGEST_FLUSH_INTERVAL: '1h', LOG_FORMAT: 'json' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let logs = '';
+    child.stderr!.on('data', (chunk: Buffer) => (logs += chunk.toString('utf8')));
+    const url = await new Promise<string>((resolveUrl, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no listening line within 20 s:\n${logs}`)), 20_000);
+      const check = () => {
+        const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(logs);
+        if (match) {
+          clearTimeout(timer);
+          resolveUrl(match[1]);
+        }
+      };
+      child.stderr!.on('data', check);
+      child.once('exit', (code) => reject(new Error(`serve exited with ${code}:\n${logs}`)));
+    });
+
+    expect((await call(url, 'GET', '/health')).body).toMatchObject({ status: 'ok', db: 'ok' });
+    expect((await call(url, 'POST', '/agent/metrics', { auth: key, json: AGENT_FIRST_REPORT })).status).toBe(202);
+
+    const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    expect(await exit).toBe(0);
+
+    for (const line of logs.split('\n').filter((l) => l !== '')) expect(() => JSON.parse(line)).not.toThrow();
+    expect(logs).toContain('LunaSentri API stopped');
+    expect(logs).not.toContain(key);
+
+    const handle = openDatabase(dbPath);
+    try {
+      const machine = await handle.db.selectFrom('machines').select(['last_seen', 'status', 'platform']).executeTakeFirstOrThrow();
+      expect(machine).toMatchObject({ last_seen: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), status: 'pending', platform: 'debian' });
+      const liveness = await handle.db.selectFrom('service_liveness').selectAll().where('kind', '=', 'api').execute();
+      expect(liveness).toHaveLength(1);
+      expect(liveness[0].stopped_at).not.toBeNull();
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('serve exits 1 with one error line when the port is taken', async () => {
+    const blocker = require('node:net').createServer() as import('node:net').Server;
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as import('node:net').AddressInfo).port;
+    try {
+      const result = spawnSync(BIN, ['serve', '--port', String(port), '--host', '127.0.0.1'], { env: env(), encoding: 'utf8', timeout: 30_000 });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(/could not start: .*EADDRINUSE/);
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
+  });
+});
