@@ -98,6 +98,9 @@ describe('migrations', () => {
   });
 });
 
+// SQLite errors are matched by code, not with toThrow: better-sqlite3's native part keeps the error
+// class of the first Jest module registry that loaded it, so in later test files of the same worker
+// its errors are not `instanceof` this file's Error and toThrow would report "did not throw".
 describe('schema', () => {
   test('machine_offline_notifications has the contract shape and cascades on machine delete', async () => {
     const db = await createTestDb();
@@ -131,10 +134,10 @@ describe('schema', () => {
       await db.db.insertInto('machine_offline_notifications').values({ machine_id: machine.id, notified_at: now }).execute();
       await expect(
         db.db.insertInto('machine_offline_notifications').values({ machine_id: machine.id, notified_at: now }).execute(),
-      ).rejects.toThrow(/UNIQUE|PRIMARY KEY/);
+      ).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_PRIMARYKEY' });
       await expect(
         db.db.insertInto('machine_offline_notifications').values({ machine_id: 999, notified_at: now }).execute(),
-      ).rejects.toThrow(/FOREIGN KEY/);
+      ).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_FOREIGNKEY' });
       await db.db.deleteFrom('machines').where('id', '=', machine.id).execute();
       expect(await db.db.selectFrom('machine_offline_notifications').selectAll().execute()).toEqual([]);
     } finally {
@@ -149,7 +152,7 @@ describe('schema', () => {
       const user = await db.db.insertInto('users').values({ email: 'a@example.com', created_at: now }).returning('id').executeTakeFirstOrThrow();
       await expect(
         db.db.insertInto('machines').values({ user_id: user.id, name: 'm', status: 'up' as never, created_at: now, updated_at: now }).execute(),
-      ).rejects.toThrow(/CHECK/);
+      ).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_CHECK' });
     } finally {
       await db.dispose();
     }
