@@ -8,7 +8,7 @@
  *
  * usage: node baseline-client.js URL COUNT CONCURRENCY REQUEST_JSON_FILE
  *   REQUEST_JSON_FILE: {"headers":{...},"body":"..."}
- * prints one JSON line: {"sent":n,"failed":n,"ms":<first send to last answer>}
+ * prints one JSON line: {"sent":n,"failed":n,"ms":<first send to last answer>,"cpuMs":<CPU used meanwhile>}
  */
 const { readFileSync } = require('node:fs');
 const { Pool } = require('undici');
@@ -45,10 +45,12 @@ async function main() {
   }
 
   const started = process.hrtime.bigint();
+  const cpuBefore = process.cpuUsage();
   await Promise.all(Array.from({ length: concurrency }, worker));
+  const cpu = process.cpuUsage(cpuBefore);
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   await pool.close();
-  process.stdout.write(`${JSON.stringify({ sent, failed, ms })}\n`);
+  process.stdout.write(`${JSON.stringify({ sent, failed, ms, cpuMs: (cpu.user + cpu.system) / 1000 })}\n`);
 }
 
 main().catch((error) => {

@@ -13,6 +13,7 @@ import { tempDir } from '../support/cleanup';
 import { envInt, serviceEnv } from '../support/env';
 import { seedFleet } from '../support/fleet';
 import { HEARTBEAT_BIN, REPO_ROOT } from '../support/paths';
+import { ProcSampler } from '../support/proc-stats';
 import { startReceiver, type Arrival, type BenchReceiver } from '../support/receiver';
 import { formatTable, newResult, targetRows, TARGET_HEADERS, writeResult, type TargetCheck } from '../support/results';
 import { runCommand, startService } from '../support/service';
@@ -37,6 +38,10 @@ interface DaemonRun {
   signatureFailures: string[];
   /** TCP connections the daemon opened to the receiver (keep-alive: its pool size, not its request count) */
   connections: number;
+  /** daemon CPU (all threads) from detection start to the sweep's last commit, per transition */
+  sweepCpuMsPerTransition: number | undefined;
+  /** daemon CPU from the sweep's last commit to the last arrival, per delivery (dispatch overlapping the sweep is counted in the sweep) */
+  dispatchCpuMsPerDelivery: number | undefined;
   /** spawn → detection start (the sweep's "now", stamped on its events) */
   startupMs: number;
   /** Moments relative to detection start, ms. sweepMs: every event and delivery row committed (seen by another connection, polled every 10 ms) */
@@ -69,6 +74,8 @@ interface BaselineRun {
   firstToLastMs: number;
   rate: number;
   clientMs: number;
+  /** the client's own CPU per request (process.cpuUsage), to set against the daemon's per delivery */
+  cpuMsPerRequest: number;
 }
 
 function log(text: string): void {
@@ -108,6 +115,8 @@ async function runDaemon(dir: string): Promise<{ run: DaemonRun; request: { head
       ['run', '--db', path, '--interval', '1s', '--threshold', THRESHOLD],
       { env: serviceEnv({ WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE: 'true' }), cwd: REPO_ROOT },
     );
+    // CPU of the daemon, read often enough to split it between the sweep and the dispatch phase.
+    const cpu = new ProcSampler(daemon.pid, 50).start();
     let commitSeenAt: number | undefined;
     let allArrivedAt: number | undefined;
     let exitCode: number | null = null;
@@ -128,6 +137,7 @@ async function runDaemon(dir: string): Promise<{ run: DaemonRun; request: { head
         clearInterval(poll);
       }
       if (commitSeenAt === undefined && committed()) commitSeenAt = Date.now();
+      const samples = cpu.stop();
       const exit = await daemon.stop();
       exitCode = exit.code;
 
@@ -152,6 +162,10 @@ async function runDaemon(dir: string): Promise<{ run: DaemonRun; request: { head
         const stamp = Date.parse(line.text.slice(0, 24));
         if (Number.isFinite(stamp)) logDelayMaxMs = Math.max(logDelayMaxMs, line.at - stamp);
       }
+      const cpuAt = (t: number | undefined) => (t === undefined ? undefined : samples.filter((x) => x.at <= t).pop()?.schedCpuMs);
+      const cpuStart = cpuAt(t0) ?? samples[0]?.schedCpuMs ?? 0;
+      const cpuCommit = cpuAt(commitSeenAt);
+      const cpuEnd = cpuAt(allArrivedAt);
       const run: DaemonRun = {
         received: receiver.arrivals.length,
         distinctIds: receiver.unique.size,
@@ -165,6 +179,8 @@ async function runDaemon(dir: string): Promise<{ run: DaemonRun; request: { head
         firstArrivalMs: rel(first),
         allArrivedMs: rel(allArrivedAt),
         startupMs: t0 - daemon.spawnedAt,
+        sweepCpuMsPerTransition: cpuCommit === undefined ? undefined : (cpuCommit - cpuStart) / MACHINES,
+        dispatchCpuMsPerDelivery: cpuEnd === undefined || cpuCommit === undefined ? undefined : (cpuEnd - cpuCommit) / MACHINES,
         logDelayMaxMs,
         sweepMs: rel(commitSeenAt),
         eventsCreatedSpanMs: span.first && span.last ? Date.parse(span.last) - Date.parse(span.first) : undefined,
@@ -205,7 +221,7 @@ async function runBaseline(dir: string, concurrency: number, request: { headers:
       env: serviceEnv(),
       cwd: REPO_ROOT,
     });
-    const client = JSON.parse(out.trim().split('\n').pop()!) as { sent: number; failed: number; ms: number };
+    const client = JSON.parse(out.trim().split('\n').pop()!) as { sent: number; failed: number; ms: number; cpuMs: number };
     const first = receiver.arrivals[0]?.at ?? 0;
     const last = nthDistinct(receiver.arrivals, MACHINES)?.at ?? receiver.arrivals[receiver.arrivals.length - 1]?.at ?? first;
     return {
@@ -217,6 +233,7 @@ async function runBaseline(dir: string, concurrency: number, request: { headers:
       firstToLastMs: last - first,
       rate: (receiver.unique.size * 1000) / Math.max(1, last - first),
       clientMs: client.ms,
+      cpuMsPerRequest: client.cpuMs / MACHINES,
     };
   } finally {
     await receiver.close();
@@ -235,7 +252,7 @@ async function main(): Promise<void> {
       const { run, request } = await runDaemon(tmp.dir);
       daemonRuns.push(run);
       log(
-        `  #${r} daemon: ${run.distinctMachines}/${MACHINES} machines delivered, ${run.duplicates} duplicates, all arrived ${fmtS(run.allArrivedMs)} after detection began, sweep ${fmtS(run.sweepMs)}, log lines up to ${fmtS(run.logDelayMaxMs)} late, ${Math.round(run.dispatchRate)}/s dispatch, ${run.connections} connections`,
+        `  #${r} daemon: ${run.distinctMachines}/${MACHINES} machines delivered, ${run.duplicates} duplicates, all arrived ${fmtS(run.allArrivedMs)} after detection began, sweep ${fmtS(run.sweepMs)}, log lines up to ${fmtS(run.logDelayMaxMs)} late, CPU ${fmtMs(run.sweepCpuMsPerTransition)}/transition + ${fmtMs(run.dispatchCpuMsPerDelivery)}/delivery, ${Math.round(run.dispatchRate)}/s dispatch, ${run.connections} connections`,
       );
       if (!request) {
         notes.push(`repetition ${r}: no delivery arrived, so no baseline could copy one`);
@@ -246,7 +263,7 @@ async function main(): Promise<void> {
       // less parallel of the two. Capped in case a sender without keep-alive opens one per request.
       const baseline = await runBaseline(tmp.dir, Math.min(64, Math.max(1, run.connections)), request);
       baselineRuns.push(baseline);
-      log(`  #${r} baseline: ${baseline.distinctIds}/${MACHINES} in ${fmtS(baseline.firstToLastMs)}, ${Math.round(baseline.rate)}/s at concurrency ${baseline.concurrency}`);
+      log(`  #${r} baseline: ${baseline.distinctIds}/${MACHINES} in ${fmtS(baseline.firstToLastMs)}, ${Math.round(baseline.rate)}/s at concurrency ${baseline.concurrency}, client CPU ${fmtMs(baseline.cpuMsPerRequest)}/request`);
     } finally {
       tmp.remove();
     }
@@ -260,6 +277,8 @@ async function main(): Promise<void> {
       sweepMs: m((r) => r.sweepMs),
       startupMs: m((r) => r.startupMs),
       logDelayMaxMs: m((r) => r.logDelayMaxMs),
+      sweepCpuMsPerTransition: m((r) => r.sweepCpuMsPerTransition),
+      dispatchCpuMsPerDelivery: m((r) => r.dispatchCpuMsPerDelivery),
       eventsCreatedSpanMs: m((r) => r.eventsCreatedSpanMs),
       firstArrivalMs: m((r) => r.firstArrivalMs),
       dispatchSeconds: m((r) => r.dispatchMs) / 1000,
@@ -275,6 +294,7 @@ async function main(): Promise<void> {
       rate: median(baselineRuns.map((b) => b.rate)),
       connections: median(baselineRuns.map((b) => b.connections)),
       failedWorst: Math.max(0, ...baselineRuns.map((b) => b.failed)),
+      cpuMsPerRequest: median(baselineRuns.map((b) => b.cpuMsPerRequest)),
     },
     runs: { daemon: daemonRuns, baseline: baselineRuns },
   };
@@ -316,6 +336,9 @@ async function main(): Promise<void> {
     ),
   );
   log(`ratio daemon/baseline: end to end ${round(endToEndRatio)}×, dispatch only ${round(dispatchRatio)}× (median of ${pairs.length} pairs)`);
+  log(
+    `CPU: daemon ${fmtMs(figures.daemon.sweepCpuMsPerTransition)} per transition (sweep) + ${fmtMs(figures.daemon.dispatchCpuMsPerDelivery)} per delivery; baseline client ${fmtMs(figures.baseline.cpuMsPerRequest)} per request; daemon log lines held up to ${fmtS(figures.daemon.logDelayMaxMs)}`,
+  );
   log('');
   log(formatTable(TARGET_HEADERS, targetRows('burst', targets)));
   for (const note of notes) log(`note: ${note}`);
@@ -323,6 +346,10 @@ async function main(): Promise<void> {
     newResult('burst', startedAt, { machines: MACHINES, repetitions: REPETITIONS, threshold: THRESHOLD, interval: '1s' }, { ...figures, endToEndRatio, dispatchRatio }, targets, notes),
   );
   log(`wrote ${file}`);
+}
+
+function fmtMs(ms: number | undefined): string {
+  return ms === undefined ? 'n/a' : `${ms.toFixed(2)} ms`;
 }
 
 function fmtS(ms: number | undefined): string {
