@@ -3,14 +3,18 @@
  * Ingest benchmark: the real built API (`lunasentri-api serve`, a child process) against a bare
  * node:http server answering 202 (also a child process), on the same machine in the same run.
  *
- *   node bench/ingest/run.js [--machines 1000] [--connections 16] [--duration 10] [--reps 3] [--warmup 3]
+ *   node bench/ingest/run.js [--machines 1000] [--connections 16] [--duration 10] [--reps 3] [--warmup 3] [--pin 1]
+ *
+ * With --pin 1 (the default) on a machine with 2+ CPUs and `taskset`, the load generator runs on CPU 0
+ * and each server on CPU 1: the servers then compete for the same core with nothing but themselves,
+ * instead of the result depending on how the scheduler mixes client, server and kernel work.
  *
  * Needs a build (`node_modules/.bin/tsc -b`). Seeds a temp SQLite file with one user and N machines
  * (each with its own key), drives both servers with autocannon using the Go agent's steady-state
  * body and keys rotated over all machines, alternating which server goes first each repetition.
  * Prints a table and writes bench/results/ingest.json (medians and the ratio).
  */
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const { mkdirSync, mkdtempSync, rmSync, writeFileSync } = require('node:fs');
 const os = require('node:os');
 const { join, resolve } = require('node:path');
@@ -19,7 +23,7 @@ const autocannon = require('autocannon');
 const root = resolve(__dirname, '..', '..');
 
 function args() {
-  const options = { machines: 1000, connections: 16, duration: 10, reps: 3, warmup: 3 };
+  const options = { machines: 1000, connections: 16, duration: 10, reps: 3, warmup: 3, pin: 1 };
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
@@ -59,7 +63,19 @@ async function seed(dbPath, count) {
   return keys;
 }
 
+/** CPU pinning: true when asked for and possible. */
+function pinning(options) {
+  if (!options.pin || os.cpus().length < 2) return false;
+  return spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' }).status === 0;
+}
+
+let pinned = false;
+
 function startChild(label, command, argv, env, readyPattern) {
+  if (pinned) {
+    argv = ['-c', '1', command, ...argv];
+    command = 'taskset';
+  }
   return new Promise((resolveStart, reject) => {
     const child = spawn(command, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -128,7 +144,8 @@ async function main() {
   const dbPath = join(tmp, 'bench.db');
   const children = [];
   try {
-    process.stderr.write(`Seeding ${options.machines} machines into ${dbPath}…\n`);
+    pinned = pinning(options);
+    process.stderr.write(`${pinned ? 'Pinned: load generator on CPU 0, servers on CPU 1. ' : 'Not pinned. '}Seeding ${options.machines} machines into ${dbPath}…\n`);
     const keys = await seed(dbPath, options.machines);
 
     const api = await startChild(
@@ -176,7 +193,8 @@ async function main() {
       benchmark: 'ingest',
       date: new Date().toISOString(),
       machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? 'unknown', memory_mb: Math.round(os.totalmem() / 1048576), platform: `${os.platform()} ${os.release()}`, node: process.version },
-      options: { ...options, body_bytes: Buffer.byteLength(BODY), tool: 'autocannon 9.0.0' },
+      options: { ...options, pinned, body_bytes: Buffer.byteLength(BODY), tool: 'autocannon 9.0.0' },
+      load_average_at_end: os.loadavg(),
       api: { median_requests_per_s: med('api', 'requests_per_s'), median_latency_p50_ms: med('api', 'latency_p50_ms'), median_latency_p99_ms: med('api', 'latency_p99_ms'), runs: runs.api },
       bare: { median_requests_per_s: med('bare', 'requests_per_s'), median_latency_p50_ms: med('bare', 'latency_p50_ms'), median_latency_p99_ms: med('bare', 'latency_p99_ms'), runs: runs.bare },
       ratio: med('api', 'requests_per_s') / med('bare', 'requests_per_s'),

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 /** Machine API keys (what agents send). */
 export const MACHINE_KEY_PREFIX = 'lsk_';
@@ -25,5 +25,5 @@ export function newUserToken(): string {
  * passwords) because the input carries 256 bits of randomness; brute force is hopeless either way.
  */
 export function hashCredential(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
+  return hash('sha256', secret, 'hex');
 }

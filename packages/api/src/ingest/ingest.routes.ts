@@ -16,7 +16,7 @@ export function registerIngestRoutes(app: FastifyInstance, ctx: ApiContext): voi
     const body = request.body as MetricsBody;
     ctx.ingest.record({
       machineId: request.machineId,
-      receivedAt: ctx.clock.now().toISOString(),
+      receivedAtMs: ctx.clock.now().getTime(),
       metrics: toSample(body),
       systemInfo: body.system_info ? toSystemColumns(body.system_info) : undefined,
     });
@@ -24,7 +24,7 @@ export function registerIngestRoutes(app: FastifyInstance, ctx: ApiContext): voi
   });
 
   app.post('/agent/heartbeat', { onRequest, config: { area: 'ingest' } }, (request, reply) => {
-    ctx.ingest.record({ machineId: request.machineId, receivedAt: ctx.clock.now().toISOString() });
+    ctx.ingest.record({ machineId: request.machineId, receivedAtMs: ctx.clock.now().getTime() });
     void reply.code(202).send();
   });
 }

@@ -22,8 +22,8 @@ export interface SystemInfoColumns {
 
 export interface IngestReport {
   machineId: number;
-  /** Server time of receipt (ISO-8601 UTC): what `last_seen` becomes. */
-  receivedAt: string;
+  /** Server time of receipt (epoch ms): what `last_seen` becomes. */
+  receivedAtMs: number;
   metrics?: MetricsSample;
   systemInfo?: SystemInfoColumns;
 }

@@ -25,8 +25,8 @@ export interface IngestWriterOptions {
  * Never writes `machines.status` (the daemon owns it).
  */
 export class IngestWriter {
-  /** latest unwritten last_seen per machine */
-  private pendingSeen = new Map<number, string>();
+  /** latest unwritten last_seen per machine (epoch ms; turned into text only when written) */
+  private pendingSeen = new Map<number, number>();
   private systemInfo = new Map<number, SystemInfoColumns>();
   private samples: PendingSample[] = [];
   /** when each machine's last_seen / history sample was last taken, for the write interval */
@@ -48,16 +48,15 @@ export class IngestWriter {
   }
 
   record(report: IngestReport): void {
-    const { machineId, receivedAt } = report;
+    const { machineId, receivedAtMs: at } = report;
     const previous = this.pendingSeen.get(machineId);
-    if (previous === undefined || previous < receivedAt) this.pendingSeen.set(machineId, receivedAt);
+    if (previous === undefined || previous < at) this.pendingSeen.set(machineId, at);
     if (report.systemInfo) this.systemInfo.set(machineId, { ...this.systemInfo.get(machineId), ...report.systemInfo });
     if (report.metrics) {
-      const at = Date.parse(receivedAt);
       const taken = this.sampleTakenAt.get(machineId);
       if (taken === undefined || at - taken >= this.options.minWriteIntervalMs || at < taken) {
         this.sampleTakenAt.set(machineId, at);
-        this.samples.push({ machine_id: machineId, recorded_at: receivedAt, ...report.metrics });
+        this.samples.push({ machine_id: machineId, recorded_at: new Date(at).toISOString(), ...report.metrics });
       }
     }
     this.schedule();
@@ -107,7 +106,7 @@ export class IngestWriter {
     for (const [machineId, seenAt] of this.pendingSeen) {
       const written = this.seenWrittenAt.get(machineId);
       if (all || written === undefined || nowMs - written >= interval || nowMs < written) {
-        lastSeen.set(machineId, seenAt);
+        lastSeen.set(machineId, new Date(seenAt).toISOString());
         this.seenWrittenAt.set(machineId, nowMs);
       }
     }
@@ -141,8 +140,9 @@ export class IngestWriter {
   }
 
   private requeue(batch: IngestBatch): void {
-    for (const [machineId, seenAt] of batch.lastSeen) {
+    for (const [machineId, seenAtIso] of batch.lastSeen) {
       this.seenWrittenAt.delete(machineId);
+      const seenAt = Date.parse(seenAtIso);
       const newer = this.pendingSeen.get(machineId);
       if (newer === undefined || newer < seenAt) this.pendingSeen.set(machineId, seenAt);
     }
