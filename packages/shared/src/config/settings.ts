@@ -160,7 +160,8 @@ export function settingsTable(spec: SettingsSpec): string {
     const flag = setting.flag ? `\`--${setting.flag} ${setting.valueName}\`` : '';
     const env = setting.env ? `\`${setting.env}\`` : '';
     const def = setting.default === '' || setting.default === undefined ? '(unset)' : `\`${setting.format(setting.default)}\``;
-    return `| ${flag} | ${env} | ${def} | ${setting.doc} |`;
+    // A bare | would end the cell, even inside backticks (GitHub's table syntax).
+    return `| ${[flag, env, def, setting.doc].map((cell) => cell.replace(/\|/g, '\\|')).join(' | ')} |`;
   });
   return ['| flag | env | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
 }

@@ -1,0 +1,25 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { settingsTable } from '@lunasentri/shared';
+import { serveSettings } from '@lunasentri/api';
+import { runSettings } from '@lunasentri/heartbeat-daemon';
+
+const root = join(__dirname, '..', '..');
+const readme = readFileSync(join(root, 'README.md'), 'utf8');
+
+describe('README', () => {
+  // The configuration tables are generated from the setting declarations; a failure prints the table to paste.
+  test.each([
+    ['lunasentri-heartbeat run', runSettings],
+    ['lunasentri-api serve', serveSettings],
+  ])('documents every setting of %s exactly as declared', (_name, spec) => {
+    expect(readme).toContain(settingsTable(spec));
+  });
+
+  test('the Quick start has the two commands, and CI runs the test one', () => {
+    expect(readme).toContain('npm run demo');
+    expect(readme).toContain('npm test');
+    const ci = readFileSync(join(root, '.ci', 'run'), 'utf8');
+    expect(ci.trim().split('\n').pop()).toBe('npm test');
+  });
+});
