@@ -120,14 +120,28 @@ function drive(port, keys, connections, duration) {
   });
 }
 
+/** CPU time (user + system, all threads) a process has used so far, in ms; null where /proc is missing. */
+function cpuMs(pid) {
+  try {
+    const stat = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th overall.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
+}
+
 const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
-function summary(result) {
+function summary(result, cpu) {
   return {
+    // Server CPU per request: unlike req/s, hardly moved by other work on the machine.
+    server_cpu_us_per_request: cpu === null ? null : (cpu * 1000) / result.requests.total,
     requests_per_s: result.requests.average,
     latency_p50_ms: result.latency.p50,
     latency_p99_ms: result.latency.p99,
@@ -171,9 +185,13 @@ async function main() {
     for (let rep = 0; rep < options.reps; rep++) {
       const order = rep % 2 === 0 ? ['api', 'bare'] : ['bare', 'api'];
       for (const name of order) {
-        const result = summary(await drive(targets[name], keys, options.connections, options.duration));
+        const pid = (name === 'api' ? api : bare).child.pid;
+        const cpuBefore = cpuMs(pid);
+        const outcome = await drive(targets[name], keys, options.connections, options.duration);
+        const cpuAfter = cpuMs(pid);
+        const result = summary(outcome, cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore);
         runs[name].push(result);
-        process.stderr.write(`rep ${rep + 1}/${options.reps} ${name.padEnd(4)} ${result.requests_per_s.toFixed(0).padStart(7)} req/s  p50 ${result.latency_p50_ms} ms  p99 ${result.latency_p99_ms} ms  non-2xx ${result.non_2xx}  errors ${result.errors}\n`);
+        process.stderr.write(`rep ${rep + 1}/${options.reps} ${name.padEnd(4)} ${result.requests_per_s.toFixed(0).padStart(7)} req/s  p50 ${result.latency_p50_ms} ms  p99 ${result.latency_p99_ms} ms  non-2xx ${result.non_2xx}  errors ${result.errors}  server CPU ${result.server_cpu_us_per_request?.toFixed(1)} µs/req\n`);
       }
     }
 
@@ -201,6 +219,7 @@ async function main() {
       // Each repetition runs the two servers back to back: the ratio within a pair is the least
       // sensitive to load that drifts over the run (other work on a shared machine).
       paired_ratios: runs.api.map((r, i) => r.requests_per_s / runs.bare[i].requests_per_s),
+      median_cpu_us_per_request: { api: median(runs.api.map((r) => r.server_cpu_us_per_request ?? NaN)), bare: median(runs.bare.map((r) => r.server_cpu_us_per_request ?? NaN)) },
       median_paired_ratio: median(runs.api.map((r, i) => r.requests_per_s / runs.bare[i].requests_per_s)),
       target_ratio: 0.8,
       checks: { api_exit_code: apiCode, machines_with_last_seen: seen, machines: options.machines, status_changed: notPending, metrics_rows: metricsRows },
@@ -217,6 +236,7 @@ async function main() {
     console.log(row('lunasentri-api /agent/metrics', result.api));
     console.log(row('bare node:http 202', result.bare));
     console.log(`ratio api/bare: ${result.ratio.toFixed(2)} of the medians, ${result.median_paired_ratio.toFixed(2)} median of paired runs (target ≥ ${result.target_ratio})`);
+    console.log(`server CPU per request (median): api ${result.median_cpu_us_per_request.api.toFixed(1)} µs, bare ${result.median_cpu_us_per_request.bare.toFixed(1)} µs`);
     console.log(`after stop: ${seen}/${options.machines} machines have last_seen, ${notPending} status changes, ${metricsRows} metrics rows; API exit ${apiCode}`);
     console.log(`written: bench/results/ingest.json`);
     const ok = apiCode === 0 && seen === options.machines && notPending === 0 && runs.api.every((r) => r.non_2xx === 0 && r.errors === 0);
