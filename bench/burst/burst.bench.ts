@@ -318,7 +318,7 @@ async function main(): Promise<void> {
   log('');
   log(
     formatTable(
-      ['', 'all delivered s', 'sweep ms', 'first arrival ms', 'dispatch s', 'deliveries/s', 'connections', 'missing', 'duplicates'],
+      ['', 'all delivered s', 'sweep ms', 'first arrival ms', 'dispatch s', 'deliveries/s (end to end)', 'connections', 'missing', 'duplicates'],
       [
         [
           'daemon',
