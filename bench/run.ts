@@ -30,7 +30,7 @@ const BENCHMARKS: Benchmark[] = [
     name: 'sweep-scaling',
     script: 'bench/sweep-scaling/sweep-scaling.bench.ts',
     typescript: true,
-    quickEnv: { BENCH_SWEEP_FLEETS: '1000,10000', BENCH_SWEEP_MEASURE_S: '5' },
+    quickEnv: { BENCH_SWEEP_FLEETS: '1000,10000', BENCH_SWEEP_MEASURE_S: '5', BENCH_SWEEP_WARMUP_S: '3' },
   },
   { name: 'burst', script: 'bench/burst/burst.bench.ts', typescript: true, quickEnv: { BENCH_BURST_MACHINES: '1000', BENCH_BURST_REPETITIONS: '1' } },
   { name: 'latency', script: 'bench/latency/latency.bench.ts', typescript: true, quickEnv: { BENCH_LATENCY_RUNS: '1' } },
