@@ -109,6 +109,14 @@ describe('lunasentri-api command line', () => {
     expect(stderrLines(result.stderr)).toEqual([expect.stringMatching(message)]);
   });
 
+  it('serve --help lists the flags and the environment-only settings, and exits 0', () => {
+    const help = run(['serve', '--help']);
+    expect(help.status).toBe(0);
+    for (const name of ['--db <PATH>', '--port <N>', '--host <ADDR>', 'WEBHOOK_ALLOW_HTTP', 'TELEGRAM_BOT_TOKEN', 'INGEST_FLUSH_INTERVAL', 'KEY_CACHE_TTL', 'METRICS_RETENTION']) {
+      expect(help.stdout).toContain(name);
+    }
+  });
+
   it('machine create for an unknown user exits 1 with one line', () => {
     const result = run(['machine', 'create', '--email', 'nobody@example.com', '--name', 'x']);
     expect(result.status).toBe(1);

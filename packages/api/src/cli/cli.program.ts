@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { addSettingOptions, ConfigError, resolveSettings, type SettingsValues } from '@lunasentri/shared';
+import { addSettingOptions, ConfigError, resolveSettings, type Setting, type SettingsValues } from '@lunasentri/shared';
 import { adminSettings, serveSettings } from '../api.settings';
 import { DESCRIPTION_MAX, HOSTNAME_MAX, NAME_MAX } from '../machines/machines.schemas';
 
@@ -44,6 +44,17 @@ function checkEmail(value: string): string {
   return email;
 }
 
+/** The settings that have no flag, for `--help`: same declarations as the flags and the README. */
+function envHelp(spec: Record<string, Setting<unknown>>): string {
+  const rows = Object.values(spec)
+    .filter((setting) => !setting.flag && setting.env)
+    .map((setting) => {
+      const def = setting.default === '' ? 'unset' : setting.format(setting.default);
+      return `  ${String(setting.env).padEnd(26)} ${setting.doc} (default: ${def})`;
+    });
+  return rows.length > 0 ? `\nEnvironment:\n${rows.join('\n')}\n` : '';
+}
+
 /**
  * `lunasentri-api [serve] | user create | token create | machine create | migrate`. Settings come
  * from the shared declarations (flag beats env beats default); a bad value is one stderr line and
@@ -69,7 +80,7 @@ export async function runCli(argv: string[], io: CliIo, handlers: CliHandlers): 
     });
 
   const serve = program.command('serve', { isDefault: true }).description('run the HTTP API (the default command)');
-  addSettingOptions(serve, serveSettings).action(async (_options, command: Command) => {
+  addSettingOptions(serve, serveSettings).addHelpText('after', envHelp(serveSettings)).action(async (_options, command: Command) => {
     status = await handlers.serve(settingsOf(serveSettings, command));
   });
 
