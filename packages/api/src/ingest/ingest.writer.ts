@@ -33,6 +33,8 @@ export class IngestWriter {
   private readonly seenWrittenAt = new Map<number, number>();
   private readonly sampleTakenAt = new Map<number, number>();
   private lastPruneMs = 0;
+  /** consecutive failed flushes: retries back off and only the first failure of a streak is logged */
+  private failures = 0;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private closed = false;
@@ -78,16 +80,23 @@ export class IngestWriter {
     if (batch.lastSeen.size === 0 && batch.systemInfo.size === 0 && batch.samples.length === 0) return;
     this.running = this.store
       .write(batch)
+      .then(() => {
+        if (this.failures > 0) this.logger.info('Ingest reports are written again', { after_failures: this.failures });
+        this.failures = 0;
+      })
       .catch((error: unknown) => {
         this.requeue(batch);
-        this.logger.error('Could not write ingest reports; keeping them for the next flush', {
-          error: error instanceof Error ? error.message : String(error),
-          machines: batch.lastSeen.size,
-        });
+        if (this.failures === 0) {
+          this.logger.error('Could not write ingest reports; keeping them and retrying', {
+            error: error instanceof Error ? error.message : String(error),
+            machines: batch.lastSeen.size,
+          });
+        }
+        this.failures++;
       })
       .finally(() => {
         this.running = null;
-        if (this.pendingSeen.size > 0 || this.samples.length > 0) this.schedule();
+        if (this.pendingSeen.size > 0 || this.samples.length > 0 || this.systemInfo.size > 0) this.schedule();
       });
     await this.running;
   }
@@ -131,10 +140,12 @@ export class IngestWriter {
 
   private schedule(): void {
     if (this.timer || this.closed) return;
+    // After failures, back off (up to 5 s) instead of hammering a locked or broken database.
+    const delay = this.failures === 0 ? this.options.flushIntervalMs : Math.min(this.options.flushIntervalMs * 2 ** this.failures, 5_000);
     this.timer = setTimeout(() => {
       this.timer = null;
       void this.flush();
-    }, this.options.flushIntervalMs);
+    }, delay);
     // The server's own handles keep the process alive; a pending flush alone must not.
     this.timer.unref();
   }

@@ -1,0 +1,65 @@
+import { createLogger, TestClock } from '@lunasentri/shared';
+import { captureStream } from '../../../test/support/capture';
+import type { IngestBatch, IngestStore } from '../src/ingest/ingest.store';
+import { IngestWriter } from '../src/ingest/ingest.writer';
+
+/** Stands in for the database only to make writes fail on demand; the SQL itself is tested against SQLite. */
+function flakyStore() {
+  const written: IngestBatch[] = [];
+  let failuresLeft = 0;
+  const store: IngestStore = {
+    async write(batch) {
+      if (failuresLeft > 0) {
+        failuresLeft--;
+        throw new Error('SQLITE_BUSY: database is locked');
+      }
+      written.push(batch);
+    },
+  };
+  return { store, written, failNext: (n: number) => (failuresLeft = n) };
+}
+
+describe('ingest write-behind', () => {
+  const clock = new TestClock();
+  const logs = captureStream();
+  const logger = createLogger({ stream: logs.stream, env: {} });
+
+  afterAll(async () => {
+    await logger.close();
+  });
+
+  it('keeps reports through failed writes, logs once per failure streak, and writes them once the database is back', async () => {
+    const { store, written, failNext } = flakyStore();
+    const writer = new IngestWriter(store, clock, logger, { flushIntervalMs: 60_000, minWriteIntervalMs: 0 });
+    const at = clock.now().getTime();
+    writer.record({ machineId: 1, receivedAtMs: at, metrics: { cpu_pct: 1, mem_used_pct: 2, disk_used_pct: 3, net_rx_bytes: 0, net_tx_bytes: 0, uptime_s: 5 } });
+    failNext(2);
+    await writer.flush();
+    writer.record({ machineId: 1, receivedAtMs: at + 10 });
+    await writer.flush();
+    expect(written).toHaveLength(0);
+    expect(writer.pendingMachines).toBe(1);
+    await writer.close();
+    expect(written).toHaveLength(1);
+    expect([...written[0].lastSeen]).toEqual([[1, new Date(at + 10).toISOString()]]);
+    expect(written[0].samples).toHaveLength(1);
+    // winston hands lines to the stream asynchronously
+    await new Promise((resolve) => setImmediate(resolve));
+    const lines = logs.lines();
+    expect(lines.filter((l) => l.includes('Could not write ingest reports'))).toHaveLength(1);
+    expect(lines.filter((l) => l.includes('Ingest reports are written again'))).toHaveLength(1);
+  });
+
+  it('writes everything on close, even what the write interval still holds back', async () => {
+    const { store, written } = flakyStore();
+    const writer = new IngestWriter(store, clock, logger, { flushIntervalMs: 60_000, minWriteIntervalMs: 60_000 });
+    const at = clock.now().getTime();
+    writer.record({ machineId: 7, receivedAtMs: at });
+    await writer.flush();
+    writer.record({ machineId: 7, receivedAtMs: at + 500 });
+    await writer.flush();
+    expect(written.map((b) => [...b.lastSeen])).toEqual([[[7, new Date(at).toISOString()]]]);
+    await writer.close();
+    expect(written.map((b) => [...b.lastSeen])).toEqual([[[7, new Date(at).toISOString()]], [[7, new Date(at + 500).toISOString()]]]);
+  });
+});
