@@ -75,3 +75,13 @@ describe('logger', () => {
     expect(redactor.redact('abc is fine')).toBe('abc is fine');
   });
 });
+
+describe('redactor at scale', () => {
+  test('registering ten thousand secrets stays cheap and every one is still masked', () => {
+    const redactor = createRedactor();
+    const secrets = Array.from({ length: 10_000 }, (_, i) => `plain-secret-number-${i}-xyz`);
+    for (const secret of secrets) redactor.add(secret);
+    const text = redactor.redact(`a ${secrets[0]} b ${secrets[9_999]} c`);
+    expect(text).toBe('a [redacted] b [redacted] c');
+  });
+});

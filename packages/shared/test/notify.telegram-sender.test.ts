@@ -85,6 +85,11 @@ describe('Telegram sender against a fake Bot API', () => {
     expect(await sender(bot.apiRoot).sendMessage(1, 'x')).toEqual({ kind: 'retryable', error: 'Telegram 429: Too Many Requests: retry after 3', status: 429, retryAfterMs: 3000 });
   });
 
+  test('408 (request timeout) is retryable', async () => {
+    const bot = await fake(botError(408, 'Request Timeout'));
+    expect(await sender(bot.apiRoot).sendMessage(1, 'x')).toEqual({ kind: 'retryable', error: 'Telegram 408: Request Timeout', status: 408 });
+  });
+
   test('5xx is retryable', async () => {
     const bot = await fake(botError(502, 'Bad Gateway'));
     expect(await sender(bot.apiRoot).sendMessage(1, 'x')).toMatchObject({ kind: 'retryable', status: 502 });

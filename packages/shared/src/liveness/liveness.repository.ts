@@ -115,28 +115,29 @@ export interface IngestLiveness {
   downSince: string | null;
 }
 
-/** What the daemon needs to know about ingest right now. Reads only the small liveness table. */
+/**
+ * What the daemon needs to know about ingest right now. Four index seeks on `service_liveness`,
+ * whatever its size (a crash-looping API leaves a row per start).
+ */
 export async function readIngestLiveness(
   db: Kysely<Database>,
   now: Date,
   staleAfterMs: number = API_STALE_AFTER_MS,
 ): Promise<IngestLiveness> {
-  const rows = await db
-    .selectFrom('service_liveness')
-    .select(['heartbeat_at', 'stopped_at', 'ingest_resumed_at'])
-    .where('kind', '=', 'api')
-    .execute();
-  if (rows.length === 0) return { everRecorded: false, live: true, resumedAt: null, downSince: null };
+  const api = db.selectFrom('service_liveness').where('kind', '=', 'api');
+  const latest = await api.select((eb) => eb.fn.max('heartbeat_at').as('last')).executeTakeFirst();
+  if (!latest?.last) return { everRecorded: false, live: true, resumedAt: null, downSince: null };
   const staleBefore = new Date(now.getTime() - staleAfterMs).toISOString();
-  const live = rows.some((r) => r.stopped_at === null && r.heartbeat_at >= staleBefore);
-  const resumedAt = rows.reduce<string | null>((max, r) => (r.ingest_resumed_at && (!max || r.ingest_resumed_at > max) ? r.ingest_resumed_at : max), null);
-  const downSince = live
-    ? null
-    : rows.reduce<string | null>((max, r) => {
-        const gone = r.stopped_at ?? r.heartbeat_at;
-        return !max || gone > max ? gone : max;
-      }, null);
-  return { everRecorded: true, live, resumedAt, downSince };
+  const liveRow = await api
+    .select('instance_id')
+    .where('heartbeat_at', '>=', staleBefore)
+    .where('stopped_at', 'is', null)
+    .limit(1)
+    .executeTakeFirst();
+  const resumed = await api.select((eb) => eb.fn.max('ingest_resumed_at').as('at')).executeTakeFirst();
+  const live = liveRow !== undefined;
+  // A graceful stop also stamps heartbeat_at, so the latest beat is when the last instance went away.
+  return { everRecorded: true, live, resumedAt: resumed?.at ?? null, downSince: live ? null : latest.last };
 }
 
 /** The daemon's last recorded check (its latest beat), for `GET /health`. */

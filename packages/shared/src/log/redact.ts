@@ -42,13 +42,19 @@ export function createRedactor(secrets: Array<string | undefined | null> = []): 
     const sorted = [...variants].sort((a, b) => b.length - a.length).map(escapeRegExp);
     exactPattern = sorted.length > 0 ? new RegExp(sorted.join('|'), 'g') : null;
   };
+  let stale = false;
   const redactor: Redactor = {
     add(secret) {
       if (!secret || secret.length < 6 || exact.has(secret)) return;
       exact.add(secret);
-      rebuild();
+      // Rebuilt on the next redact, not here: registering many secrets in a row stays linear.
+      stale = true;
     },
     redact(text) {
+      if (stale) {
+        rebuild();
+        stale = false;
+      }
       let out = exactPattern ? text.replace(exactPattern, REDACTED) : text;
       for (const [pattern, replacement] of PATTERNS) out = out.replace(pattern, replacement);
       return out;

@@ -39,7 +39,7 @@ function resultForTelegramError(error: GrammyError): SendResult {
   // Not a Bot API answer at all (a proxy, a captive portal): nothing was said about this chat.
   if (typeof status !== 'number') return { kind: 'retryable', error: 'Telegram API unreachable: unexpected response' };
   const text = `Telegram ${status}: ${error.description}`;
-  if (status === 429) {
+  if (status === 408 || status === 429) {
     const retryAfter = error.parameters.retry_after;
     return typeof retryAfter === 'number' ? { kind: 'retryable', error: text, status, retryAfterMs: retryAfter * 1000 } : { kind: 'retryable', error: text, status };
   }
