@@ -6,12 +6,14 @@ export const monitorSettings = {
     flag: 'interval',
     env: 'MACHINE_HEARTBEAT_CHECK_INTERVAL',
     default: '30s',
+    min: '100ms',
     doc: 'longest time between two checks (they also run when a machine is due to cross the threshold)',
   }),
   threshold: durationSetting({
     flag: 'threshold',
     env: 'MACHINE_OFFLINE_THRESHOLD',
     default: '2m',
+    min: '1s',
     doc: 'silence after which an online machine is offline',
   }),
 };

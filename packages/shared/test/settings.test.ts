@@ -55,3 +55,23 @@ describe('settings', () => {
     expect(settingsTable(spec)).toContain('| `--interval DUR` | `MACHINE_HEARTBEAT_CHECK_INTERVAL` | `30s` | how often to check |');
   });
 });
+
+describe('duration bounds', () => {
+  const bounded = {
+    interval: durationSetting({ flag: 'interval', default: '30s', min: '100ms', doc: 'check interval' }),
+    timeout: durationSetting({ env: 'WEBHOOK_TIMEOUT', default: '5s', max: '5m', doc: 'timeout' }),
+    any: durationSetting({ env: 'ANY', default: '1s', doc: 'unbounded above but for timers' }),
+  };
+
+  test.each([
+    [{ flags: { interval: '1ns' } }, 'invalid value for --interval: "1ns" (must be at least 100ms)'],
+    [{ env: { WEBHOOK_TIMEOUT: '600h' } }, 'invalid value for WEBHOOK_TIMEOUT: "600h" (must be at most 5m0s)'],
+    [{ env: { ANY: '600h' } }, 'invalid value for ANY: "600h" (must be at most 596h31m23.647s)'],
+  ])('%j is refused with the bound named', (sources, message) => {
+    expect(() => resolveSettings(bounded, sources)).toThrow(message);
+  });
+
+  test('values inside the bounds pass', () => {
+    expect(resolveSettings(bounded, { flags: { interval: '100ms' }, env: { WEBHOOK_TIMEOUT: '5m' } })).toMatchObject({ interval: 100, timeout: 300_000 });
+  });
+});

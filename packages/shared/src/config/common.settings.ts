@@ -14,7 +14,7 @@ export const logSettings = {
 export const notifySettings = {
   webhookAllowHttp: booleanSetting({ env: 'WEBHOOK_ALLOW_HTTP', default: false, doc: 'allow plain http:// webhook URLs' }),
   webhookAllowPrivate: booleanSetting({ env: 'WEBHOOK_ALLOW_PRIVATE', default: false, doc: 'allow webhook hosts on loopback, private, link-local and unique-local addresses' }),
-  webhookTimeout: durationSetting({ env: 'WEBHOOK_TIMEOUT', default: '5s', doc: 'time limit for one webhook request' }),
+  webhookTimeout: durationSetting({ env: 'WEBHOOK_TIMEOUT', default: '5s', min: '100ms', max: '5m', doc: 'time limit for one webhook request' }),
   telegramBotToken: stringSetting({ env: 'TELEGRAM_BOT_TOKEN', default: '', allowEmpty: true, secret: true, valueName: 'TOKEN', doc: 'Telegram bot token; Telegram is off when unset' }),
   telegramApiRoot: stringSetting({ env: 'TELEGRAM_API_ROOT', default: 'https://api.telegram.org', valueName: 'URL', doc: 'Telegram Bot API root' }),
 };

@@ -29,16 +29,28 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** The longest delay a Node timer can wait (2^31 − 1 ms); longer ones fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * A positive Go duration. `min` guards against values that would turn a loop into a busy loop;
+ * `max` (default: what a Node timer can wait, about 24.8 days) against values that overflow timers.
+ */
 export function durationSetting(
-  options: Omit<Setting<number>, 'parse' | 'format' | 'valueName' | 'default'> & { default: string },
+  options: Omit<Setting<number>, 'parse' | 'format' | 'valueName' | 'default'> & { default: string; min?: string; max?: string },
 ): Setting<number> {
+  const { min, max, ...rest } = options;
+  const minMs = min === undefined ? 0 : parseDuration(min);
+  const maxMs = max === undefined ? MAX_TIMER_MS : parseDuration(max);
   return {
-    ...options,
+    ...rest,
     valueName: 'DUR',
     default: parseDuration(options.default),
     parse(raw) {
       const ms = parseDuration(raw);
       if (ms <= 0) throw new Error('must be a positive duration such as 30s, 2m or 1h30m');
+      if (ms < minMs) throw new Error(`must be at least ${formatDuration(minMs)}`);
+      if (ms > maxMs) throw new Error(`must be at most ${formatDuration(maxMs)}`);
       return ms;
     },
     format: formatDuration,
