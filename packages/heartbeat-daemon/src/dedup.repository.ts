@@ -6,22 +6,25 @@ import type { Transaction } from 'kysely';
  * It is what makes "one offline event per outage" hold across restarts and between daemons.
  */
 
-/** Records that this outage has been announced. False when it already was. */
-export async function markOutageAnnounced(trx: Transaction<Database>, machineId: number, at: string): Promise<boolean> {
-  const result = await trx
+/** Records that these outages have been announced. Returns the machines whose outage was not announced before. */
+export async function markOutagesAnnounced(trx: Transaction<Database>, machineIds: readonly number[], at: string): Promise<Set<number>> {
+  if (machineIds.length === 0) return new Set();
+  const inserted = await trx
     .insertInto('machine_offline_notifications')
-    .values({ machine_id: machineId, notified_at: at })
+    .values(machineIds.map((id) => ({ machine_id: id, notified_at: at })))
     .onConflict((oc) => oc.column('machine_id').doNothing())
-    .executeTakeFirst();
-  return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+    .returning('machine_id') // only the rows actually inserted
+    .execute();
+  return new Set(inserted.map((r) => r.machine_id));
 }
 
-/** Ends the outage. Returns when it was announced, or null when no offline event exists for it. */
-export async function endOutage(trx: Transaction<Database>, machineId: number): Promise<string | null> {
-  const row = await trx
+/** Ends these outages. Returns when each was announced; a machine missing from it had no offline event. */
+export async function endOutages(trx: Transaction<Database>, machineIds: readonly number[]): Promise<Map<number, string>> {
+  if (machineIds.length === 0) return new Map();
+  const rows = await trx
     .deleteFrom('machine_offline_notifications')
-    .where('machine_id', '=', machineId)
-    .returning('notified_at')
-    .executeTakeFirst();
-  return row?.notified_at ?? null;
+    .where('machine_id', 'in', machineIds)
+    .returning(['machine_id', 'notified_at'])
+    .execute();
+  return new Map(rows.map((r) => [r.machine_id, r.notified_at]));
 }

@@ -10,37 +10,54 @@ export interface NewEvent {
   occurredAt: string;
   /** the serialized webhook body; every resend carries exactly this */
   payload: string;
+  /** one pending delivery each, due at once */
+  recipients: readonly Recipient[];
 }
 
-/** The outbox write: the event and one pending delivery per recipient, due at once. */
-export async function insertEventWithDeliveries(trx: Transaction<Database>, event: NewEvent, recipients: readonly Recipient[]): Promise<void> {
-  await trx
-    .insertInto('events')
-    .values({
-      id: event.id,
-      type: event.type,
-      machine_id: event.machineId,
-      user_id: event.userId,
-      occurred_at: event.occurredAt,
-      payload: event.payload,
-      created_at: event.occurredAt,
-    })
-    .execute();
-  if (recipients.length === 0) return;
-  await trx
-    .insertInto('deliveries')
-    .values(
-      recipients.map((r) => ({
-        event_id: event.id,
-        machine_id: event.machineId,
-        channel: r.channel,
-        target_id: r.targetId,
-        status: 'pending' as const,
-        attempts: 0,
-        next_attempt_at: event.occurredAt,
-        created_at: event.occurredAt,
-        updated_at: event.occurredAt,
-      })),
-    )
-    .execute();
+/** Rows per multi-row INSERT: well under the bound-parameter limits of SQLite (32,766) and PostgreSQL (65,535). */
+const ROWS_PER_INSERT = 500;
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/**
+ * The outbox write: the events and one pending delivery per recipient. Deliveries are inserted in
+ * event order, so their ids keep each (channel, target, machine) stream in event order.
+ */
+export async function insertEventsWithDeliveries(trx: Transaction<Database>, events: readonly NewEvent[]): Promise<void> {
+  for (const chunk of chunks(events, ROWS_PER_INSERT)) {
+    await trx
+      .insertInto('events')
+      .values(
+        chunk.map((e) => ({
+          id: e.id,
+          type: e.type,
+          machine_id: e.machineId,
+          user_id: e.userId,
+          occurred_at: e.occurredAt,
+          payload: e.payload,
+          created_at: e.occurredAt,
+        })),
+      )
+      .execute();
+  }
+  const deliveries = events.flatMap((e) =>
+    e.recipients.map((r) => ({
+      event_id: e.id,
+      machine_id: e.machineId,
+      channel: r.channel,
+      target_id: r.targetId,
+      status: 'pending' as const,
+      attempts: 0,
+      next_attempt_at: e.occurredAt,
+      created_at: e.occurredAt,
+      updated_at: e.occurredAt,
+    })),
+  );
+  for (const chunk of chunks(deliveries, ROWS_PER_INSERT)) {
+    await trx.insertInto('deliveries').values(chunk).execute();
+  }
 }

@@ -108,23 +108,32 @@ export function findMachine(db: Db, id: number): Promise<MachineRow | undefined>
   return db.selectFrom('machines').select(MACHINE_COLUMNS).where('id', '=', id).executeTakeFirst();
 }
 
+/** The given machines as they are now (the sweep's re-read under the write lock). */
+export function findMachines(db: Db, ids: readonly number[]): Promise<MachineRow[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return db.selectFrom('machines').select(MACHINE_COLUMNS).where('id', 'in', ids).execute();
+}
+
 /**
- * Sets the status only if it is still the one the decision was based on.
- * Returns false when another daemon (or anything else) changed it first.
+ * Sets the status of every listed machine that still has the status the decision was based on, and
+ * returns the ids it changed. Machines another daemon (or anything else) moved first are left alone.
  */
-export async function compareAndSetStatus(
+export async function compareAndSetStatuses(
   trx: Transaction<Database>,
-  machine: MachineRow,
+  ids: readonly number[],
+  from: MachineRow['status'],
   next: MachineRow['status'],
   at: string,
-): Promise<boolean> {
-  const result = await trx
+): Promise<Set<number>> {
+  if (ids.length === 0) return new Set();
+  const rows = await trx
     .updateTable('machines')
     .set({ status: next, status_changed_at: at })
-    .where('id', '=', machine.id)
-    .where('status', '=', machine.status) // compare-and-set: never a transition from a state we did not read
-    .executeTakeFirst();
-  return result.numUpdatedRows === 1n;
+    .where('id', 'in', ids)
+    .where('status', '=', from) // compare-and-set: never a transition from a state we did not read
+    .returning('id')
+    .execute();
+  return new Set(rows.map((r) => r.id));
 }
 
 /** The machine as webhook consumers see it. */

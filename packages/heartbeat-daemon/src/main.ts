@@ -68,7 +68,6 @@ async function runDaemon(settings: RunSettings, once: boolean, signal: AbortSign
       logger.info('No API liveness recorded in this database yet: checking normally (ingest outages are recognised once the API has run)');
     }
 
-    const sweeper = createSweeper({ db: handle.db, clock, logger, thresholdMs: settings.threshold });
     const dispatcher = createDispatcher({
       db: handle.db,
       clock,
@@ -83,6 +82,8 @@ async function runDaemon(settings: RunSettings, once: boolean, signal: AbortSign
     });
     // Registered after the notifier, so it runs before the senders close: sends drain first.
     cleanups.push(() => dispatcher.stop(DRAIN_MS));
+    // Each committed batch of a long sweep wakes the dispatcher: delivery starts before the sweep ends.
+    const sweeper = createSweeper({ db: handle.db, clock, logger, thresholdMs: settings.threshold, onDeliveries: () => dispatcher.wake() });
 
     const onAbort = () => logger.info(`Received ${String(signal.reason)}: stopping (a second signal exits at once)`);
     signal.addEventListener('abort', onAbort, { once: true });

@@ -37,3 +37,19 @@ export async function recipientsFor(trx: Transaction<Database>, userId: number, 
     ...chats.map((c) => ({ channel: 'telegram' as const, targetId: c.id })),
   ];
 }
+
+/**
+ * {@link recipientsFor}, looked up once per owner: within one transaction the answer cannot change,
+ * and a batch of transitions usually shares a few owners.
+ */
+export function recipientsLookup(trx: Transaction<Database>, type: EventType): (userId: number) => Promise<Recipient[]> {
+  const byOwner = new Map<number, Promise<Recipient[]>>();
+  return (userId) => {
+    let found = byOwner.get(userId);
+    if (!found) {
+      found = recipientsFor(trx, userId, type);
+      byOwner.set(userId, found);
+    }
+    return found;
+  };
+}

@@ -10,7 +10,8 @@ import {
   pendingWithReport,
   recoveryCandidates,
 } from '../src/machines.repository';
-import { applyTransition, createSweeper } from '../src/sweep.usecases';
+import { createSweeper } from '../src/sweep.usecases';
+import { applyTransitions } from '../src/transitions.usecases';
 import { secondConnection, testLogger } from './helpers';
 
 const THRESHOLD = 120_000;
@@ -216,7 +217,7 @@ describe('the sweep on a real SQLite file', () => {
     const byB = await createSweeper({ db: b.db, clock, logger: log.logger, thresholdMs: THRESHOLD }).run(); // …daemon B commits first
     expect(byB.transitions).toHaveLength(1);
 
-    expect(await applyTransition({ db: db.db, logger: log.logger }, seenByA, 'went-offline', ctx)).toBeNull();
+    expect(await applyTransitions({ db: db.db, logger: log.logger }, [seenByA], 'went-offline', ctx)).toEqual([]);
     expect(await events()).toHaveLength(1);
     expect(await deliveries()).toHaveLength(1);
 
@@ -225,7 +226,7 @@ describe('the sweep on a real SQLite file', () => {
     await report(b, id);
     const offlineSeenByA = (await findMachine(db.db, id))!;
     await createSweeper({ db: b.db, clock, logger: log.logger, thresholdMs: THRESHOLD }).run();
-    expect(await applyTransition({ db: db.db, logger: log.logger }, offlineSeenByA, 'came-online', { ...ctx, now: clock.now() })).toBeNull();
+    expect(await applyTransitions({ db: db.db, logger: log.logger }, [offlineSeenByA], 'came-online', { ...ctx, now: clock.now() })).toEqual([]);
     expect((await events()).map((e) => e.type)).toEqual(['machine.offline', 'machine.online']);
   });
 
@@ -235,7 +236,7 @@ describe('the sweep on a real SQLite file', () => {
     const stale = (await findMachine(db.db, id))!;
     await report(await other(), id); // the heartbeat lands between our read and our write
     const ctx = { now: clock.now(), thresholdMs: THRESHOLD, ingest: UP };
-    expect(await applyTransition({ db: db.db, logger: log.logger }, stale, 'went-offline', ctx)).toBeNull();
+    expect(await applyTransitions({ db: db.db, logger: log.logger }, [stale], 'went-offline', ctx)).toEqual([]);
     expect(await machine(id)).toMatchObject({ status: 'online' });
     expect(await events()).toEqual([]);
   });
@@ -269,6 +270,96 @@ describe('the sweep on a real SQLite file', () => {
     const result = await sweeper(db, 2).run();
     expect(result.transitions).toHaveLength(7);
     expect(await dedup()).toHaveLength(7);
+  });
+
+  /** `count` online machines, reporting 1 s apart (so candidates come in id order), silent since. */
+  async function staleFleet(count: number, owners: number[] = [userId]): Promise<number[]> {
+    const ids: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const lastSeen = new Date(Date.parse(T0) + i * 1_000).toISOString();
+      ids.push(await insertMachine(db.db, owners[i % owners.length]!, { name: `m${i}`, status: 'online', last_seen: lastSeen }));
+    }
+    clock.set(Date.parse(T0) + count * 1_000 + THRESHOLD);
+    return ids;
+  }
+
+  test('a batch that fails midway leaves no half transition: earlier batches stay whole, the failed one is not written at all', async () => {
+    await insertWebhook(db.db, userId, 'https://hooks.example.com/a');
+    const ids = await staleFleet(7);
+    // The event of the 5th machine (second batch of 3) cannot be written.
+    db.sqlite.exec(`CREATE TRIGGER fail_event BEFORE INSERT ON events WHEN NEW.machine_id = ${ids[4]} BEGIN SELECT RAISE(ABORT, 'disk trouble'); END`);
+
+    // Matched by code: toThrow misreads better-sqlite3's errors across Jest module registries (see database.test.ts).
+    await expect(sweeper(db, 3).run()).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_TRIGGER', message: 'disk trouble' });
+    const statuses = await db.db.selectFrom('machines').select(['id', 'status']).orderBy('id').execute();
+    expect(statuses.map((m) => m.status)).toEqual(['offline', 'offline', 'offline', 'online', 'online', 'online', 'online']);
+    const first = ids.slice(0, 3);
+    expect((await dedup()).map((d) => d.machine_id).sort((a, b) => a - b)).toEqual(first);
+    expect((await events()).map((e) => e.machine_id).sort((a, b) => a - b)).toEqual(first);
+    expect((await deliveries()).map((d) => d.machine_id).sort((a, b) => a - b)).toEqual(first);
+    // Only committed transitions were logged.
+    expect((await log.messages()).filter((m) => m.includes('went offline'))).toHaveLength(3);
+
+    // Once the database accepts the write again, the next check finishes the job: one event each.
+    db.sqlite.exec('DROP TRIGGER fail_event');
+    expect((await sweeper(db, 3).run()).transitions).toHaveLength(4);
+    expect((await events()).map((e) => e.machine_id).sort((a, b) => a - b)).toEqual(ids);
+    expect((await deliveries()).map((d) => d.machine_id).sort((a, b) => a - b)).toEqual(ids);
+  });
+
+  test('within a batch, rows that ingest or another daemon changed since they were read are left out; the rest commit', async () => {
+    const ids = await staleFleet(4);
+    const ctx = { now: clock.now(), thresholdMs: THRESHOLD, ingest: UP };
+    const candidates = await offlineCandidates(db.db, new Date(clock.now().getTime() - THRESHOLD).toISOString(), 10).execute();
+    const b = await other();
+    await report(b, ids[1]!); // a heartbeat lands after our read
+    await b.db.updateTable('machines').set({ status: 'offline' }).where('id', '=', ids[2]!).execute(); // another daemon got there first
+    const applied = await applyTransitions({ db: db.db, logger: log.logger }, candidates, 'went-offline', ctx);
+    expect(applied.map((t) => t.machineId)).toEqual([ids[0], ids[3]]);
+    expect((await events()).map((e) => e.machine_id).sort((a, b) => a - b)).toEqual([ids[0], ids[3]]);
+    expect(await machine(ids[1]!)).toMatchObject({ status: 'online' });
+  });
+
+  test('a long sweep commits batch by batch, lets other work run in between, and says when deliveries are written', async () => {
+    await insertWebhook(db.db, userId, 'https://hooks.example.com/a');
+    await staleFleet(6);
+    const b = await other();
+    const seenBetweenBatches: number[] = [];
+    const committed: number[] = [];
+    const count = async (handle: DatabaseHandle) => Number((await handle.db.selectFrom('deliveries').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    // Queued before the sweep starts: runs at the sweep's first yield.
+    setImmediate(() => void count(b).then((n) => seenBetweenBatches.push(n)));
+    const s = createSweeper({ db: db.db, clock, logger: log.logger, thresholdMs: THRESHOLD, batchSize: 2, onDeliveries: () => committed.push(0) });
+    const result = await s.run();
+    expect(result.transitions).toHaveLength(6);
+    expect(seenBetweenBatches).toEqual([2]); // another connection saw the first batch while the sweep went on
+    expect(committed).toHaveLength(3);
+  });
+
+  test('a batch costs the same few statements whatever its size (no query per machine or per owner)', async () => {
+    const second = await insertUser(db.db, 'second@example.com');
+    await insertWebhook(db.db, userId, 'https://hooks.example.com/a');
+    await insertWebhook(db.db, second, 'https://hooks.example.com/b');
+    let statements = 0;
+    const counting = db.db.withPlugin({
+      transformQuery: (args) => {
+        statements++;
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    const sweepAll = () => createSweeper({ db: counting, clock, logger: log.logger, thresholdMs: THRESHOLD, batchSize: 100 }).run();
+
+    await staleFleet(4, [userId, second]);
+    statements = 0;
+    expect((await sweepAll()).deliveries).toBe(4);
+    const small = statements;
+
+    await db.db.deleteFrom('machines').execute();
+    await staleFleet(60, [userId, second]);
+    statements = 0;
+    expect((await sweepAll()).deliveries).toBe(60);
+    expect(statements).toBe(small);
   });
 
   test("the candidate and wake-up queries use the (status, last_seen) index, never a scan of all machines", async () => {
