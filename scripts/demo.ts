@@ -7,8 +7,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { freePort, until } from '../test/support/net';
 import { startWebhookReceiver, type ReceivedWebhook } from '../test/support/webhook-receiver';
 
 const root = resolve(__dirname, '..');
@@ -75,28 +75,6 @@ function startService(label: string, name: string, args: string[], onLine: (line
   return child;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-/** Waits for `check` to hold, re-checking on a short cadence, or fails at the deadline. */
-async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, deadlineMs = DEADLINE_MS): Promise<T> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what} after ${deadlineMs / 1000}s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 function exited(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((r) => child.once('exit', (code) => r(code)));
@@ -147,7 +125,7 @@ async function main(): Promise<void> {
     await until('the API to answer /health', async () => {
       if (api.exitCode !== null) throw new Error(`the API exited with ${api.exitCode}`);
       return (await fetch(`${base}/health`).catch(() => undefined))?.ok ? true : undefined;
-    });
+    }, DEADLINE_MS);
 
     const call = async (method: string, path: string, body?: unknown, key?: string) => {
       const response = await fetch(`${base}${path}`, {
@@ -160,13 +138,12 @@ async function main(): Promise<void> {
       return text === '' ? undefined : (JSON.parse(text) as Record<string, unknown>);
     };
 
-    const registered = (await call('POST', '/agent/register', {
+    const machine = (await call('POST', '/agent/register', {
       name: 'demo-server',
       hostname: 'demo-01.example.com',
       description: 'A machine whose agent the demo stops and restarts',
-    }))!;
-    const machine = (registered.machine ?? registered) as { id: number };
-    const apiKey = String(registered.api_key);
+    })) as { id: number; api_key: string };
+    const apiKey = machine.api_key;
     say(`Registered machine #${machine.id} demo-server; its agent key is shown once`);
     await call('POST', '/notifications/webhooks', { url: receiver.url, secret });
     say('Added a webhook pointing at the receiver');
@@ -178,7 +155,7 @@ async function main(): Promise<void> {
     await until('the daemon to start', () => {
       if (daemon.exitCode !== null) throw new Error(`the daemon exited with ${daemon.exitCode}`);
       return daemonStarted ? true : undefined;
-    });
+    }, DEADLINE_MS);
 
     // The agent: the real Go agent's steady-state metrics body, once a second.
     let agentOn = true;
@@ -191,10 +168,9 @@ async function main(): Promise<void> {
       await beat();
       say('Agent is reporting every second');
       await until('the machine to be online', async () => {
-        const m = (await call('GET', `/machines/${machine.id}`))!;
-        const status = ((m.machine ?? m) as { status?: string }).status;
+        const { status } = (await call('GET', `/machines/${machine.id}`)) as { status?: string };
         return status === 'online' ? true : undefined;
-      });
+      }, DEADLINE_MS);
       say(`Machine is ${green('online')} (its first report sends no notification)`);
 
       await new Promise((r) => setTimeout(r, 1500));

@@ -1,19 +1,7 @@
-import { createServer } from 'node:net';
 import { request } from 'undici';
 import { sleep } from './stats';
 
-/** A TCP port free on 127.0.0.1 right now (the OS picks; we release it for the service to bind). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../test/support/net';
 
 export interface JsonResponse {
   status: number;

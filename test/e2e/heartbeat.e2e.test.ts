@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { openDatabase, type DatabaseHandle } from '@lunasentri/shared';
 import { Children, binary, cleanEnv, type Running } from '../../packages/heartbeat-daemon/test/child-process';
 import { tempDir } from '../support/db';
+import { freePort, until as untilWithin } from '../support/net';
 import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram';
 import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver } from '../support/webhook-receiver';
 
@@ -21,27 +21,8 @@ const ROOT = resolve(__dirname, '..', '..');
 
 jest.setTimeout(180_000);
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-/** Re-checks `probe` every 100 ms until it returns a value; fails at the deadline. */
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, deadlineMs = DEADLINE): Promise<T> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what} after ${deadlineMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Waits for `probe` with the test's generous deadline. */
+const until = <T>(what: string, probe: () => Promise<T | undefined> | T | undefined, deadlineMs = DEADLINE) => untilWithin(what, probe, deadlineMs);
 
 const eventOf = (h: ReceivedWebhook) => (h.json as { event?: string } | undefined)?.event;
 
