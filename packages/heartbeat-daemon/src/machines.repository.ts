@@ -117,6 +117,10 @@ export function findMachines(db: Db, ids: readonly number[]): Promise<MachineRow
 /**
  * Sets the status of every listed machine that still has the status the decision was based on, and
  * returns the ids it changed. Machines another daemon (or anything else) moved first are left alone.
+ *
+ * One statement per machine, on purpose: `WHERE id IN (…) AND status = ?` makes SQLite's planner
+ * (which has no statistics) walk idx_machines_status_last_seen over every machine of that status,
+ * which is the whole fleet for `online`. `WHERE id = ? AND status = ?` is a primary-key lookup.
  */
 export async function compareAndSetStatuses(
   trx: Transaction<Database>,
@@ -125,15 +129,17 @@ export async function compareAndSetStatuses(
   next: MachineRow['status'],
   at: string,
 ): Promise<Set<number>> {
-  if (ids.length === 0) return new Set();
-  const rows = await trx
-    .updateTable('machines')
-    .set({ status: next, status_changed_at: at })
-    .where('id', 'in', ids)
-    .where('status', '=', from) // compare-and-set: never a transition from a state we did not read
-    .returning('id')
-    .execute();
-  return new Set(rows.map((r) => r.id));
+  const moved = new Set<number>();
+  for (const id of ids) {
+    const result = await trx
+      .updateTable('machines')
+      .set({ status: next, status_changed_at: at })
+      .where('id', '=', id)
+      .where('status', '=', from) // compare-and-set: never a transition from a state we did not read
+      .executeTakeFirst();
+    if (result.numUpdatedRows === 1n) moved.add(id);
+  }
+  return moved;
 }
 
 /** The machine as webhook consumers see it. */

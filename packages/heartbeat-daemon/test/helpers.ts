@@ -1,4 +1,5 @@
-import { createLogger, openDatabase, migrateToLatest, type DatabaseHandle, type Logger } from '@lunasentri/shared';
+import { Kysely, SqliteDialect } from 'kysely';
+import { createLogger, openDatabase, migrateToLatest, type Database, type DatabaseHandle, type Logger } from '@lunasentri/shared';
 import { captureStream } from '../../../test/support/capture';
 
 /** A debug-level text logger whose lines the test can read (timestamps stripped). */
@@ -19,4 +20,25 @@ export async function secondConnection(path: string): Promise<DatabaseHandle> {
   const handle = openDatabase(path);
   await migrateToLatest(handle.db);
   return handle;
+}
+
+/**
+ * A Kysely over an open connection that records every statement it runs, and the query plan of one:
+ * for checking which index a write really uses. (Kysely's stock SQLite dialect: no statement cache
+ * or BEGIN IMMEDIATE, which do not change plans. Never destroy it: that would close the connection.)
+ */
+export function recordingKysely(sqlite: DatabaseHandle['sqlite']): { db: Kysely<Database>; statements: Array<{ sql: string; parameters: readonly unknown[] }> } {
+  const statements: Array<{ sql: string; parameters: readonly unknown[] }> = [];
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: sqlite }),
+    log: (event) => {
+      statements.push({ sql: event.query.sql, parameters: event.query.parameters });
+    },
+  });
+  return { db, statements };
+}
+
+export function queryPlan(sqlite: DatabaseHandle['sqlite'], statement: { sql: string; parameters: readonly unknown[] }): string {
+  const plan = sqlite.prepare(`EXPLAIN QUERY PLAN ${statement.sql}`).all(...(statement.parameters as unknown[])) as Array<{ detail: string }>;
+  return plan.map((p) => p.detail).join(' | ');
 }

@@ -12,7 +12,7 @@ import {
 } from '../src/machines.repository';
 import { createSweeper } from '../src/sweep.usecases';
 import { applyTransitions } from '../src/transitions.usecases';
-import { secondConnection, testLogger } from './helpers';
+import { queryPlan, recordingKysely, secondConnection, testLogger } from './helpers';
 
 const THRESHOLD = 120_000;
 const T0 = '2026-11-28T03:00:00.000Z';
@@ -336,7 +336,7 @@ describe('the sweep on a real SQLite file', () => {
     expect(committed).toHaveLength(3);
   });
 
-  test('a batch costs the same few statements whatever its size (no query per machine or per owner)', async () => {
+  test('a batch costs a few statements plus one compare-and-set per machine (no lookup per machine or per owner)', async () => {
     const second = await insertUser(db.db, 'second@example.com');
     await insertWebhook(db.db, userId, 'https://hooks.example.com/a');
     await insertWebhook(db.db, second, 'https://hooks.example.com/b');
@@ -359,7 +359,22 @@ describe('the sweep on a real SQLite file', () => {
     await staleFleet(60, [userId, second]);
     statements = 0;
     expect((await sweepAll()).deliveries).toBe(60);
-    expect(statements).toBe(small);
+    expect(statements - small).toBe(60 - 4);
+  });
+
+  test('the writes of a sweep find their rows by key, never by walking every machine of a status', async () => {
+    await insertWebhook(db.db, userId, 'https://hooks.example.com/a');
+    await staleFleet(5);
+    const recording = recordingKysely(db.sqlite);
+    const result = await createSweeper({ db: recording.db, clock, logger: log.logger, thresholdMs: THRESHOLD }).run();
+    expect(result.transitions).toHaveLength(5);
+    const writes = recording.statements.filter((s) => /^(update|delete)/i.test(s.sql));
+    expect(writes.length).toBeGreaterThan(0);
+    for (const write of writes) {
+      const plan = queryPlan(db.sqlite, write);
+      expect({ sql: write.sql, plan }).toEqual({ sql: write.sql, plan: expect.stringMatching(/PRIMARY KEY|sqlite_autoindex/) });
+      expect({ sql: write.sql, plan }).toEqual({ sql: write.sql, plan: expect.not.stringMatching(/idx_machines_status_last_seen|SCAN/) });
+    }
   });
 
   test("the candidate and wake-up queries use the (status, last_seen) index, never a scan of all machines", async () => {
