@@ -117,10 +117,6 @@ export function findMachines(db: Db, ids: readonly number[]): Promise<MachineRow
 /**
  * Sets the status of every listed machine that still has the status the decision was based on, and
  * returns the ids it changed. Machines another daemon (or anything else) moved first are left alone.
- *
- * One statement per machine, on purpose: `WHERE id IN (…) AND status = ?` makes SQLite's planner
- * (which has no statistics) walk idx_machines_status_last_seen over every machine of that status,
- * which is the whole fleet for `online`. `WHERE id = ? AND status = ?` is a primary-key lookup.
  */
 export async function compareAndSetStatuses(
   trx: Transaction<Database>,
@@ -129,17 +125,19 @@ export async function compareAndSetStatuses(
   next: MachineRow['status'],
   at: string,
 ): Promise<Set<number>> {
-  const moved = new Set<number>();
-  for (const id of ids) {
-    const result = await trx
-      .updateTable('machines')
-      .set({ status: next, status_changed_at: at })
-      .where('id', '=', id)
-      .where('status', '=', from) // compare-and-set: never a transition from a state we did not read
-      .executeTakeFirst();
-    if (result.numUpdatedRows === 1n) moved.add(id);
-  }
-  return moved;
+  if (ids.length === 0) return new Set();
+  const rows = await trx
+    .updateTable('machines')
+    .set({ status: next, status_changed_at: at })
+    .where('id', 'in', ids)
+    // Compare-and-set: never a transition from a state we did not read. Written as CASE so SQLite's
+    // planner (no statistics) cannot serve it from idx_machines_status_last_seen: with a plain
+    // `status = ?` beside the id list it walks every machine of that status — the whole fleet for
+    // `online` — instead of looking the ids up. Standard SQL, so PostgreSQL runs it as well.
+    .where((eb) => eb(eb.case().when('status', '=', from).then(1).else(0).end(), '=', 1))
+    .returning('id')
+    .execute();
+  return new Set(rows.map((r) => r.id));
 }
 
 /** The machine as webhook consumers see it. */
