@@ -1,49 +1,63 @@
-import type { Database } from '@lunasentri/shared';
-import type { Kysely } from 'kysely';
+import type { ChannelKind, Database } from '@lunasentri/shared';
+import type { Kysely, Transaction } from 'kysely';
+import type { ChannelOutcome } from './channels.models';
+
+type Db = Kysely<Database> | Transaction<Database>;
 
 /*
  * Delivery bookkeeping on the channels themselves: when each last worked or failed (shown by the
  * API), and deactivation of channels the other side says are gone for good.
  */
 
-export function findWebhook(db: Kysely<Database>, id: number) {
-  return db.selectFrom('webhooks').select(['id', 'url', 'secret', 'is_active']).where('id', '=', id).executeTakeFirst();
+/** A delivery's target as the dispatcher needs it: where to send, or that it must not. */
+export type ChannelTarget =
+  | { active: false }
+  | { active: true; channel: 'webhook'; url: string; secret: string }
+  | { active: true; channel: 'telegram'; chatId: number };
+
+/** The target of a delivery, or undefined when it no longer exists. */
+export async function findChannelTarget(db: Db, channel: ChannelKind, id: number): Promise<ChannelTarget | undefined> {
+  if (channel === 'webhook') {
+    const hook = await db.selectFrom('webhooks').select(['url', 'secret', 'is_active']).where('id', '=', id).executeTakeFirst();
+    if (!hook) return undefined;
+    return hook.is_active === 1 ? { active: true, channel, url: hook.url, secret: hook.secret } : { active: false };
+  }
+  const chat = await db.selectFrom('telegram_recipients').select(['chat_id', 'is_active']).where('id', '=', id).executeTakeFirst();
+  if (!chat) return undefined;
+  return chat.is_active === 1 ? { active: true, channel, chatId: chat.chat_id } : { active: false };
 }
 
-export function findTelegramRecipient(db: Kysely<Database>, id: number) {
-  return db.selectFrom('telegram_recipients').select(['id', 'chat_id', 'is_active']).where('id', '=', id).executeTakeFirst();
-}
-
-export async function recordWebhookSuccess(db: Kysely<Database>, id: number, now: Date): Promise<void> {
-  await db.updateTable('webhooks').set({ last_success_at: now.toISOString(), failure_count: 0 }).where('id', '=', id).execute();
-}
-
-export async function recordWebhookFailure(db: Kysely<Database>, id: number, error: string, now: Date, deactivate: boolean): Promise<void> {
-  const nowIso = now.toISOString();
-  await db
-    .updateTable('webhooks')
-    .set((eb) => ({
-      last_error_at: nowIso,
-      last_error: error,
-      failure_count: eb('failure_count', '+', 1),
-      ...(deactivate ? { is_active: 0 as const, updated_at: nowIso } : {}),
-    }))
-    .where('id', '=', id)
-    .execute();
-}
-
-export async function recordTelegramSuccess(db: Kysely<Database>, id: number, now: Date): Promise<void> {
-  await db.updateTable('telegram_recipients').set({ last_success_at: now.toISOString() }).where('id', '=', id).execute();
-}
-
-export async function recordTelegramFailure(db: Kysely<Database>, id: number, error: string, now: Date, deactivate: boolean): Promise<void> {
-  const nowIso = now.toISOString();
+/** Writes one planned update (see {@link planChannelUpdates}). */
+export async function recordChannelOutcome(db: Db, outcome: ChannelOutcome): Promise<void> {
+  const atIso = outcome.at.toISOString();
+  const id = outcome.targetId;
+  if (outcome.channel === 'webhook') {
+    if (outcome.success) {
+      await db.updateTable('webhooks').set({ last_success_at: atIso, failure_count: 0 }).where('id', '=', id).execute();
+      return;
+    }
+    await db
+      .updateTable('webhooks')
+      .set((eb) => ({
+        last_error_at: atIso,
+        last_error: outcome.error,
+        failure_count: eb('failure_count', '+', 1),
+        ...(outcome.deactivate ? { is_active: 0 as const, updated_at: atIso } : {}),
+      }))
+      .where('id', '=', id)
+      .execute();
+    return;
+  }
+  if (outcome.success) {
+    await db.updateTable('telegram_recipients').set({ last_success_at: atIso }).where('id', '=', id).execute();
+    return;
+  }
   await db
     .updateTable('telegram_recipients')
     .set({
-      last_error_at: nowIso,
-      last_error: error,
-      ...(deactivate ? { is_active: 0 as const, updated_at: nowIso } : {}),
+      last_error_at: atIso,
+      last_error: outcome.error,
+      ...(outcome.deactivate ? { is_active: 0 as const, updated_at: atIso } : {}),
     })
     .where('id', '=', id)
     .execute();

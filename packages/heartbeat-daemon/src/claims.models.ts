@@ -29,3 +29,12 @@ export function pidAlive(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/**
+ * Whether a claimed delivery may still be sent. Claimed rows wait in a queue for a free send slot;
+ * a send must end well before the claim does, or another daemon could take the row over and send it
+ * at the same time. The lease is at least twice any send's time limit, so half of it must remain.
+ */
+export function claimLeftToSend(claimedUntilMs: number, nowMs: number, leaseMs: number): boolean {
+  return claimedUntilMs - nowMs >= leaseMs / 2;
+}

@@ -25,16 +25,30 @@ export interface ClaimOptions {
   limit: number;
 }
 
-/** The ids of deliveries due now and free to claim, oldest due first (see {@link claimDue}). */
+/**
+ * IN lists are padded to the next power of two by repeating their last id (harmless in `IN`), so a
+ * batch of any size uses one of a few SQL texts and the connection's statement cache keeps them.
+ */
+function paddedIds(ids: readonly number[]): number[] {
+  let size = 1;
+  while (size < ids.length) size *= 2;
+  const padded = [...ids];
+  while (padded.length < size) padded.push(ids[ids.length - 1]!);
+  return padded;
+}
+
+/** Deliveries due now and free to claim, with what sending them needs, oldest due first (see {@link claimDue}). */
 export function dueQuery(db: Db, nowIso: string, channels: readonly ChannelKind[], limit: number) {
   return db
     .selectFrom('deliveries as d')
-    .select('d.id')
+    .innerJoin('events as ev', 'ev.id', 'd.event_id')
+    .select(['d.id', 'd.event_id', 'd.machine_id', 'd.channel', 'd.target_id', 'd.attempts', 'ev.type as event_type', 'ev.occurred_at', 'ev.payload'])
     .where('d.status', '=', 'pending')
     .where('d.next_attempt_at', '<=', nowIso)
     .where((eb) => eb.or([eb('d.claimed_until', 'is', null), eb('d.claimed_until', '<=', nowIso)]))
     .where('d.channel', 'in', channels)
     // In order per stream: an earlier pending delivery (due or not, claimed or not) blocks this one.
+    // So a claim never holds two rows of one stream: the next is due only once this one is recorded.
     .where(({ not, exists, selectFrom }) =>
       not(
         exists(
@@ -66,28 +80,22 @@ export async function claimDue(db: Kysely<Database>, options: ClaimOptions): Pro
   return db.transaction().execute(async (trx) => {
     const due = await dueQuery(trx, nowIso, options.channels, options.limit).execute();
     if (due.length === 0) return [];
-    const ids = due.map((r) => r.id);
     await trx
       .updateTable('deliveries')
       .set({ claimed_until: until, claimed_by: options.instanceId, updated_at: nowIso })
-      .where('id', 'in', ids)
+      .where('id', 'in', paddedIds(due.map((r) => r.id)))
       .execute();
-    return trx
-      .selectFrom('deliveries as d')
-      .innerJoin('events as ev', 'ev.id', 'd.event_id')
-      .select(['d.id', 'd.event_id', 'd.machine_id', 'd.channel', 'd.target_id', 'd.attempts', 'ev.type as event_type', 'ev.occurred_at', 'ev.payload'])
-      .where('d.id', 'in', ids)
-      .orderBy('d.next_attempt_at')
-      .orderBy('d.id')
-      .execute();
+    return due;
   });
 }
 
 /**
- * Marks a delivery delivered. Not conditional on our claim: the receiver has it, whoever else may
- * also have sent it meanwhile (at least once).
+ * Marks deliveries delivered. Not conditional on our claim: the receivers have them, whoever else may
+ * also have sent them meanwhile (at least once). Only rows still pending change: never a second
+ * attempt counted on a delivered row, never a final row reopened.
  */
-export async function markDelivered(db: Db, id: number, now: Date): Promise<void> {
+export async function markDelivered(db: Db, ids: readonly number[], now: Date): Promise<void> {
+  if (ids.length === 0) return;
   const nowIso = now.toISOString();
   await db
     .updateTable('deliveries')
@@ -100,8 +108,10 @@ export async function markDelivered(db: Db, id: number, now: Date): Promise<void
       claimed_by: null,
       updated_at: nowIso,
     }))
-    .where('id', '=', id)
-    .where('status', '=', 'pending')
+    .where('id', 'in', paddedIds(ids))
+    // CASE, not `status = 'pending'`: beside an id list SQLite's planner (no statistics) would walk
+    // idx_deliveries_due over every pending row — all of them in a burst — instead of the ids.
+    .where((eb) => eb(eb.case().when('status', '=', 'pending').then(1).else(0).end(), '=', 1))
     .execute();
 }
 

@@ -1,37 +1,10 @@
-import type {
-  ChannelKind,
-  Clock,
-  Database,
-  Logger,
-  MachineEventPayload,
-  Redactor,
-  SendResult,
-  TelegramSender,
-  WebhookSender,
-} from '@lunasentri/shared';
-import type { Kysely } from 'kysely';
-import {
-  findTelegramRecipient,
-  findWebhook,
-  recordTelegramFailure,
-  recordTelegramSuccess,
-  recordWebhookFailure,
-  recordWebhookSuccess,
-} from './channels.repository';
 import { hostname } from 'node:os';
-import { isClaimHolderGone, pidAlive, type Host } from './claims.models';
-import {
-  claimHolders,
-  claimDue,
-  markDelivered,
-  markFinal,
-  nextDueAt,
-  releaseClaim,
-  releaseClaims,
-  reschedule,
-  type ClaimedDelivery,
-} from './deliveries.repository';
-import { MISCONFIGURED_RETRY_MS, planRetry } from './retry.models';
+import type { ChannelKind, Clock, Database, Logger, MachineEventPayload, Redactor, SendResult, TelegramSender, WebhookSender } from '@lunasentri/shared';
+import type { Kysely } from 'kysely';
+import { findChannelTarget, type ChannelTarget } from './channels.repository';
+import { claimLeftToSend, isClaimHolderGone, pidAlive, type Host } from './claims.models';
+import { claimDue, claimHolders, nextDueAt, releaseClaims, type ClaimedDelivery } from './deliveries.repository';
+import { createOutcomeRecorder, describeDelivery } from './outcomes.usecases';
 import { Wakeup } from './wakeup';
 
 export interface DispatcherDeps {
@@ -46,9 +19,14 @@ export interface DispatcherDeps {
   renderTelegram: (payload: MachineEventPayload) => string;
   /** secrets met while sending (webhook secrets) are registered here so no log line shows them */
   redactor?: Redactor;
-  /** sends in flight at most; default 8 */
+  /**
+   * sends in flight at most; default 16, the webhook sender's connections per origin, so a send never
+   * waits in the HTTP client's queue while its time limit is already running
+   */
   concurrency?: number;
-  /** how long a claim protects a row from other daemons; default 30 s (keep it well above any send timeout) */
+  /** due deliveries claimed per transaction; default 256 */
+  claimBatch?: number;
+  /** how long a claim protects a row from other daemons; default 30 s (keep it at least twice any send's time limit) */
   leaseMs?: number;
   /** this process, for recognising claims of daemon instances that are gone; default the real host */
   host?: Host;
@@ -65,73 +43,73 @@ export interface Dispatcher {
   /** Something may be due: look now. */
   wake(): void;
   /**
-   * Stops claiming, lets in-flight sends finish for up to `drainMs`, cuts the rest short, and gives
-   * back every claim this instance holds.
+   * Stops claiming, lets in-flight sends finish for up to `drainMs`, cuts the rest short, records
+   * their outcomes and gives back every claim this instance holds.
    */
   stop(drainMs: number): Promise<void>;
 }
 
-const OUTCOME_VERB: Record<SendResult['kind'], string> = {
-  delivered: 'delivered',
-  retryable: 'failed (will retry)',
-  permanent: 'failed',
-  gone: 'failed (channel gone)',
-  misconfigured: 'failed (misconfigured)',
-};
-
-function describe(d: ClaimedDelivery): string {
-  return `Delivery ${d.id} (${d.event_type} ${d.event_id} for machine ${d.machine_id}) to ${d.channel} ${d.target_id}`;
+interface Queued {
+  delivery: ClaimedDelivery;
+  claimedUntil: number;
 }
 
+type SendOutcome = SendResult | 'target-missing' | 'target-inactive';
+
+/**
+ * The outbox dispatcher. Claims due deliveries in batches (one transaction for up to `claimBatch`
+ * rows), keeps them in a queue and sends them with at most `concurrency` in flight; a slot that
+ * frees up takes the next row at once, and the queue is refilled before it runs dry. Outcomes are
+ * recorded in batches too (see {@link createOutcomeRecorder}). Channel rows (URL, secret, active) are
+ * read once per claim batch.
+ */
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const { db, clock, logger, instanceId } = deps;
-  const concurrency = deps.concurrency ?? 8;
+  const concurrency = deps.concurrency ?? 16;
+  const claimBatch = deps.claimBatch ?? 256;
   const leaseMs = deps.leaseMs ?? 30_000;
   const host: Host = deps.host ?? { hostname: hostname(), pid: process.pid, pidAlive };
-  let lastTakeover = -Infinity;
   const idleMs = deps.idleMs ?? 30_000;
-  const random = deps.random ?? Math.random;
   const channels: ChannelKind[] = deps.telegram ? ['webhook', 'telegram'] : ['webhook'];
+  const queue: Queued[] = [];
   const inFlight = new Map<number, Promise<void>>();
   // Aborted only when shutdown's drain deadline passes: cuts sends still running then.
   const sendAbort = new AbortController();
   const wakeup = new Wakeup();
+  const recorder = createOutcomeRecorder({ db, clock, logger, instanceId, random: deps.random ?? Math.random, onRecorded: () => wakeup.wake() });
+  let targets = new Map<string, Promise<ChannelTarget | undefined>>();
+  let lastTakeover = -Infinity;
   let loop: Promise<void> | null = null;
   let stopping = false;
-  let lastMisconfiguredLog = -Infinity;
+  /** no new sends: shutdown, or `runDue` aborted */
+  let halted = false;
 
-  async function send(d: ClaimedDelivery, signal: AbortSignal): Promise<SendResult | 'target-missing' | 'target-inactive'> {
-    if (d.channel === 'webhook') {
-      const hook = await findWebhook(db, d.target_id);
-      if (!hook) return 'target-missing';
-      if (hook.is_active !== 1) return 'target-inactive';
-      deps.redactor?.add(hook.secret);
-      return deps.webhook.send({ url: hook.url, secret: hook.secret }, d.event_id, d.payload, signal);
+  /** The delivery's channel row, read once per claim batch (a batch to one webhook reads it once). */
+  function targetOf(d: ClaimedDelivery): Promise<ChannelTarget | undefined> {
+    const key = `${d.channel}:${d.target_id}`;
+    let target = targets.get(key);
+    if (!target) {
+      target = findChannelTarget(db, d.channel, d.target_id);
+      targets.set(key, target);
     }
-    const chat = await findTelegramRecipient(db, d.target_id);
-    if (!chat) return 'target-missing';
-    if (chat.is_active !== 1) return 'target-inactive';
-    if (!deps.telegram) return { kind: 'misconfigured', error: 'Telegram is off (TELEGRAM_BOT_TOKEN is not set)' };
-    const payload = JSON.parse(d.payload) as MachineEventPayload;
-    return deps.telegram.sendMessage(chat.chat_id, deps.renderTelegram(payload), signal);
+    return target;
   }
 
-  async function bookkeep(d: ClaimedDelivery, result: SendResult, now: Date): Promise<void> {
-    const success = result.kind === 'delivered';
-    const deactivate = result.kind === 'gone';
-    if (d.channel === 'webhook') {
-      if (success) await recordWebhookSuccess(db, d.target_id, now);
-      else await recordWebhookFailure(db, d.target_id, result.error, now, deactivate);
-    } else if (success) {
-      await recordTelegramSuccess(db, d.target_id, now);
-    } else {
-      await recordTelegramFailure(db, d.target_id, result.error, now, deactivate);
+  async function send(d: ClaimedDelivery, signal: AbortSignal): Promise<SendOutcome> {
+    const target = await targetOf(d);
+    if (!target) return 'target-missing';
+    if (!target.active) return 'target-inactive';
+    if (target.channel === 'webhook') {
+      deps.redactor?.add(target.secret);
+      return deps.webhook.send({ url: target.url, secret: target.secret }, d.event_id, d.payload, signal);
     }
-    if (result.kind === 'gone') logger.warn(`${d.channel === 'webhook' ? 'Webhook' : 'Telegram chat'} ${d.target_id} deactivated: ${result.error}`);
+    if (!deps.telegram) return { kind: 'misconfigured', error: 'Telegram is off (TELEGRAM_BOT_TOKEN is not set)' };
+    const payload = JSON.parse(d.payload) as MachineEventPayload;
+    return deps.telegram.sendMessage(target.chatId, deps.renderTelegram(payload), signal);
   }
 
   async function deliver(d: ClaimedDelivery): Promise<void> {
-    let result: SendResult | 'target-missing' | 'target-inactive';
+    let result: SendOutcome;
     try {
       result = await send(d, sendAbort.signal);
     } catch (error) {
@@ -139,51 +117,40 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       const text = `send failed: ${error instanceof Error ? error.message : String(error)}`;
       result = { kind: 'retryable', error: deps.redactor ? deps.redactor.redact(text) : text };
     }
-    const now = clock.now();
+    const at = clock.now();
     if (sendAbort.signal.aborted && typeof result !== 'string' && result.kind !== 'delivered') {
       // Cut short by shutdown: not the receiver's fault, so no attempt is counted.
-      await releaseClaim(db, d.id, instanceId, now);
-      return;
+      recorder.add({ kind: 'released', delivery: d, at });
+    } else if (typeof result === 'string') {
+      recorder.add({ kind: 'not-sent', delivery: d, reason: result, at });
+    } else {
+      // A gone channel is deactivated when the outcome is recorded; the rest of this batch must not wait for that.
+      if (result.kind === 'gone') targets.set(`${d.channel}:${d.target_id}`, Promise.resolve({ active: false }));
+      recorder.add({ kind: 'sent', delivery: d, result, at });
     }
-    if (result === 'target-missing' || result === 'target-inactive') {
-      const what = result === 'target-missing' ? 'no longer exists' : 'is inactive';
-      await markFinal(db, d.id, instanceId, 'failed', `${d.channel} ${d.target_id} ${what}`, now, false);
-      logger.info(`${describe(d)} not sent: the ${d.channel === 'webhook' ? 'webhook' : 'Telegram chat'} ${what}`);
-      return;
-    }
-    // Only after the receiver accepted it: a crash before this line means a resend, never a loss.
-    if (result.kind === 'delivered') await markDelivered(db, d.id, now);
-    else await recordFailure(d, result, now);
-    await bookkeep(d, result, now);
-    if (result.kind === 'delivered' && d.attempts > 0) logger.info(`${describe(d)} delivered after ${d.attempts + 1} attempts`);
-    else logger.debug(`${describe(d)} ${OUTCOME_VERB[result.kind]}`);
   }
 
-  async function recordFailure(d: ClaimedDelivery, result: Exclude<SendResult, { kind: 'delivered' }>, now: Date): Promise<void> {
-    if (result.kind === 'permanent' || result.kind === 'gone') {
-      await markFinal(db, d.id, instanceId, 'failed', result.error, now, true);
-      logger.warn(`${describe(d)} failed for good: ${result.error}`);
-      return;
+  /** Starts sends from the queue while slots are free. */
+  function pump(): void {
+    while (!halted && inFlight.size < concurrency && queue.length > 0) {
+      const { delivery: d, claimedUntil } = queue.shift()!;
+      const now = clock.now();
+      if (!claimLeftToSend(claimedUntil, now.getTime(), leaseMs)) {
+        recorder.add({ kind: 'released', delivery: d, at: now });
+        continue;
+      }
+      const task = deliver(d)
+        .catch((error: unknown) => {
+          // The claim stays until its lease ends, then the row is sent again (same event id).
+          logger.error(`${describeDelivery(d)}: could not finish the send: ${error instanceof Error ? error.message : String(error)}`);
+        })
+        .finally(() => {
+          inFlight.delete(d.id);
+          pump();
+          wakeup.wake();
+        });
+      inFlight.set(d.id, task);
     }
-    if (result.kind === 'misconfigured' && now.getTime() - lastMisconfiguredLog >= 10 * 60_000) {
-      lastMisconfiguredLog = now.getTime();
-      logger.error(`${describe(d)} refused because our configuration is wrong: ${result.error}. Deliveries are kept and retried.`);
-    }
-    const plan = planRetry({
-      now,
-      occurredAt: d.occurred_at,
-      failedAttempts: d.attempts + 1,
-      retryAfterMs: result.kind === 'retryable' ? result.retryAfterMs : undefined,
-      minDelayMs: result.kind === 'misconfigured' ? MISCONFIGURED_RETRY_MS : undefined,
-      random,
-    });
-    if (plan.kind === 'dead') {
-      await markFinal(db, d.id, instanceId, 'dead', result.error, now, true);
-      logger.error(`${describe(d)} is dead: not delivered within 24h of the event after ${d.attempts + 1} attempts; last error: ${result.error}`);
-      return;
-    }
-    await reschedule(db, d.id, instanceId, plan.at, result.error, now);
-    logger.info(`${describe(d)} failed (attempt ${d.attempts + 1}): ${result.error}; next try at ${plan.at.toISOString()}`);
   }
 
   /** Frees the claims of instances that are certainly gone (at most every few seconds). */
@@ -197,36 +164,32 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     }
   }
 
-  /** Starts sends for newly claimed rows; returns how many were claimed. */
+  /** Claims another batch when the queue runs low; returns how many rows were claimed. */
   async function fill(): Promise<number> {
-    const free = concurrency - inFlight.size;
-    if (free <= 0) return 0;
-    await takeOverFromGone(clock.now());
-    const claimed = await claimDue(db, { now: clock.now(), instanceId, leaseMs, channels, limit: free });
-    for (const d of claimed) {
-      const task = deliver(d)
-        .catch((error: unknown) => {
-          // The claim stays until its lease ends, then the row is sent again (same event id).
-          logger.error(`${describe(d)}: could not record the outcome: ${error instanceof Error ? error.message : String(error)}`);
-        })
-        .finally(() => {
-          inFlight.delete(d.id);
-          wakeup.wake();
-        });
-      inFlight.set(d.id, task);
-    }
+    if (halted || queue.length >= concurrency) return 0;
+    // Outcomes first: a recorded delivery makes the next one of its stream due, and a recorded
+    // deactivation keeps the new batch from reading that channel as active.
+    await recorder.flush();
+    const now = clock.now();
+    await takeOverFromGone(now);
+    const claimed = await claimDue(db, { now, instanceId, leaseMs, channels, limit: claimBatch });
+    if (claimed.length === 0) return 0;
+    targets = new Map();
+    const claimedUntil = now.getTime() + leaseMs;
+    for (const delivery of claimed) queue.push({ delivery, claimedUntil });
     return claimed.length;
   }
 
   async function background(): Promise<void> {
     while (!stopping) {
       try {
-        while (!stopping && (await fill()) > 0) {
-          /* keep claiming while rows are due and slots are free */
-        }
-        if (stopping) break;
+        const claimed = await fill();
+        pump();
+        if (claimed > 0 || stopping) continue;
         const now = clock.now();
-        const due = inFlight.size >= concurrency ? null : await nextDueAt(db, now, channels);
+        // While sends are running, their completions wake us; otherwise sleep until something comes due.
+        const idle = queue.length === 0 && inFlight.size < concurrency;
+        const due = idle ? await nextDueAt(db, now, channels) : null;
         const wait = due === null ? idleMs : Math.min(idleMs, Math.max(0, due.getTime() - now.getTime()) + 1);
         await wakeup.sleep(wait);
       } catch (error) {
@@ -238,14 +201,23 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 
   return {
     async runDue(signal) {
+      const onAbort = () => (halted = true);
+      signal?.addEventListener('abort', onAbort, { once: true });
       let total = 0;
-      while (!signal?.aborted) {
-        const claimed = await fill();
-        total += claimed;
-        if (claimed === 0 && inFlight.size === 0) break;
-        await Promise.race(inFlight.values());
+      try {
+        while (!signal?.aborted) {
+          const claimed = await fill();
+          total += claimed;
+          pump();
+          if (inFlight.size > 0) await Promise.race(inFlight.values());
+          else if (claimed === 0 && queue.length === 0 && recorder.pending === 0) break;
+          // else: record what is buffered (fill does), which may make more rows due
+        }
+        await Promise.allSettled(inFlight.values());
+        await recorder.flush();
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
       }
-      await Promise.allSettled(inFlight.values());
       return total;
     },
     start() {
@@ -256,8 +228,10 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     },
     async stop(drainMs) {
       stopping = true;
+      halted = true;
       wakeup.wake();
       await loop;
+      queue.length = 0; // claimed but never started: released below with the rest
       if (inFlight.size > 0) {
         let timer: NodeJS.Timeout | undefined;
         const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)));
@@ -270,6 +244,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         // Senders honour the abort signal; the bound only guards against one that does not.
         await Promise.race([Promise.allSettled(inFlight.values()), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
       }
+      // Recorded before the claims go: failures are rescheduled only while we hold the claim.
+      await recorder.flush();
       const released = await releaseClaims(db, instanceId, clock.now());
       if (released > 0) logger.info(`Released ${released} delivery claim(s)`);
     },

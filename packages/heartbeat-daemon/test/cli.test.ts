@@ -163,6 +163,39 @@ describe('run and status against a real database file', () => {
     expect(result.code).toBe(130); // 128 + SIGINT, without waiting for the 20 s send to time out
   });
 
+  test('two daemons sharing a burst bigger than one claim batch deliver every event exactly once', async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    const machines = 600; // more than two claim batches of 256
+    const stale = longAgo();
+    await db.db.transaction().execute(async (trx) => {
+      for (let i = 0; i < machines; i++) await insertMachine(trx, userId, { name: `m${i}`, status: 'online', last_seen: stale });
+    });
+    // Slow answers keep the first daemon busy, so the second one finds rows to claim as well.
+    await receiver.close();
+    receiver = await startWebhookReceiver({ secret: SECRET, respond: () => new Promise((resolve) => setTimeout(() => resolve(undefined), 20)) });
+    await db.db.updateTable('webhooks').set({ url: receiver.url }).execute();
+    const args = ['run', '--interval', '1s', '--threshold', '2s', '--log-level', 'debug'];
+    const a = children.start(BIN, args, env());
+    const b = children.start(BIN, args, env());
+    await receiver.waitFor((r) => r.length >= machines, 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 500)); // a duplicate would arrive now
+    a.child.kill('SIGTERM');
+    b.child.kill('SIGTERM');
+    expect((await a.exited()).code).toBe(0);
+    expect((await b.exited()).code).toBe(0);
+
+    const sent = receiver.received.map((r) => r.headers['webhook-id']);
+    expect(sent).toHaveLength(machines);
+    expect(new Set(sent).size).toBe(machines);
+    const statuses = await db.db.selectFrom('deliveries').select(['status', 'attempts', 'claimed_by']).execute();
+    expect(statuses).toHaveLength(machines);
+    expect(statuses.every((d) => d.status === 'delivered' && d.attempts === 1 && d.claimed_by === null)).toBe(true);
+    // Each delivery was recorded by exactly one of the two (which one is up to timing).
+    const recorded = (lines: string[]) =>
+      lines.map((l) => /Recorded \d+ delivery outcome\(s\): (\d+) delivered/.exec(l)).reduce((n, m) => n + (m ? Number(m[1]) : 0), 0);
+    expect(recorded(a.lines()) + recorded(b.lines())).toBe(machines);
+  });
+
   test('two daemons on one file produce no duplicate events or deliveries', async () => {
     await insertWebhook(db.db, userId, receiver.url, SECRET);
     const ids: number[] = [];

@@ -13,11 +13,11 @@ import {
 import { createTestDb, type TestDb } from '../../../test/support/db';
 import { startFakeTelegram, type FakeTelegram, type FakeTelegramResponse } from '../../../test/support/fake-telegram';
 import { insertMachine, insertTelegramRecipient, insertUser, insertWebhook } from '../../../test/support/fixtures';
-import { startWebhookReceiver, type WebhookReceiver, type WebhookResponse } from '../../../test/support/webhook-receiver';
-import { dueQuery, nextDueAt } from '../src/deliveries.repository';
+import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver, type WebhookResponse } from '../../../test/support/webhook-receiver';
+import { dueQuery, markDelivered, nextDueAt } from '../src/deliveries.repository';
 import { createDispatcher, type DispatcherDeps } from '../src/dispatcher.usecases';
 import { createSweeper } from '../src/sweep.usecases';
-import { secondConnection, testLogger } from './helpers';
+import { queryPlan, recordingKysely, secondConnection, testLogger } from './helpers';
 
 const THRESHOLD = 120_000;
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -31,7 +31,7 @@ describe('the dispatcher, with the real senders against local servers', () => {
   let log: ReturnType<typeof testLogger>;
   let userId: number;
   let machineId: number;
-  let webhookReply: (index: number) => Reply;
+  let webhookReply: (index: number, request: ReceivedWebhook) => Reply;
   let telegramReply: (index: number) => FakeTelegramResponse | undefined;
   let receiver: WebhookReceiver;
   let telegramServer: FakeTelegram;
@@ -45,7 +45,7 @@ describe('the dispatcher, with the real senders against local servers', () => {
     log = testLogger();
     webhookReply = () => undefined;
     telegramReply = () => undefined;
-    receiver = await startWebhookReceiver({ secret: SECRET, now: () => clock.now(), respond: (_r, i) => webhookReply(i) });
+    receiver = await startWebhookReceiver({ secret: SECRET, now: () => clock.now(), respond: (r, i) => webhookReply(i, r) });
     telegramServer = await startFakeTelegram({ token: TOKEN, respond: (_m, i) => telegramReply(i) });
     webhook = createWebhookSender({ allowHttp: true, allowPrivate: true, clock, timeoutMs: 5_000 });
     telegram = createTelegramSender({ token: TOKEN, apiRoot: telegramServer.apiRoot, timeoutMs: 5_000 });
@@ -345,6 +345,162 @@ describe('the dispatcher, with the real senders against local servers', () => {
     };
     await dispatcher({ webhook: broken }).runDue();
     expect((await deliveries())[0]).toMatchObject({ status: 'pending', attempts: 1, last_error: 'send failed: boom' });
+  });
+
+  /** `count` more machines of the owner, silent long enough to go offline at the next sweep. */
+  async function moreMachines(count: number): Promise<number[]> {
+    const ids: number[] = [];
+    for (let i = 0; i < count; i++) ids.push(await insertMachine(db.db, userId, { name: `m${i}`, status: 'online', last_seen: clock.now().toISOString() }));
+    return ids;
+  }
+  /** Every machine reports now, and a sweep turns the offline ones online. */
+  async function allComeBack() {
+    clock.advance(1_000);
+    await db.db.updateTable('machines').set({ last_seen: clock.now().toISOString() }).execute();
+    await sweep();
+  }
+  async function allGoOffline() {
+    clock.advance(THRESHOLD + 1);
+    await sweep();
+  }
+  /** Runs the dispatcher until nothing is pending, moving the clock to each retry. */
+  async function deliverEverything(d: ReturnType<typeof dispatcher>) {
+    for (let round = 0; round < 100 && (await deliveries()).some((x) => x.status === 'pending'); round++) {
+      await d.runDue();
+      if ((await deliveries()).some((x) => x.status === 'pending')) await toNextRetry();
+    }
+    expect((await deliveries()).filter((x) => x.status !== 'delivered')).toEqual([]);
+  }
+
+  test('with many streams claimed in one batch, each machine still gets its events in order, through failures', async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await moreMachines(11); // 12 machines, 3 events each: offline, online, offline
+    await allGoOffline();
+    await allComeBack();
+    await allGoOffline();
+    expect(await deliveries()).toHaveLength(36);
+    // Every third request fails: retries interleave with first attempts of other streams.
+    webhookReply = (i) => (i % 3 === 1 ? { status: 503 } : undefined);
+    await deliverEverything(dispatcher({ concurrency: 4, claimBatch: 256 }));
+
+    const all = await events();
+    const order = new Map(all.map((e, i) => [e.id, i]));
+    const byMachine = new Map<number, number[]>();
+    for (const r of receiver.received) {
+      const body = r.json as { event_id: string; machine: { id: number } };
+      byMachine.set(body.machine.id, [...(byMachine.get(body.machine.id) ?? []), order.get(body.event_id)!]);
+    }
+    expect(byMachine.size).toBe(12);
+    for (const [id, seen] of byMachine) {
+      // Every attempt, failed or not, respected the order: never a later event before an earlier one was delivered.
+      expect({ id, seen }).toEqual({ id, seen: [...seen].sort((a, b) => a - b) });
+    }
+    const delivered = receiver.received.filter((r) => r.answeredStatus === 200).map((r) => r.headers['webhook-id']);
+    expect(new Set(delivered).size).toBe(36);
+    expect(delivered).toHaveLength(36); // nothing delivered twice
+  });
+
+  test('rows claimed by a daemon wait for it, even while they are still queued unsent', async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await moreMachines(4);
+    await allGoOffline();
+    let answer!: () => void;
+    let arrived!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    const firstInFlight = new Promise<void>((resolve) => (arrived = resolve));
+    webhookReply = async (i) => {
+      if (i === 0) {
+        arrived();
+        await answered;
+      }
+      return undefined;
+    };
+    const other = await secondConnection(db.path);
+    cleanups.push(() => other.close());
+    // (Two dispatchers in one process must not claim at the same moment: better-sqlite3 waits for a
+    // lock synchronously, so the holder could never finish. Across processes they simply queue.)
+    const running = dispatcher({ instanceId: 'daemon-a', concurrency: 1 }).runDue();
+    await firstInFlight;
+    // A claimed all five in one batch and is sending the first: B finds nothing to send.
+    expect(await dispatcher({ instanceId: 'daemon-b' }, other).runDue()).toBe(0);
+    expect((await deliveries()).map((d) => d.claimed_by)).toEqual(Array(5).fill('daemon-a'));
+    answer();
+    expect(await running).toBe(5);
+    expect(receiver.received).toHaveLength(5);
+  });
+
+  test('a claimed row that waited too long in the queue is given back unsent, then claimed and sent afresh', async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await moreMachines(2);
+    await allGoOffline();
+    const leaseMs = 30_000;
+    const other = await secondConnection(db.path);
+    cleanups.push(() => other.close());
+    const leftOnClaim: number[] = [];
+    webhookReply = async (_i, request) => {
+      const row = await other.db
+        .selectFrom('deliveries')
+        .select('claimed_until')
+        .where('event_id', '=', request.headers['webhook-id'] as string)
+        .executeTakeFirstOrThrow();
+      leftOnClaim.push(Date.parse(row.claimed_until!) - clock.now().getTime());
+      if (request.index === 0) clock.advance(20_000); // the first send is slow: 20 s of the 30 s lease go by
+      return undefined;
+    };
+    expect(await dispatcher({ concurrency: 1, leaseMs }).runDue()).toBe(5); // 3 claimed at first, 2 of them again
+    expect(receiver.received).toHaveLength(3);
+    // No send ever started with less than half a lease left on its claim.
+    expect(Math.min(...leftOnClaim)).toBeGreaterThanOrEqual(leaseMs / 2);
+    expect((await deliveries()).map((d) => [d.status, d.attempts])).toEqual(Array(3).fill(['delivered', 1]));
+  });
+
+  test('a 410 stops the rest of the batch going to that webhook at once', async () => {
+    const hook = await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await moreMachines(2);
+    await allGoOffline();
+    webhookReply = () => ({ status: 410 });
+    expect(await dispatcher({ concurrency: 1 }).runDue()).toBe(3);
+    expect(receiver.received).toHaveLength(1);
+    expect((await deliveries()).map((d) => [d.status, d.attempts, d.last_error])).toEqual([
+      ['failed', 1, 'HTTP 410 Gone'],
+      ['failed', 0, `webhook ${hook} is inactive`],
+      ['failed', 0, `webhook ${hook} is inactive`],
+    ]);
+  });
+
+  test("recording a batch leaves the webhook's bookkeeping as recording one by one would", async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await moreMachines(5);
+    await allGoOffline();
+    webhookReply = (i) => (i === 2 || i === 3 ? { status: 500 } : undefined);
+    await dispatcher({ concurrency: 1 }).runDue();
+    // Requests: ok, ok, 500, 500, ok, ok — the last successes reset the failure count.
+    expect(await db.db.selectFrom('webhooks').select(['failure_count', 'last_error', 'last_success_at']).executeTakeFirst()).toEqual({
+      failure_count: 0,
+      last_error: 'HTTP 500 Internal Server Error',
+      last_success_at: clock.now().toISOString(),
+    });
+    webhookReply = () => ({ status: 500 });
+    clock.advance(10 * 60_000);
+    await dispatcher({ concurrency: 1 }).runDue();
+    expect(await db.db.selectFrom('webhooks').select(['failure_count']).executeTakeFirst()).toEqual({ failure_count: 2 });
+  });
+
+  test('the writes of a dispatch round find their rows by key, never by walking every pending delivery', async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await moreMachines(9);
+    await allGoOffline();
+    webhookReply = (i) => (i === 3 ? { status: 503 } : i === 4 ? { status: 400 } : undefined);
+    const recording = recordingKysely(db.sqlite);
+    await dispatcher({}, { ...db, db: recording.db }).runDue();
+    // Outcomes that arrive together are marked in one statement; its shape, whatever the data:
+    await markDelivered(recording.db, (await deliveries()).map((d) => d.id), clock.now());
+    const writes = recording.statements.filter((s) => /^update/i.test(s.sql) && !/claimed_by" = \?\s*and "status"/i.test(s.sql));
+    expect(writes.length).toBeGreaterThan(3);
+    for (const write of writes) {
+      const plan = queryPlan(db.sqlite, write);
+      expect({ sql: write.sql, plan }).toEqual({ sql: write.sql, plan: expect.stringMatching(/PRIMARY KEY/) });
+    }
   });
 
   test('finding due deliveries reads pending rows through the indexes, never the whole (ever-growing) table', () => {

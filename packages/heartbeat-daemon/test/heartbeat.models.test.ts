@@ -1,6 +1,7 @@
 import { TestClock } from '@lunasentri/shared';
 import { decide, decideTransitions, nextCheckAt, type DecisionContext, type IngestState, type MachineState } from '../src/heartbeat.models';
-import { isClaimHolderGone } from '../src/claims.models';
+import { planChannelUpdates, type ChannelOutcome } from '../src/channels.models';
+import { claimLeftToSend, isClaimHolderGone } from '../src/claims.models';
 import { DELIVERY_TTL_MS, RETRY_CAP_MS, planRetry, retryDelayMs } from '../src/retry.models';
 
 const THRESHOLD = 120_000;
@@ -132,5 +133,34 @@ describe('whose claims may be taken over before their lease ends', () => {
     ['an instance without a liveness row keeps them until the lease ends', { ...holder, pid: null as unknown as number, hostname: null as unknown as string }, false],
   ])('%s', (_name, h, gone) => {
     expect(isClaimHolderGone(h, host)).toBe(gone);
+  });
+});
+
+describe('channel bookkeeping for a batch of outcomes', () => {
+  const at = (s: number) => new Date(Date.UTC(2026, 10, 28, 3, 0, s));
+  const ok = (targetId: number, s: number, channel: 'webhook' | 'telegram' = 'webhook') => ({ channel, targetId, success: true as const, at: at(s) });
+  const fail = (targetId: number, s: number, error = 'HTTP 500', deactivate = false) => ({ channel: 'webhook' as const, targetId, success: false as const, error, deactivate, at: at(s) });
+
+  test.each<[string, ChannelOutcome[], ChannelOutcome[]]>([
+    ['a run of successes on one webhook is one update, the latest', [ok(1, 1), ok(1, 2), ok(1, 3)], [ok(1, 3)]],
+    ['each channel gets its own', [ok(1, 1), ok(2, 2), ok(1, 3), ok(2, 4, 'telegram')], [ok(2, 2), ok(1, 3), ok(2, 4, 'telegram')]],
+    ['failures are all kept, in order (each counts)', [fail(1, 1), fail(1, 2)], [fail(1, 1), fail(1, 2)]],
+    ['a success before a failure is written before it', [ok(1, 1), ok(1, 2), fail(1, 3)], [ok(1, 2), fail(1, 3)]],
+    ['a success after failures is written after them (it resets the count)', [fail(1, 1), ok(1, 2), ok(1, 3)], [fail(1, 1), ok(1, 3)]],
+    ['a deactivation stays in place', [ok(1, 1), fail(1, 2, 'HTTP 410 Gone', true), ok(2, 3)], [ok(1, 1), fail(1, 2, 'HTTP 410 Gone', true), ok(2, 3)]],
+  ])('%s', (_name, outcomes, plan) => {
+    expect(planChannelUpdates(outcomes)).toEqual(plan);
+  });
+});
+
+describe('whether a queued claim may still be sent', () => {
+  test.each<[number, boolean]>([
+    [30_000, true],
+    [15_000, true], // exactly half the lease left
+    [14_999, false],
+    [0, false],
+    [-1, false],
+  ])('%i ms of a 30 s lease left: %s', (left, expected) => {
+    expect(claimLeftToSend(1_000_000 + left, 1_000_000, 30_000)).toBe(expected);
   });
 });

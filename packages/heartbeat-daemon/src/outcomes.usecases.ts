@@ -1,0 +1,186 @@
+import type { Clock, Database, Logger, SendResult } from '@lunasentri/shared';
+import type { Kysely, Transaction } from 'kysely';
+import { planChannelUpdates, type ChannelOutcome } from './channels.models';
+import { recordChannelOutcome } from './channels.repository';
+import { markDelivered, markFinal, releaseClaim, reschedule, type ClaimedDelivery } from './deliveries.repository';
+import { MISCONFIGURED_RETRY_MS, planRetry } from './retry.models';
+
+/** What became of one claimed delivery, waiting to be recorded. */
+export type Outcome =
+  /** the notifier answered (`at`: when) */
+  | { kind: 'sent'; delivery: ClaimedDelivery; result: SendResult; at: Date }
+  /** its channel was deleted or deactivated: nothing was sent */
+  | { kind: 'not-sent'; delivery: ClaimedDelivery; reason: 'target-missing' | 'target-inactive'; at: Date }
+  /** given back without counting an attempt: cut short by shutdown, or its claim grew too old to start a send */
+  | { kind: 'released'; delivery: ClaimedDelivery; at: Date };
+
+export interface OutcomeRecorder {
+  /** Buffers an outcome; it is recorded soon, together with the others that arrive meanwhile. */
+  add(outcome: Outcome): void;
+  /** Records everything added so far (after any recording in progress). Never rejects: failures are logged. */
+  flush(): Promise<void>;
+  /** outcomes added and not recorded yet */
+  readonly pending: number;
+}
+
+export interface OutcomeRecorderDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  logger: Logger;
+  instanceId: string;
+  random: () => number;
+  /** after each recording: the next delivery of a stream may be due now */
+  onRecorded?: () => void;
+  /**
+   * how long outcomes are gathered before they are recorded together; default 10 ms. Longer means
+   * fewer transactions, and more resends (same event ids) if the process dies in that window.
+   */
+  gatherMs?: number;
+  /** outcomes recorded at once at most; more are recorded right away; default 256 */
+  maxBatch?: number;
+}
+
+export function describeDelivery(d: ClaimedDelivery): string {
+  return `Delivery ${d.id} (${d.event_type} ${d.event_id} for machine ${d.machine_id}) to ${d.channel} ${d.target_id}`;
+}
+
+const OUTCOME_VERB: Record<SendResult['kind'] | 'not-sent' | 'released', string> = {
+  delivered: 'delivered',
+  retryable: 'failed (will retry)',
+  permanent: 'failed',
+  gone: 'failed (channel gone)',
+  misconfigured: 'failed (misconfigured)',
+  'not-sent': 'not sent (channel deleted or inactive)',
+  released: 'given back unsent',
+};
+
+/** `12 delivered, 1 failed (will retry)` */
+function summarize(batch: readonly Outcome[]): string {
+  const counts = new Map<string, number>();
+  for (const o of batch) {
+    const verb = OUTCOME_VERB[o.kind === 'sent' ? o.result.kind : o.kind];
+    counts.set(verb, (counts.get(verb) ?? 0) + 1);
+  }
+  return [...counts].map(([verb, n]) => `${n} ${verb}`).join(', ');
+}
+
+/**
+ * Records delivery outcomes in batches: everything that arrived since the last recording goes into
+ * one transaction (successes in one statement, the channels' bookkeeping folded per channel, see
+ * {@link planChannelUpdates}). Log lines follow the commit. A delivery is still marked delivered only
+ * after its receiver accepted it; a crash before the recording means a resend with the same event id.
+ */
+export function createOutcomeRecorder(deps: OutcomeRecorderDeps): OutcomeRecorder {
+  const { db, clock, logger, instanceId, random } = deps;
+  let buffer: Outcome[] = [];
+  let recording = 0;
+  let chain: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | null = null;
+  let lastMisconfiguredLog = -Infinity;
+  const gatherMs = deps.gatherMs ?? 10;
+  const maxBatch = deps.maxBatch ?? 256;
+
+  /** Writes a failed attempt; returns the log line to write once committed. */
+  async function recordFailure(trx: Transaction<Database>, d: ClaimedDelivery, result: Exclude<SendResult, { kind: 'delivered' }>, at: Date): Promise<() => void> {
+    if (result.kind === 'permanent' || result.kind === 'gone') {
+      await markFinal(trx, d.id, instanceId, 'failed', result.error, at, true);
+      return () => logger.warn(`${describeDelivery(d)} failed for good: ${result.error}`);
+    }
+    let loud: (() => void) | null = null;
+    if (result.kind === 'misconfigured' && at.getTime() - lastMisconfiguredLog >= 10 * 60_000) {
+      lastMisconfiguredLog = at.getTime();
+      loud = () => logger.error(`${describeDelivery(d)} refused because our configuration is wrong: ${result.error}. Deliveries are kept and retried.`);
+    }
+    const plan = planRetry({
+      now: at,
+      occurredAt: d.occurred_at,
+      failedAttempts: d.attempts + 1,
+      retryAfterMs: result.kind === 'retryable' ? result.retryAfterMs : undefined,
+      minDelayMs: result.kind === 'misconfigured' ? MISCONFIGURED_RETRY_MS : undefined,
+      random,
+    });
+    if (plan.kind === 'dead') {
+      await markFinal(trx, d.id, instanceId, 'dead', result.error, at, true);
+      return () => {
+        loud?.();
+        logger.error(`${describeDelivery(d)} is dead: not delivered within 24h of the event after ${d.attempts + 1} attempts; last error: ${result.error}`);
+      };
+    }
+    await reschedule(trx, d.id, instanceId, plan.at, result.error, at);
+    return () => {
+      loud?.();
+      logger.info(`${describeDelivery(d)} failed (attempt ${d.attempts + 1}): ${result.error}; next try at ${plan.at.toISOString()}`);
+    };
+  }
+
+  async function record(batch: readonly Outcome[]): Promise<void> {
+    const now = clock.now();
+    const logs: Array<() => void> = [];
+    await db.transaction().execute(async (trx) => {
+      const delivered = batch.filter((o) => o.kind === 'sent' && o.result.kind === 'delivered').map((o) => o.delivery.id);
+      await markDelivered(trx, delivered, now);
+      const channelOutcomes: ChannelOutcome[] = [];
+      for (const o of batch) {
+        const d = o.delivery;
+        if (o.kind === 'released') {
+          await releaseClaim(trx, d.id, instanceId, o.at);
+        } else if (o.kind === 'not-sent') {
+          const what = o.reason === 'target-missing' ? 'no longer exists' : 'is inactive';
+          await markFinal(trx, d.id, instanceId, 'failed', `${d.channel} ${d.target_id} ${what}`, o.at, false);
+          logs.push(() => logger.info(`${describeDelivery(d)} not sent: the ${d.channel === 'webhook' ? 'webhook' : 'Telegram chat'} ${what}`));
+        } else if (o.result.kind === 'delivered') {
+          channelOutcomes.push({ channel: d.channel, targetId: d.target_id, success: true, at: o.at });
+          if (d.attempts > 0) logs.push(() => logger.info(`${describeDelivery(d)} delivered after ${d.attempts + 1} attempts`));
+        } else {
+          const result = o.result;
+          const failureLog = await recordFailure(trx, d, result, o.at);
+          channelOutcomes.push({ channel: d.channel, targetId: d.target_id, success: false, error: result.error, deactivate: result.kind === 'gone', at: o.at });
+          logs.push(() => {
+            failureLog();
+            if (result.kind === 'gone') logger.warn(`${d.channel === 'webhook' ? 'Webhook' : 'Telegram chat'} ${d.target_id} deactivated: ${result.error}`);
+          });
+        }
+      }
+      for (const update of planChannelUpdates(channelOutcomes)) await recordChannelOutcome(trx, update);
+    });
+    for (const log of logs) log();
+    // One line per batch, not per delivery: winston formats a line even when its level is off.
+    logger.debug(`Recorded ${batch.length} delivery outcome(s): ${summarize(batch)}`);
+  }
+
+  function flush(): Promise<void> {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    chain = chain.then(async () => {
+      const batch = buffer;
+      buffer = [];
+      if (batch.length === 0) return;
+      recording = batch.length;
+      try {
+        await record(batch);
+      } catch (error) {
+        // Nothing of the batch was written: its rows keep their claims until they expire and are
+        // then sent again, with the same event ids (at least once, never lost).
+        logger.error(
+          `Could not record ${batch.length} delivery outcome(s) (first: ${describeDelivery(batch[0]!.delivery)}): ${error instanceof Error ? error.message : String(error)}`,
+        );
+      } finally {
+        recording = 0;
+      }
+      deps.onRecorded?.();
+    });
+    return chain;
+  }
+
+  return {
+    add(outcome) {
+      buffer.push(outcome);
+      if (buffer.length >= maxBatch) void flush();
+      else if (!timer) timer = setTimeout(() => void flush(), gatherMs);
+    },
+    flush,
+    get pending() {
+      return buffer.length + recording;
+    },
+  };
+}
