@@ -85,3 +85,16 @@ describe('redactor at scale', () => {
     expect(text).toBe('a [redacted] b [redacted] c');
   });
 });
+
+describe('log line integrity', () => {
+  test('a name with a newline, NUL or ANSI escape cannot forge or colour a line', async () => {
+    const out = captureStream();
+    const logger = createLogger({ stream: out.stream, env: { JOURNAL_STREAM: '8:1' } });
+    const name = 'evil)\n<6>Heartbeat monitor stopped\u0000\u001b[31m';
+    logger.warn(`Machine 1 (${name}) went offline (last seen: 2m15s ago)`, { hostname: 'a\nb' });
+    await logger.close();
+    expect(out.lines()).toEqual([
+      '<4>Machine 1 (evil)\\n<6>Heartbeat monitor stopped\\u0000\\u001b[31m) went offline (last seen: 2m15s ago) hostname=a\\nb',
+    ]);
+  });
+});

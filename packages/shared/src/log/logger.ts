@@ -30,13 +30,26 @@ export interface LoggerOptions {
 
 const PRIORITY: Record<string, number> = { error: 3, warn: 4, info: 6, debug: 7 };
 
+/**
+ * Text lines show control characters as escapes: a machine name holding a newline must not be able
+ * to forge a line operators grep for ("… went offline"), nor a NUL or an ANSI escape reach a terminal.
+ */
+export function escapeControl(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\\t';
+    return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
+}
+
 /** Meta fields printed after the message in text format, `key=value`. */
 function metaText(info: winston.Logform.TransformableInfo): string {
   const skip = new Set(['level', 'message', 'timestamp', 'stack']);
   const parts: string[] = [];
   for (const [key, value] of Object.entries(info)) {
     if (skip.has(key) || typeof key === 'symbol') continue;
-    parts.push(`${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+    parts.push(`${key}=${escapeControl(typeof value === 'string' ? value : JSON.stringify(value))}`);
   }
   const stack = typeof info.stack === 'string' ? `\n${info.stack}` : '';
   return (parts.length > 0 ? ` ${parts.join(' ')}` : '') + stack;
@@ -60,7 +73,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       const record = journald ? { level, message, ...meta } : { timestamp, level, message, ...meta };
       return redactor.redact(JSON.stringify(record));
     }
-    const line = `${message}${metaText(info)}`;
+    const line = `${escapeControl(message)}${metaText(info)}`;
     if (journald) return redactor.redact(`<${PRIORITY[info.level] ?? 6}>${line}`);
     return redactor.redact(`${String(info.timestamp)} ${info.level.toUpperCase().padEnd(5)} ${line}`);
   });
