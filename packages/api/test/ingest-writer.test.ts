@@ -62,4 +62,40 @@ describe('ingest write-behind', () => {
     await writer.close();
     expect(written.map((b) => [...b.lastSeen])).toEqual([[[7, new Date(at).toISOString()]], [[7, new Date(at + 500).toISOString()]]]);
   });
+
+  it('writes a report held back by the write interval once its interval has passed, without another report', async () => {
+    const { store, written } = flakyStore();
+    // Timers driven by the test: each scheduled flush is fired by hand after moving the clock.
+    const scheduled: Array<{ fire: () => void; ms: number }> = [];
+    const timers = {
+      setTimeout: (fire: () => void, ms: number) => {
+        const entry = { fire, ms };
+        scheduled.push(entry);
+        return entry;
+      },
+      clearTimeout: (handle: unknown) => {
+        scheduled.splice(scheduled.indexOf(handle as (typeof scheduled)[number]), 1);
+      },
+    };
+    const writer = new IngestWriter(store, clock, logger, { flushIntervalMs: 25, minWriteIntervalMs: 1_000, timers });
+    const at = clock.now().getTime();
+    writer.record({ machineId: 3, receivedAtMs: at });
+    await writer.flush();
+    expect(written).toHaveLength(1);
+    clock.advance(200);
+    writer.record({ machineId: 3, receivedAtMs: at + 200 });
+    // The flush the report asked for finds it held back, and books a wake-up for when it is due.
+    const first = scheduled.shift()!;
+    first.fire();
+    await writer.flush();
+    expect(written).toHaveLength(1);
+    expect(scheduled).toHaveLength(1);
+    expect(scheduled[0].ms).toBe(800);
+    clock.advance(800);
+    scheduled.shift()!.fire();
+    await writer.flush();
+    expect(written.map((b) => [...b.lastSeen])).toEqual([[[3, new Date(at).toISOString()]], [[3, new Date(at + 200).toISOString()]]]);
+    expect(writer.pendingMachines).toBe(0);
+    await writer.close();
+  });
 });

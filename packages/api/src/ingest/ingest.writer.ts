@@ -14,7 +14,28 @@ export interface IngestWriterOptions {
   minWriteIntervalMs: number;
   /** Metrics rows kept in memory while the database refuses writes; the oldest go first beyond it. */
   maxPendingMetrics?: number;
+  /** How `close()` waits between attempts when the database refuses the final write; default 100 ms. */
+  closeRetryDelayMs?: number;
+  /** How many times `close()` tries the final write before giving up; default 40. */
+  closeAttempts?: number;
+  /** Timers, injectable so tests drive the flush schedule with their clock instead of waiting. */
+  timers?: WriterTimers;
 }
+
+export interface WriterTimers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const nodeTimers: WriterTimers = {
+  setTimeout(callback, ms) {
+    const handle = setTimeout(callback, ms);
+    // The server's own handles keep the process alive; a pending flush alone must not.
+    handle.unref();
+    return handle;
+  },
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
 
 /**
  * Write-behind for ingest: reports are answered at once and written in one transaction per flush
@@ -35,7 +56,10 @@ export class IngestWriter {
   private lastPruneMs = 0;
   /** consecutive failed flushes: retries back off and only the first failure of a streak is logged */
   private failures = 0;
-  private timer: NodeJS.Timeout | null = null;
+  /** earliest time a held-back last_seen becomes due (from the last takeDue), for the next timer */
+  private nextDueMs: number | undefined;
+  private timer: unknown = null;
+  private readonly timers: WriterTimers;
   private running: Promise<void> | null = null;
   private closed = false;
   private readonly maxPendingMetrics: number;
@@ -47,6 +71,7 @@ export class IngestWriter {
     private readonly options: IngestWriterOptions,
   ) {
     this.maxPendingMetrics = options.maxPendingMetrics ?? 100_000;
+    this.timers = options.timers ?? nodeTimers;
   }
 
   record(report: IngestReport): void {
@@ -77,7 +102,12 @@ export class IngestWriter {
     while (this.running) await this.running;
     const nowMs = this.clock.now().getTime();
     const batch = this.takeDue(nowMs, all);
-    if (batch.lastSeen.size === 0 && batch.systemInfo.size === 0 && batch.samples.length === 0) return;
+    if (batch.lastSeen.size === 0 && batch.systemInfo.size === 0 && batch.samples.length === 0) {
+      // Only reports held back by the write interval are left: wake up when the first is due, or a
+      // lone report inside the interval would wait for the machine's next report to be written.
+      this.scheduleNext();
+      return;
+    }
     this.running = this.store
       .write(batch)
       .then(() => {
@@ -96,29 +126,46 @@ export class IngestWriter {
       })
       .finally(() => {
         this.running = null;
-        if (this.pendingSeen.size > 0 || this.samples.length > 0 || this.systemInfo.size > 0) this.schedule();
+        this.scheduleNext();
       });
     await this.running;
   }
 
-  /** Stops the timer and writes everything left, whatever its write interval. */
+  /**
+   * Stops the timer and writes everything left, whatever its write interval. A database that refuses
+   * the write (another process holds the lock) is retried for a bounded while before reports are lost.
+   */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
     this.timer = null;
-    await this.flush(true);
+    const attempts = this.options.closeAttempts ?? 40;
+    for (let attempt = 1; ; attempt++) {
+      await this.flush(true);
+      if (!this.hasPending() || attempt >= attempts) break;
+      await new Promise((resolve) => setTimeout(resolve, this.options.closeRetryDelayMs ?? 100));
+    }
+    if (this.hasPending()) this.logger.error('Gave up writing buffered ingest reports on stop', { machines: this.pendingSeen.size, samples: this.samples.length });
+  }
+
+  private hasPending(): boolean {
+    return this.pendingSeen.size > 0 || this.samples.length > 0 || this.systemInfo.size > 0;
   }
 
   private takeDue(nowMs: number, all: boolean): IngestBatch {
     const lastSeen = new Map<number, string>();
     const interval = this.options.minWriteIntervalMs;
+    let nextDue: number | undefined;
     for (const [machineId, seenAt] of this.pendingSeen) {
       const written = this.seenWrittenAt.get(machineId);
       if (all || written === undefined || nowMs - written >= interval || nowMs < written) {
         lastSeen.set(machineId, new Date(seenAt).toISOString());
         this.seenWrittenAt.set(machineId, nowMs);
+      } else if (nextDue === undefined || written + interval < nextDue) {
+        nextDue = written + interval;
       }
     }
+    this.nextDueMs = nextDue;
     if (lastSeen.size === this.pendingSeen.size) this.pendingSeen = new Map();
     else for (const machineId of lastSeen.keys()) this.pendingSeen.delete(machineId);
     const batch = { lastSeen, systemInfo: this.systemInfo, samples: this.samples };
@@ -138,16 +185,22 @@ export class IngestWriter {
     }
   }
 
-  private schedule(): void {
-    if (this.timer || this.closed) return;
+  /** After a flush: a timer for what is left, at the flush interval or when the first held-back report is due. */
+  private scheduleNext(): void {
+    if (!this.hasPending()) return;
+    const onlyHeldBack = this.failures === 0 && this.samples.length === 0 && this.systemInfo.size === 0 && this.nextDueMs !== undefined;
+    if (!onlyHeldBack) return this.schedule();
+    this.schedule(Math.max(this.options.flushIntervalMs, (this.nextDueMs as number) - this.clock.now().getTime()));
+  }
+
+  private schedule(delayMs?: number): void {
+    if (this.timer !== null || this.closed) return;
     // After failures, back off (up to 5 s) instead of hammering a locked or broken database.
-    const delay = this.failures === 0 ? this.options.flushIntervalMs : Math.min(this.options.flushIntervalMs * 2 ** this.failures, 5_000);
-    this.timer = setTimeout(() => {
+    const delay = delayMs ?? (this.failures === 0 ? this.options.flushIntervalMs : Math.min(this.options.flushIntervalMs * 2 ** this.failures, 5_000));
+    this.timer = this.timers.setTimeout(() => {
       this.timer = null;
       void this.flush();
     }, delay);
-    // The server's own handles keep the process alive; a pending flush alone must not.
-    this.timer.unref();
   }
 
   private requeue(batch: IngestBatch): void {
