@@ -5,6 +5,8 @@ import { startApiService } from './service/api.service';
 
 /** A stop that takes longer than this is abandoned (exit 1) rather than hanging a service manager. */
 const STOP_DEADLINE_MS = 15_000;
+/** Past the deadline, writing buffered reports and the liveness stop gets at most this long. */
+const FINISH_BOUND_MS = 3_000;
 
 /**
  * The composition root: the only place that reads the real clock, builds db, logger and notifier,
@@ -100,8 +102,10 @@ async function serve(settings: ServeSettings): Promise<number> {
   process.once('SIGTERM', force);
   process.once('SIGINT', force);
   const deadline = setTimeout(() => {
-    logger.error(`Stop took longer than ${STOP_DEADLINE_MS / 1000}s: exiting`);
-    process.exit(1);
+    logger.error(`Stop took longer than ${STOP_DEADLINE_MS / 1000}s: writing buffered reports, then exiting`);
+    // Even on this path, accepted (202) reports and the liveness stop are recorded, within a bound.
+    const bound = new Promise((resolve) => setTimeout(resolve, FINISH_BOUND_MS).unref());
+    void Promise.race([service.finish().catch(() => undefined), bound]).finally(() => process.exit(1));
   }, STOP_DEADLINE_MS);
   deadline.unref();
 

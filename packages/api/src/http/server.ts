@@ -13,15 +13,33 @@ import { ApiError, type ErrorBody } from './errors';
 /** CONTRACT §5: bodies over 64 KiB get 413. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
+/** A request (headers and body) must arrive within this; a client trickling bytes cannot hold a socket, or a stop, open. */
+export const REQUEST_TIMEOUT_MS = 30_000;
+/** The headers alone must arrive within this. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+
+export interface ServerOptions {
+  /** default {@link REQUEST_TIMEOUT_MS} */
+  requestTimeoutMs?: number;
+}
+
 /**
  * The HTTP API as a Fastify instance (not listening yet). Fastify gives routing, the body limit and
  * JSON-schema validation (ajv, compiled once per route); the options below make validation strict:
  * no type coercion, unknown fields rejected rather than silently dropped.
  */
-export function buildServer(ctx: ApiContext): FastifyInstance {
+export function buildServer(ctx: ApiContext, options: ServerOptions = {}): FastifyInstance {
+  const requestTimeout = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const app = Fastify({
     logger: false,
     bodyLimit: BODY_LIMIT_BYTES,
+    // Fastify's default is 0 (none): a socket trickling a body would then live, and hold a stop, forever.
+    requestTimeout,
+    http: {
+      headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeout),
+      // Node checks the two timeouts above only this often (its default is 30 s).
+      connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(requestTimeout / 2))),
+    },
     // Let in-flight requests finish on close, but drop idle keep-alive sockets so close is prompt.
     forceCloseConnections: 'idle',
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, allowUnionTypes: true } },

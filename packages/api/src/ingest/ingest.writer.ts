@@ -16,7 +16,7 @@ export interface IngestWriterOptions {
   maxPendingMetrics?: number;
   /** How `close()` waits between attempts when the database refuses the final write; default 100 ms. */
   closeRetryDelayMs?: number;
-  /** How many times `close()` tries the final write before giving up; default 40. */
+  /** How many times `close()` tries the final write before giving up; default 20. */
   closeAttempts?: number;
   /** Timers, injectable so tests drive the flush schedule with their clock instead of waiting. */
   timers?: WriterTimers;
@@ -139,7 +139,7 @@ export class IngestWriter {
     this.closed = true;
     if (this.timer !== null) this.timers.clearTimeout(this.timer);
     this.timer = null;
-    const attempts = this.options.closeAttempts ?? 40;
+    const attempts = this.options.closeAttempts ?? 20;
     for (let attempt = 1; ; attempt++) {
       await this.flush(true);
       if (!this.hasPending() || attempt >= attempts) break;

@@ -27,7 +27,14 @@ export interface ApiServiceOptions {
   metricsPruneEveryMs?: number;
   /** How often liveness is recorded; default about once a second. */
   livenessBeatMs?: number;
+  /** A request must arrive (headers and body) within this; default 30 s. */
+  requestTimeoutMs?: number;
+  /** On stop, requests still open after this have their connections closed; default 8 s. */
+  closeGraceMs?: number;
 }
+
+/** On stop, open requests get this long before their connections are closed. */
+export const CLOSE_GRACE_MS = 8_000;
 
 export interface ApiService {
   /** `http://host:port` as bound (the real port when 0 was asked for). */
@@ -39,6 +46,11 @@ export interface ApiService {
    * liveness stop. Does not close the database or the notifier (their owner does).
    */
   stop(): Promise<void>;
+  /**
+   * Writes buffered reports and records the liveness stop (what `stop()` ends with). For a stop that
+   * ran out of time: called before exiting so accepted reports and the stop are still recorded.
+   */
+  finish(): Promise<void>;
 }
 
 /**
@@ -60,15 +72,27 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
     cleanups.length = 0;
   };
 
+  let finish: () => Promise<void> = async () => {};
   try {
     const liveness = await startLiveness(db, clock, logger, options.livenessBeatMs);
-    cleanups.push(() => liveness.stop());
+    let livenessStopped: Promise<void> | null = null;
+    const stopLiveness = () => (livenessStopped ??= liveness.stop());
+    cleanups.push(stopLiveness);
 
     const ingest = new IngestWriter(sqliteIngestStore(options.database), clock, logger, {
       flushIntervalMs: options.ingestFlushIntervalMs,
       minWriteIntervalMs: options.ingestMinWriteIntervalMs,
     });
-    cleanups.push(() => ingest.close());
+    let ingestClosed: Promise<void> | null = null;
+    const closeIngest = () => (ingestClosed ??= ingest.close());
+    cleanups.push(closeIngest);
+    finish = async () => {
+      try {
+        await closeIngest();
+      } finally {
+        await stopLiveness();
+      }
+    };
 
     const retention = startMetricsRetention({
       db,
@@ -88,15 +112,28 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
       keyCache: new MachineKeyCache(clock, { ttlMs: options.keyCacheTtlMs }),
       ingest,
     };
-    const app = buildServer(ctx);
+    const app = buildServer(ctx, { requestTimeoutMs: options.requestTimeoutMs });
+    const graceMs = options.closeGraceMs ?? CLOSE_GRACE_MS;
     // Registered before listening: reports accepted until the very last request are written after it.
     cleanups.push(async () => {
       // server.close() drops only the connections idle at that moment; a keep-alive connection whose
       // in-flight request finishes later would hold the close for the keep-alive timeout (72 s).
       const sweeper = setInterval(() => app.server.closeIdleConnections(), 25);
+      let graceTimer: NodeJS.Timeout | undefined;
       try {
-        await app.close();
+        const closing = app.close();
+        const late = await Promise.race([
+          closing.then(() => false),
+          new Promise<boolean>((resolve) => (graceTimer = setTimeout(() => resolve(true), graceMs))),
+        ]);
+        if (late) {
+          // A slow or stuck client must not cost the reports already accepted: cut it off.
+          logger.warn(`Requests still open after ${graceMs / 1000}s: closing their connections`);
+          app.server.closeAllConnections();
+          await Promise.race([closing, new Promise((resolve) => (graceTimer = setTimeout(resolve, 1_000)))]);
+        }
       } finally {
+        clearTimeout(graceTimer);
         clearInterval(sweeper);
       }
     });
@@ -111,6 +148,7 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
       port: address.port,
       ctx,
       stop: () => (stopping ??= runCleanups()),
+      finish,
     };
   } catch (error) {
     await runCleanups();

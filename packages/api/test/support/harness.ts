@@ -2,6 +2,8 @@ import { createLogger, createNotifier, createRedactor, TestClock, type Notifier 
 import { captureStream } from '../../../../test/support/capture';
 import { createTestDb, type TestDb } from '../../../../test/support/db';
 import { startApiService, type ApiService } from '../../src/service/api.service';
+import { connect } from 'node:net';
+import { createMachine } from '../../src/machines/machines.repository';
 import { createUser } from '../../src/users/users.repository';
 
 export interface TestApiOptions {
@@ -13,6 +15,8 @@ export interface TestApiOptions {
   minWriteIntervalMs?: number;
   flushIntervalMs?: number;
   keyCacheTtlMs?: number;
+  requestTimeoutMs?: number;
+  closeGraceMs?: number;
   /** reuse a database (restart tests); a fresh one otherwise */
   db?: TestDb;
 }
@@ -60,6 +64,8 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     ingestMinWriteIntervalMs: options.minWriteIntervalMs ?? 0,
     keyCacheTtlMs: options.keyCacheTtlMs ?? 5_000,
     metricsRetentionMs: 7 * 24 * 3600_000,
+    requestTimeoutMs: options.requestTimeoutMs,
+    closeGraceMs: options.closeGraceMs,
   });
   let stopped = false;
   const stop = async () => {
@@ -127,6 +133,25 @@ export async function call(base: string, method: string, path: string, options: 
     }
   }
   return { status: response.status, headers: response.headers, text, body: parsed };
+}
+
+/** A machine of `userId` straight through the repository; returns its id and agent key. */
+export async function newMachine(api: TestApi, userId: number, name = 'web-1'): Promise<{ id: number; key: string }> {
+  const { machine, apiKey } = await createMachine(api.db.db, api.clock, userId, { name });
+  return { id: machine.id, key: apiKey };
+}
+
+/** A raw TCP client: what it received, and when the server closed it. */
+export function rawClient(url: string) {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  let received = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => (received += chunk));
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const connected = new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  return { socket, connected, closed, received: () => received };
 }
 
 /** A user straight through the repository the CLI uses; returns the id and a personal token. */
