@@ -67,7 +67,10 @@ export function userTokenHook(ctx: ApiContext) {
     request.userId = owner.userId;
     const now = ctx.clock.now();
     if (owner.lastUsedAt === null || now.getTime() - Date.parse(owner.lastUsedAt) >= TOKEN_TOUCH_EVERY_MS) {
-      await touchToken(ctx.db, owner.tokenId, now.toISOString());
+      // A hint only: on the short-timeout connection, so a lock held elsewhere skips it instead of stalling the request.
+      await touchToken(ctx.backgroundDb, owner.tokenId, now.toISOString()).catch((error: unknown) => {
+        ctx.logger.debug('Could not record token use', { error: error instanceof Error ? error.message : String(error) });
+      });
     }
   };
 }

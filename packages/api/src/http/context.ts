@@ -6,6 +6,8 @@ import type { IngestWriter } from '../ingest/ingest.writer';
 /** Everything a route needs, built once by the composition root and passed down as one object. */
 export interface ApiContext {
   db: Kysely<Database>;
+  /** The background writers' connection (short busy timeout): for best-effort writes off the request's critical path. */
+  backgroundDb: Kysely<Database>;
   clock: Clock;
   logger: Logger;
   notifier: Notifier;

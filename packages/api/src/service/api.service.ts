@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { Clock, DatabaseHandle, Logger, Notifier } from '@lunasentri/shared';
+import { openDatabase, type Clock, type DatabaseHandle, type Logger, type Notifier } from '@lunasentri/shared';
 import { MachineKeyCache } from '../credentials/machine-key.cache';
 import { sqliteIngestStore } from '../ingest/ingest.store';
 import { IngestWriter } from '../ingest/ingest.writer';
@@ -31,7 +31,17 @@ export interface ApiServiceOptions {
   requestTimeoutMs?: number;
   /** On stop, requests still open after this have their connections closed; default 8 s. */
   closeGraceMs?: number;
+  /** Busy timeout of the background writers' own connection; default {@link BACKGROUND_BUSY_TIMEOUT_MS}. */
+  backgroundBusyTimeoutMs?: number;
 }
+
+/**
+ * The background writers (ingest flush, liveness beat, metrics retention, token last-use) wait at most
+ * this long for another process's write lock. better-sqlite3 waits synchronously on the event loop, so
+ * the shared default (10 s) would freeze every request behind a CLI or daemon transaction; these writers
+ * retry with backoff instead.
+ */
+export const BACKGROUND_BUSY_TIMEOUT_MS = 200;
 
 /** On stop, open requests get this long before their connections are closed. */
 export const CLOSE_GRACE_MS = 8_000;
@@ -74,12 +84,17 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
 
   let finish: () => Promise<void> = async () => {};
   try {
-    const liveness = await startLiveness(db, clock, logger, options.livenessBeatMs);
+    // Their own connection: a short busy timeout there leaves the request path's connection as it is.
+    const shared = options.database.path === ':memory:';
+    const background = shared ? options.database : openDatabase(options.database.path, { busyTimeoutMs: options.backgroundBusyTimeoutMs ?? BACKGROUND_BUSY_TIMEOUT_MS });
+    if (!shared) cleanups.push(() => background.close());
+
+    const liveness = await startLiveness(db, clock, logger, options.livenessBeatMs, background.db);
     let livenessStopped: Promise<void> | null = null;
     const stopLiveness = () => (livenessStopped ??= liveness.stop());
     cleanups.push(stopLiveness);
 
-    const ingest = new IngestWriter(sqliteIngestStore(options.database), clock, logger, {
+    const ingest = new IngestWriter(sqliteIngestStore(background), clock, logger, {
       flushIntervalMs: options.ingestFlushIntervalMs,
       minWriteIntervalMs: options.ingestMinWriteIntervalMs,
     });
@@ -95,7 +110,7 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
     };
 
     const retention = startMetricsRetention({
-      db,
+      db: background.db,
       clock,
       logger,
       retentionMs: options.metricsRetentionMs,
@@ -105,6 +120,7 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
 
     const ctx: ApiContext = {
       db,
+      backgroundDb: background.db,
       clock,
       logger,
       notifier: options.notifier,

@@ -7,14 +7,28 @@ export interface LivenessLoop {
   stop(): Promise<void>;
 }
 
-/** Registers this API process in `service_liveness` and beats about once a second (CONTRACT §3.1). */
-export async function startLiveness(db: Kysely<Database>, clock: Clock, logger: Logger, beatMs = LIVENESS_BEAT_MS): Promise<LivenessLoop> {
+/** How often, and how far apart, the stop is retried while another process holds the write lock. */
+const STOP_ATTEMPTS = 20;
+const STOP_RETRY_MS = 100;
+
+/**
+ * Registers this API process in `service_liveness` (on `db`, at startup) and beats about once a
+ * second (CONTRACT §3.1) on `beatDb`: the background connection, whose short busy timeout means a
+ * lock held elsewhere costs a skipped beat, not a frozen event loop.
+ */
+export async function startLiveness(
+  db: Kysely<Database>,
+  clock: Clock,
+  logger: Logger,
+  beatMs = LIVENESS_BEAT_MS,
+  beatDb: Kysely<Database> = db,
+): Promise<LivenessLoop> {
   const instanceId = await registerInstance(db, 'api', clock);
   let beating: Promise<void> | null = null;
   let failing = false;
   const timer = setInterval(() => {
     if (beating) return;
-    beating = recordBeat(db, instanceId, clock)
+    beating = recordBeat(beatDb, instanceId, clock)
       .then(() => {
         if (failing) logger.info('Liveness beats are recorded again');
         failing = false;
@@ -34,7 +48,15 @@ export async function startLiveness(db: Kysely<Database>, clock: Clock, logger: 
     async stop() {
       clearInterval(timer);
       if (beating) await beating;
-      await recordStopped(db, instanceId, clock);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await recordStopped(beatDb, instanceId, clock);
+          return;
+        } catch (error) {
+          if (attempt >= STOP_ATTEMPTS) throw error;
+          await new Promise((resolve) => setTimeout(resolve, STOP_RETRY_MS));
+        }
+      }
     },
   };
 }
