@@ -13,6 +13,11 @@
  * (each with its own key), drives both servers with autocannon using the Go agent's steady-state
  * body and keys rotated over all machines, alternating which server goes first each repetition.
  * Prints a table and writes bench/results/ingest.json (medians and the ratio).
+ *
+ * Two API processes are measured against the same bare server: `api` with the default key cache
+ * (the benchmark reuses each key many times a second, so nearly every report is a cache hit) and
+ * `api_miss` with KEY_CACHE_TTL=1ms, where every report takes the key-lookup miss path — the most
+ * pessimistic case a real fleet can produce (each agent reports every 10 s). --miss 0 skips the second.
  */
 const { spawn, spawnSync } = require('node:child_process');
 const { mkdirSync, mkdtempSync, rmSync, writeFileSync } = require('node:fs');
@@ -23,7 +28,7 @@ const autocannon = require('autocannon');
 const root = resolve(__dirname, '..', '..');
 
 function args() {
-  const options = { machines: 1000, connections: 16, duration: 10, reps: 3, warmup: 3, pin: 1 };
+  const options = { machines: 1000, connections: 16, duration: 10, reps: 3, warmup: 3, pin: 1, miss: 1 };
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
@@ -171,31 +176,45 @@ async function main() {
       /listening on http:\/\/127\.0\.0\.1:(\d+)/,
     );
     children.push(api.child);
+    const apiMiss = options.miss
+      ? await startChild(
+          'lunasentri-api (no key cache)',
+          join(root, 'node_modules', '.bin', 'lunasentri-api'),
+          ['serve', '--db', dbPath, '--port', '0', '--host', '127.0.0.1'],
+          { LOG_LEVEL: 'info', LOG_FORMAT: 'text', TELEGRAM_BOT_TOKEN: '', KEY_CACHE_TTL: '1ms' },
+          /listening on http:\/\/127\.0\.0\.1:(\d+)/,
+        )
+      : null;
+    if (apiMiss) children.push(apiMiss.child);
     const bare = await startChild('bare server', process.execPath, [join(__dirname, 'bare-server.js')], {}, /^(\d+)\n/);
     children.push(bare.child);
 
-    const targets = { api: api.port, bare: bare.port };
-    const runs = { api: [], bare: [] };
-    for (const name of ['api', 'bare']) {
+    const servers = { api, bare, ...(apiMiss ? { api_miss: apiMiss } : {}) };
+    const names = Object.keys(servers);
+    const targets = Object.fromEntries(names.map((name) => [name, servers[name].port]));
+    const runs = Object.fromEntries(names.map((name) => [name, []]));
+    for (const name of names) {
       if (options.warmup > 0) {
         process.stderr.write(`Warm-up ${name} (${options.warmup}s)…\n`);
         await drive(targets[name], keys, options.connections, options.warmup);
       }
     }
     for (let rep = 0; rep < options.reps; rep++) {
-      const order = rep % 2 === 0 ? ['api', 'bare'] : ['bare', 'api'];
+      // Rotates which server goes first, so drift over the run does not favour one.
+      const order = names.map((_, i) => names[(i + rep) % names.length]);
       for (const name of order) {
-        const pid = (name === 'api' ? api : bare).child.pid;
+        const pid = servers[name].child.pid;
         const cpuBefore = cpuMs(pid);
         const outcome = await drive(targets[name], keys, options.connections, options.duration);
         const cpuAfter = cpuMs(pid);
         const result = summary(outcome, cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore);
         runs[name].push(result);
-        process.stderr.write(`rep ${rep + 1}/${options.reps} ${name.padEnd(4)} ${result.requests_per_s.toFixed(0).padStart(7)} req/s  p50 ${result.latency_p50_ms} ms  p99 ${result.latency_p99_ms} ms  non-2xx ${result.non_2xx}  errors ${result.errors}  server CPU ${result.server_cpu_us_per_request?.toFixed(1)} µs/req\n`);
+        process.stderr.write(`rep ${rep + 1}/${options.reps} ${name.padEnd(8)} ${result.requests_per_s.toFixed(0).padStart(7)} req/s  p50 ${result.latency_p50_ms} ms  p99 ${result.latency_p99_ms} ms  non-2xx ${result.non_2xx}  errors ${result.errors}  server CPU ${result.server_cpu_us_per_request?.toFixed(1)} µs/req\n`);
       }
     }
 
     const apiCode = await stopChild(api.child);
+    const apiMissCode = apiMiss ? await stopChild(apiMiss.child) : 0;
     await stopChild(bare.child);
 
     // What the API wrote must be there after its graceful stop, and status must be untouched.
@@ -221,8 +240,16 @@ async function main() {
       paired_ratios: runs.api.map((r, i) => r.requests_per_s / runs.bare[i].requests_per_s),
       median_cpu_us_per_request: { api: median(runs.api.map((r) => r.server_cpu_us_per_request ?? NaN)), bare: median(runs.bare.map((r) => r.server_cpu_us_per_request ?? NaN)) },
       median_paired_ratio: median(runs.api.map((r, i) => r.requests_per_s / runs.bare[i].requests_per_s)),
+      ...(apiMiss
+        ? {
+            api_miss: { key_cache_ttl: '1ms', median_requests_per_s: med('api_miss', 'requests_per_s'), median_latency_p50_ms: med('api_miss', 'latency_p50_ms'), median_latency_p99_ms: med('api_miss', 'latency_p99_ms'), runs: runs.api_miss },
+            miss_ratio: med('api_miss', 'requests_per_s') / med('bare', 'requests_per_s'),
+            miss_median_paired_ratio: median(runs.api_miss.map((r, i) => r.requests_per_s / runs.bare[i].requests_per_s)),
+            miss_median_cpu_us_per_request: median(runs.api_miss.map((r) => r.server_cpu_us_per_request ?? NaN)),
+          }
+        : {}),
       target_ratio: 0.8,
-      checks: { api_exit_code: apiCode, machines_with_last_seen: seen, machines: options.machines, status_changed: notPending, metrics_rows: metricsRows },
+      checks: { api_exit_code: apiCode, api_miss_exit_code: apiMissCode, machines_with_last_seen: seen, machines: options.machines, status_changed: notPending, metrics_rows: metricsRows },
     };
     const outDir = join(root, 'bench', 'results');
     mkdirSync(outDir, { recursive: true });
@@ -234,12 +261,16 @@ async function main() {
     console.log(`| ${'server'.padEnd(26)} | req/s med | p50 ms  | p99 ms  |`);
     console.log(`|${'-'.repeat(28)}|${'-'.repeat(11)}|${'-'.repeat(9)}|${'-'.repeat(9)}|`);
     console.log(row('lunasentri-api /agent/metrics', result.api));
+    if (apiMiss) console.log(row('api, every key a miss', result.api_miss));
     console.log(row('bare node:http 202', result.bare));
     console.log(`ratio api/bare: ${result.ratio.toFixed(2)} of the medians, ${result.median_paired_ratio.toFixed(2)} median of paired runs (target ≥ ${result.target_ratio})`);
+    if (apiMiss) {
+      console.log(`ratio api (every key a miss)/bare: ${result.miss_ratio.toFixed(2)} of the medians, ${result.miss_median_paired_ratio.toFixed(2)} median of paired runs; ${result.miss_median_cpu_us_per_request.toFixed(1)} µs CPU/req`);
+    }
     console.log(`server CPU per request (median): api ${result.median_cpu_us_per_request.api.toFixed(1)} µs, bare ${result.median_cpu_us_per_request.bare.toFixed(1)} µs`);
     console.log(`after stop: ${seen}/${options.machines} machines have last_seen, ${notPending} status changes, ${metricsRows} metrics rows; API exit ${apiCode}`);
     console.log(`written: bench/results/ingest.json`);
-    const ok = apiCode === 0 && seen === options.machines && notPending === 0 && runs.api.every((r) => r.non_2xx === 0 && r.errors === 0);
+    const ok = apiCode === 0 && apiMissCode === 0 && seen === options.machines && notPending === 0 && [...runs.api, ...(runs.api_miss ?? [])].every((r) => r.non_2xx === 0 && r.errors === 0);
     if (!ok) {
       console.error('benchmark checks failed (see above)');
       process.exitCode = 1;

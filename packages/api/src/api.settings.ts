@@ -28,8 +28,8 @@ export const ingestSettings = {
   },
   keyCacheTtl: durationSetting({
     env: 'KEY_CACHE_TTL',
-    default: '5s',
-    doc: 'how long a machine key lookup is cached; bounds how long a key revoked by another process still works',
+    default: '5m',
+    doc: 'how long a machine key lookup is cached at most (key and enable/disable changes made by any process are seen within about a second)',
   }),
   metricsRetention: durationSetting({ env: 'METRICS_RETENTION', default: '168h', doc: 'how long metrics history rows are kept' }),
 };

@@ -11,10 +11,17 @@ interface Entry extends CachedMachineKey {
 
 export interface MachineKeyCacheOptions {
   /**
-   * How long an answer is trusted. Changes made in this process invalidate at once; this bounds how
-   * long a key revoked or a machine disabled by another process (a second API, the CLI) still works.
+   * How long an answer is trusted at most. Changes made in this process invalidate at once; changes
+   * made by another process (a second API, the CLI) are caught by the revision check below.
    */
   ttlMs: number;
+  /**
+   * The database's credential revision (bumped on every key or enabled-state change, by any process).
+   * Read at most once per `revisionCheckMs`; when it moved, the whole cache is dropped.
+   */
+  revision?: () => number;
+  /** default 1 s: bounds how long a key revoked or a machine disabled elsewhere still works */
+  revisionCheckMs?: number;
   /** Oldest entries are dropped beyond this, so memory stays bounded whatever the fleet size. */
   maxEntries?: number;
 }
@@ -29,19 +36,25 @@ export class MachineKeyCache {
   private readonly hashesByMachine = new Map<number, Set<string>>();
   private readonly ttlMs: number;
   private readonly maxEntries: number;
+  private readonly revisionCheckMs: number;
+  private checkedAt = Number.NEGATIVE_INFINITY;
+  private knownRevision: number | undefined;
 
   constructor(
     private readonly clock: Clock,
-    options: MachineKeyCacheOptions,
+    private readonly options: MachineKeyCacheOptions,
   ) {
     this.ttlMs = options.ttlMs;
     this.maxEntries = options.maxEntries ?? 200_000;
+    this.revisionCheckMs = options.revisionCheckMs ?? 1_000;
   }
 
   get(keyHash: string): CachedMachineKey | undefined {
+    const now = this.clock.now().getTime();
+    this.checkRevision(now);
     const entry = this.entries.get(keyHash);
     if (entry === undefined) return undefined;
-    if (entry.expiresAt <= this.clock.now().getTime()) {
+    if (entry.expiresAt <= now) {
       this.delete(keyHash, entry.machineId);
       return undefined;
     }
@@ -72,8 +85,24 @@ export class MachineKeyCache {
     this.hashesByMachine.delete(machineId);
   }
 
+  /** Forgets everything. */
+  clear(): void {
+    this.entries.clear();
+    this.hashesByMachine.clear();
+  }
+
   get size(): number {
     return this.entries.size;
+  }
+
+  /** One primary-key read a second at most; a clock going backwards also triggers a check. */
+  private checkRevision(now: number): void {
+    if (!this.options.revision) return;
+    if (now - this.checkedAt < this.revisionCheckMs && now >= this.checkedAt) return;
+    this.checkedAt = now;
+    const revision = this.options.revision();
+    if (this.knownRevision !== undefined && revision !== this.knownRevision) this.clear();
+    this.knownRevision = revision;
   }
 
   private delete(keyHash: string, machineId: number): void {

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Clock, Database, Logger, Notifier } from '@lunasentri/shared';
 import type { MachineKeyCache } from '../credentials/machine-key.cache';
+import type { MachineKeyLookup } from '../credentials/machine-key.lookup';
 import type { IngestWriter } from '../ingest/ingest.writer';
 
 /** Everything a route needs, built once by the composition root and passed down as one object. */
@@ -14,6 +15,7 @@ export interface ApiContext {
   /** The URL rules for webhook creation (WEBHOOK_ALLOW_HTTP / WEBHOOK_ALLOW_PRIVATE). */
   webhookPolicy: { allowHttp: boolean; allowPrivate: boolean };
   keyCache: MachineKeyCache;
+  keyLookup: MachineKeyLookup;
   ingest: IngestWriter;
 }
 

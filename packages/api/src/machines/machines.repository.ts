@@ -128,17 +128,6 @@ export async function rotateMachineKey(
   return machine ? { machine, apiKey } : undefined;
 }
 
-/** The machine a live (unrevoked) key belongs to. */
-export function findMachineByKeyHash(db: Kysely<Database>, keyHash: string): Promise<{ machineId: number; isEnabled: number } | undefined> {
-  return db
-    .selectFrom('machine_api_keys')
-    .innerJoin('machines', 'machines.id', 'machine_api_keys.machine_id')
-    .select(['machines.id as machineId', 'machines.is_enabled as isEnabled'])
-    .where('machine_api_keys.key_hash', '=', keyHash)
-    .where('machine_api_keys.revoked_at', 'is', null)
-    .executeTakeFirst();
-}
-
 export function latestMetrics(db: Kysely<Database>, machineId: number): Promise<Selectable<MachineMetricsTable> | undefined> {
   return db
     .selectFrom('machine_metrics')

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { openDatabase, type Clock, type DatabaseHandle, type Logger, type Notifier } from '@lunasentri/shared';
 import { MachineKeyCache } from '../credentials/machine-key.cache';
+import { sqliteMachineKeyLookup } from '../credentials/machine-key.lookup';
 import { sqliteIngestStore } from '../ingest/ingest.store';
 import { IngestWriter } from '../ingest/ingest.writer';
 import { startMetricsRetention } from '../ingest/metrics.retention';
@@ -118,6 +119,7 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
     });
     cleanups.push(() => retention.stop());
 
+    const keyLookup = sqliteMachineKeyLookup(options.database);
     const ctx: ApiContext = {
       db,
       backgroundDb: background.db,
@@ -125,7 +127,8 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
       logger,
       notifier: options.notifier,
       webhookPolicy: { allowHttp: options.webhookAllowHttp, allowPrivate: options.webhookAllowPrivate },
-      keyCache: new MachineKeyCache(clock, { ttlMs: options.keyCacheTtlMs }),
+      keyCache: new MachineKeyCache(clock, { ttlMs: options.keyCacheTtlMs, revision: keyLookup.revision }),
+      keyLookup,
       ingest,
     };
     const app = buildServer(ctx, { requestTimeoutMs: options.requestTimeoutMs });

@@ -62,7 +62,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     webhookAllowPrivate: options.allowPrivate ?? false,
     ingestFlushIntervalMs: options.flushIntervalMs ?? 10,
     ingestMinWriteIntervalMs: options.minWriteIntervalMs ?? 0,
-    keyCacheTtlMs: options.keyCacheTtlMs ?? 5_000,
+    keyCacheTtlMs: options.keyCacheTtlMs ?? 300_000,
     metricsRetentionMs: 7 * 24 * 3600_000,
     requestTimeoutMs: options.requestTimeoutMs,
     closeGraceMs: options.closeGraceMs,
