@@ -117,6 +117,20 @@ describe('lunasentri-api command line', () => {
     }
   });
 
+  it('machine create refuses control characters in name, hostname and description: exit 2, one line', () => {
+    expect(run(['user', 'create', '--email', 'ops@example.com']).status).toBe(0);
+    for (const args of [
+      ['--name', 'web\nforged line'],
+      ['--name', 'web', '--hostname', 'h\u001b[31m'],
+      ['--name', 'web', '--description', 'a\rb'],
+    ]) {
+      const result = run(['machine', 'create', '--email', 'ops@example.com', ...args]);
+      expect(result.status).toBe(2);
+      expect(stderrLines(result.stderr)).toEqual([expect.stringMatching(/^lunasentri-api: invalid value for --(name|hostname|description): must not contain control characters$/)]);
+    }
+    expect(run(['machine', 'create', '--email', 'ops@example.com', '--name', 'web', '--description', 'a\tb']).status).toBe(0);
+  });
+
   it('machine create for an unknown user exits 1 with one line', () => {
     const result = run(['machine', 'create', '--email', 'nobody@example.com', '--name', 'x']);
     expect(result.status).toBe(1);

@@ -249,4 +249,37 @@ describe('machines', () => {
     expect(later).not.toContain(mine.body.api_key);
     expect(later).not.toContain(rotated.body.api_key);
   });
+
+  it('refuses control characters in name, hostname and description (log-line forgery) with a clean 400', async () => {
+    const forged = 'web\n2026-11-28T03:00:00.000Z info: Machine 1 (prod) came back online';
+    for (const json of [
+      { name: forged },
+      { name: 'web\u0000' },
+      { name: 'web\u007f' },
+      { name: 'web', hostname: 'host\r\nx' },
+      { name: 'web', description: 'line one\nline two' },
+      { name: 'web', description: 'bell\u0007' },
+    ]) {
+      const result = await register(alice.token, json);
+      expectError(result, 400, 'machine.invalid_payload');
+      expect(result.body.error).toMatch(/^body\.(name|hostname|description) must not .*control characters/);
+    }
+    expect(await machineCount()).toBe(0);
+    // A tab is fine in a description.
+    const created = await register(alice.token, { name: 'web', description: 'col1\tcol2' });
+    expect(created.status).toBe(201);
+    const patched = await call(api.url, 'PATCH', `/machines/${created.body.id}`, { auth: alice.token, json: { name: 'web\nforged' } });
+    expectError(patched, 400, 'machine.invalid_payload');
+    expect(patched.body.error).toBe('body.name must not be blank or contain control characters');
+  });
+
+  it('refuses control characters in the strings an agent reports in system_info', async () => {
+    const created = await register(alice.token, { name: 'web' });
+    const result = await call(api.url, 'POST', '/agent/metrics', {
+      headers: { 'x-api-key': created.body.api_key },
+      json: { ...AGENT_STEADY_REPORT, system_info: { hostname: 'vm\nforged' } },
+    });
+    expectError(result, 400, 'ingest.invalid_payload');
+    expect(result.body.error).toBe('body.system_info.hostname must not contain control characters');
+  });
 });

@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { addSettingOptions, ConfigError, resolveSettings, type Setting, type SettingsValues } from '@lunasentri/shared';
 import { adminSettings, serveSettings } from '../api.settings';
-import { DESCRIPTION_MAX, HOSTNAME_MAX, NAME_MAX } from '../machines/machines.schemas';
+import { controlCharacterAt, DESCRIPTION_MAX, HOSTNAME_MAX, NAME_MAX } from '../machines/machines.schemas';
 
 export type ServeSettings = SettingsValues<typeof serveSettings>;
 export type AdminSettings = SettingsValues<typeof adminSettings>;
@@ -31,10 +31,12 @@ export class UsageError extends Error {
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
-function checkText(flag: string, value: string | undefined, max: number, required: boolean): string | undefined {
+function checkText(flag: string, value: string | undefined, max: number, required: boolean, allowTab = false): string | undefined {
   if (value === undefined) return undefined;
-  if (required && value.trim() === '') throw new UsageError(`invalid value for --${flag}: ${JSON.stringify(value)} (must not be empty)`);
   if (value.length > max) throw new UsageError(`invalid value for --${flag}: longer than ${max} characters`);
+  // Same rule as the API: a control character (a newline above all) would forge log lines.
+  if (controlCharacterAt(value, allowTab) >= 0) throw new UsageError(`invalid value for --${flag}: must not contain control characters`);
+  if (required && value.trim() === '') throw new UsageError(`invalid value for --${flag}: ${JSON.stringify(value)} (must not be empty)`);
   return value;
 }
 
@@ -126,7 +128,7 @@ export async function runCli(argv: string[], io: CliIo, handlers: CliHandlers): 
       email: checkEmail(String(o.email)),
       name: checkText('name', String(o.name), NAME_MAX, true) as string,
       hostname: checkText('hostname', o.hostname as string | undefined, HOSTNAME_MAX, false),
-      description: checkText('description', o.description as string | undefined, DESCRIPTION_MAX, false),
+      description: checkText('description', o.description as string | undefined, DESCRIPTION_MAX, false, true),
       json: o.json === true,
     }),
   );

@@ -3,6 +3,7 @@ import { registerEventRoutes } from '../events/events.routes';
 import { registerHealthRoutes } from '../health/health.routes';
 import { registerIngestRoutes } from '../ingest/ingest.routes';
 import { registerMachineRoutes } from '../machines/machines.routes';
+import { PATTERN_MESSAGES } from '../machines/machines.schemas';
 import { registerPreferenceRoutes } from '../notifications/preferences.routes';
 import { registerTelegramRoutes } from '../notifications/telegram.routes';
 import { registerWebhookRoutes } from '../notifications/webhooks.routes';
@@ -128,6 +129,9 @@ function validationMessage(error: FastifyError): string {
   const params = first.params as Record<string, unknown>;
   if (first.keyword === 'additionalProperties' && typeof params.additionalProperty === 'string') {
     return `${where} has an unknown field "${params.additionalProperty.slice(0, 64)}"`;
+  }
+  if (first.keyword === 'pattern' && typeof params.pattern === 'string' && PATTERN_MESSAGES[params.pattern]) {
+    return `${where} ${PATTERN_MESSAGES[params.pattern]}`;
   }
   if (first.keyword === 'required' && typeof params.missingProperty === 'string') {
     return `${where} is missing the required field "${params.missingProperty}"`;

@@ -4,7 +4,9 @@
  */
 const percent = { type: 'number', minimum: 0, maximum: 100 } as const;
 const count = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
-const text = { type: 'string', maxLength: 255 } as const;
+import { NO_CONTROLS } from '../machines/machines.schemas';
+
+const text = { type: 'string', maxLength: 255, pattern: NO_CONTROLS } as const;
 
 export const systemInfoSchema = {
   type: 'object',
