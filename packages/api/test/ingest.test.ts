@@ -128,12 +128,12 @@ describe('agent ingest', () => {
     expectError(await call(api.url, 'POST', '/agent/metrics', { auth: token, json: AGENT_STEADY_REPORT }), 401, 'auth.invalid_key');
   });
 
-  it('stops accepting a key revoked by another process once its cache entry expires', async () => {
+  it('stops accepting a key revoked by another process within about a second', async () => {
     expect((await call(api.url, 'POST', '/agent/heartbeat', { auth: key })).status).toBe(202);
     const rotated = await rotateMachineKey(api.db.db, api.clock, userId, machineId);
-    // Revoked by another process (here: straight in the DB): the cache lets the old key through
-    // for at most its TTL, which the test clock skips.
-    api.clock.advance(5_001);
+    // Revoked by another process (here: straight in the DB): the cache notices at its next revision
+    // check, at most a second later, which the test clock skips.
+    api.clock.advance(1_000);
     expectError(await call(api.url, 'POST', '/agent/heartbeat', { auth: key }), 401, 'auth.invalid_key');
     expect((await call(api.url, 'POST', '/agent/heartbeat', { auth: rotated!.apiKey })).status).toBe(202);
   });
@@ -146,7 +146,7 @@ describe('agent ingest', () => {
     expect((await machine()).last_seen).toBeNull();
   });
 
-  describe('bad input gets a clean JSON 4xx and writes nothing', () => {
+  describe('bad input gets a clean JSON 4xx and stores no metrics, but the machine is still seen', () => {
     const cases: Array<[string, { json?: unknown; raw?: string | Buffer; headers?: Record<string, string> }, number, RegExp]> = [
       ['malformed JSON', { raw: '{"cpu_pct": 80.4,', headers: { 'content-type': 'application/json' } }, 400, /^request\.malformed_json$/],
       ['a JSON array', { json: [AGENT_STEADY_REPORT] }, 400, /^ingest\.invalid_payload$/],
@@ -158,8 +158,6 @@ describe('agent ingest', () => {
       ['a null percentage', { json: { ...AGENT_STEADY_REPORT, cpu_pct: null } }, 400, /^ingest\.invalid_payload$/],
       ['a fractional byte counter', { json: { ...AGENT_STEADY_REPORT, net_rx_bytes: 1.5 } }, 400, /^ingest\.invalid_payload$/],
       ['a negative counter', { json: { ...AGENT_STEADY_REPORT, net_tx_bytes: -1 } }, 400, /^ingest\.invalid_payload$/],
-      ['an unknown field', { json: { ...AGENT_STEADY_REPORT, load_avg: 1.2 } }, 400, /^ingest\.invalid_payload$/],
-      ['an unknown system_info field', { json: { ...AGENT_FIRST_REPORT, system_info: { ...AGENT_FIRST_REPORT.system_info, gpu: 'x' } } }, 400, /^ingest\.invalid_payload$/],
       ['a huge hostname', { json: { ...AGENT_FIRST_REPORT, system_info: { hostname: 'h'.repeat(256) } } }, 400, /^ingest\.invalid_payload$/],
       ['a boot time that is not a time', { json: { ...AGENT_FIRST_REPORT, system_info: { last_boot_time: 'yesterday' } } }, 400, /^ingest\.invalid_payload$/],
       ['system_info as a string', { json: { ...AGENT_STEADY_REPORT, system_info: 'vm' } }, 400, /^ingest\.invalid_payload$/],
@@ -172,13 +170,23 @@ describe('agent ingest', () => {
       const result = await call(api.url, 'POST', '/agent/metrics', { auth: key, ...request });
       expectError(result, status, code);
       await flush();
-      expect((await machine()).last_seen).toBeNull();
+      // The key proved which machine is talking, and the Go agent treats a 4xx as final: without this
+      // a body quirk would make a live machine look offline.
+      expect((await machine()).last_seen).toBe(api.clock.now().toISOString());
       expect(await metricsRows()).toHaveLength(0);
+      const row = await api.db.db.selectFrom('machines').select(['platform', 'reported_hostname']).where('id', '=', machineId).executeTakeFirstOrThrow();
+      expect(row).toEqual({ platform: null, reported_hostname: null });
+    });
+
+    it('records nothing for a bad body sent with an unknown key', async () => {
+      expectError(await call(api.url, 'POST', '/agent/metrics', { auth: 'lsk_unknown', raw: '{', headers: { 'content-type': 'application/json' } }), 401);
+      await flush();
+      expect((await machine()).last_seen).toBeNull();
     });
 
     it('names the offending field in the message', async () => {
-      const unknown = await call(api.url, 'POST', '/agent/metrics', { auth: key, json: { ...AGENT_STEADY_REPORT, load_avg: 1 } });
-      expect(unknown.body.error).toContain('load_avg');
+      const unknown = await call(api.url, 'POST', '/agent/metrics', { auth: key, json: { ...AGENT_STEADY_REPORT, uptime_s: 'long' } });
+      expect(unknown.body.error).toContain('uptime_s');
       const range = await call(api.url, 'POST', '/agent/metrics', { auth: key, json: { ...AGENT_STEADY_REPORT, cpu_pct: 101 } });
       expect(range.body.error).toContain('cpu_pct');
     });
@@ -186,6 +194,16 @@ describe('agent ingest', () => {
     it('answers 413 for a 100 KiB body on the heartbeat route too', async () => {
       expectError(await call(api.url, 'POST', '/agent/heartbeat', { auth: key, raw: 'x'.repeat(100 * 1024), headers: { 'content-type': 'application/json' } }), 413);
     });
+  });
+
+  it('accepts and ignores fields it does not know, at the top level and in system_info (a newer agent is never refused)', async () => {
+    const report = { ...AGENT_FIRST_REPORT, load_avg: [1.2, 0.8], agent_version: '2.0', system_info: { ...AGENT_FIRST_REPORT.system_info, gpu: 'none' } };
+    expect((await call(api.url, 'POST', '/agent/metrics', { auth: key, json: report })).status).toBe(202);
+    await flush();
+    expect((await machine()).last_seen).toBe(api.clock.now().toISOString());
+    expect(await metricsRows()).toHaveLength(1);
+    const row = await api.db.db.selectFrom('machines').select('platform').where('id', '=', machineId).executeTakeFirstOrThrow();
+    expect(row.platform).toBe('debian');
   });
 
   it('coalesces fast reports of one machine into one write per write interval, keeping the latest last_seen', async () => {

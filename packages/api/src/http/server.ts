@@ -97,6 +97,7 @@ const FRAMEWORK_ERRORS: Record<string, { status: number; code: string; message?:
 };
 
 function sendError(ctx: ApiContext, error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  recordLivenessOfRefusedReport(ctx, error, request);
   if (error instanceof ApiError) {
     void reply.code(error.statusCode).send(errorBody(error.code, error.message));
     return;
@@ -118,6 +119,18 @@ function sendError(ctx: ApiContext, error: FastifyError, request: FastifyRequest
   }
   ctx.logger.error('Request failed', { method: request.method, route: request.routeOptions.url, error: error.message, stack: error.stack });
   void reply.code(500).send(errorBody('internal.error', 'internal error'));
+}
+
+/**
+ * A report refused for its body (schema, malformed JSON, size, media type) still came from a machine
+ * whose key was checked at onRequest: its `last_seen` is recorded (no metrics row), because the Go
+ * agent treats a 4xx as final and the machine would otherwise be declared offline over a body quirk.
+ */
+function recordLivenessOfRefusedReport(ctx: ApiContext, error: FastifyError, request: FastifyRequest): void {
+  if (error instanceof ApiError || request.routeOptions.config?.area !== 'ingest' || typeof request.machineId !== 'number') return;
+  const status = error.validation ? 400 : error.code ? FRAMEWORK_ERRORS[error.code]?.status : undefined;
+  if (status === undefined || status >= 500) return;
+  ctx.ingest.record({ machineId: request.machineId, receivedAtMs: ctx.clock.now().getTime() });
 }
 
 /** One readable sentence naming the field; ajv's own text for unknown fields does not name it. */

@@ -8,9 +8,13 @@ import { NO_CONTROLS } from '../machines/machines.schemas';
 
 const text = { type: 'string', maxLength: 255, pattern: NO_CONTROLS } as const;
 
+/**
+ * Unknown fields are accepted and ignored here, unlike on user routes: a newer agent that adds a field
+ * must never be refused, since the Go agent treats any 4xx as final and its machine would look offline.
+ */
 export const systemInfoSchema = {
   type: 'object',
-  additionalProperties: false,
+  additionalProperties: true,
   properties: {
     hostname: text,
     platform: text,
@@ -25,7 +29,7 @@ export const systemInfoSchema = {
 
 export const metricsBodySchema = {
   type: 'object',
-  additionalProperties: false,
+  additionalProperties: true,
   properties: {
     timestamp: { type: 'string', format: 'date-time', maxLength: 64 },
     cpu_pct: percent,
