@@ -83,6 +83,20 @@ describe('webhooks', () => {
       expect((await rows())[0].url).toBe(PUBLIC_URL);
     });
 
+    it('compares URLs in their normalised form: case, default port, fragment, tabs and an empty query do not make a new URL', async () => {
+      const first = await create(alice.token, { url: 'https://93.184.215.14/hook' });
+      expect(first.status).toBe(201);
+      for (const url of ['HTTPS://93.184.215.14:443/hook', 'https://93.184.215.14/hook#frag', 'https://93.184.215.14/ho\tok', 'https://93.184.215.14/hook?']) {
+        expectError(await create(alice.token, { url }), 409, 'webhook.duplicate_url');
+      }
+      const other = await create(alice.token, { url: 'https://93.184.215.14/other' });
+      expectError(await call(api.url, 'PUT', `/notifications/webhooks/${other.body.id}`, { auth: alice.token, json: { url: 'HTTPS://93.184.215.14:443/hook#x' } }), 409, 'webhook.duplicate_url');
+      // Stored as normalised, so what is listed is what is compared.
+      const stored = await create(alice.token, { url: 'HTTPS://93.184.215.14:443/Path?q=1#frag' });
+      expect(stored.body.url).toBe('https://93.184.215.14/Path?q=1');
+      expect((await rows()).map((r) => r.url)).toEqual(['https://93.184.215.14/hook', 'https://93.184.215.14/other', 'https://93.184.215.14/Path?q=1']);
+    });
+
     it('answers 409 for a URL the user already has, on create and on update', async () => {
       const first = await create(alice.token, { url: PUBLIC_URL });
       expectError(await create(alice.token, { url: PUBLIC_URL }), 409, 'webhook.duplicate_url');

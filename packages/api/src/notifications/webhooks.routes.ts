@@ -30,6 +30,18 @@ const config = { area: 'webhook' };
 const webhookId = (params: unknown) => pathId(params, 'webhook', 'webhook');
 const duplicateUrl = () => new ApiError(409, 'webhook.duplicate_url', 'a webhook with this URL already exists');
 
+/**
+ * The form a webhook URL is stored and compared in, so the duplicate check (a UNIQUE index on
+ * `(user_id, url)`) sees through spelling: the WHATWG parser lowercases scheme and host, drops the
+ * default port and strips tabs and newlines; the fragment (never sent) and an empty `?` go too.
+ */
+export function normalizeWebhookUrl(url: string): string {
+  const parsed = new URL(url);
+  parsed.hash = '';
+  if (parsed.search === '') parsed.search = '';
+  return parsed.href;
+}
+
 /** Never includes the secret: it is shown once, by the create call. */
 function webhookView(w: Webhook) {
   return {
@@ -49,7 +61,7 @@ export function registerWebhookRoutes(app: FastifyInstance, ctx: ApiContext): vo
   const checkUrl = async (url: string): Promise<string> => {
     const check = await checkWebhookUrl(url.trim(), ctx.webhookPolicy);
     if (!check.ok) throw new ApiError(400, check.code, check.error);
-    return url.trim();
+    return normalizeWebhookUrl(url.trim());
   };
   const checkSecret = (secret: string): string => {
     const check = validateWebhookSecret(secret);
