@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { appliedMigrations, migrateTo, migrateToLatest, migrations, openDatabase } from '@lunasentri/shared';
@@ -26,6 +26,11 @@ describe('openDatabase', () => {
     } finally {
       cleanup();
     }
+  });
+
+  // Node 20's recursive mkdir spins forever at 100% CPU under /proc; this must fail at once instead.
+  (existsSync('/proc/self') ? test : test.skip)('fails with a clear error for a folder that cannot be created under /proc', () => {
+    expect(() => openDatabase('/proc/lunasentri-nope/deeper/x.db')).toThrow(/mkdir '\/proc\/lunasentri-nope'/);
   });
 });
 

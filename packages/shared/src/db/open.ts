@@ -32,7 +32,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): DatabaseH
   const memory = path === ':memory:';
   const file = memory ? path : resolve(path);
   if (!memory && !options.readonly) {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    makeParentFolders(dirname(file));
     if (!existsSync(file)) {
       // Created by us first so it is never world-readable: it holds webhook secrets.
       closeSync(openSync(file, 'a', 0o600));
@@ -53,6 +53,23 @@ export function openDatabase(path: string, options: OpenOptions = {}): DatabaseH
       await db.destroy(); // closes the better-sqlite3 connection too
     },
   };
+}
+
+/**
+ * Creates the missing folders above the file, one level at a time from the nearest existing one.
+ * Not `mkdirSync(…, { recursive: true })`: on Node 20 that spins forever at 100% CPU under /proc
+ * (`--db /proc/nope/x.db`); level by level, the first refusal is a clear error.
+ */
+function makeParentFolders(folder: string): void {
+  const missing: string[] = [];
+  let current = folder;
+  while (!existsSync(current)) {
+    missing.push(current);
+    const parent = dirname(current);
+    if (parent === current) break;
+    current = parent;
+  }
+  for (const level of missing.reverse()) mkdirSync(level, { mode: 0o700 });
 }
 
 function applyPragmas(sqlite: SqliteDatabase.Database, busyTimeoutMs: number): void {
