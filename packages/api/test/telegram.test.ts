@@ -70,6 +70,16 @@ describe('Telegram recipients', () => {
       expect(await rows()).toEqual([]);
     });
 
+    it('says plainly why chat_id 0 is refused, on create and update', async () => {
+      const created = await create(alice.token, { chat_id: 0 });
+      expectError(created, 400, 'telegram.invalid_payload');
+      expect(created.body.error).toBe('chat_id must not be 0');
+      const existing = await create(alice.token, { chat_id: 42 });
+      const updated = await call(api.url, 'PUT', `/notifications/telegram/${existing.body.id}`, { auth: alice.token, json: { chat_id: 0 } });
+      expectError(updated, 400, 'telegram.invalid_payload');
+      expect(updated.body.error).toBe('chat_id must not be 0');
+    });
+
     it('answers 404 for another user’s recipient on every route, and changes nothing', async () => {
       const bobs = await create(bob.token, { chat_id: 77 });
       const id = bobs.body.id;

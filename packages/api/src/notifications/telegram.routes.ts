@@ -15,7 +15,7 @@ import {
 
 const properties = {
   // Telegram chat ids fit in 52 bits; groups and channels are negative. 0 names no chat.
-  chat_id: { type: 'integer', minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER, not: { const: 0 } },
+  chat_id: { type: 'integer', minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER },
   is_active: { type: 'boolean' },
 } as const;
 
@@ -29,6 +29,9 @@ interface TelegramBody {
 
 const config = { area: 'telegram' };
 const recipientId = (params: unknown) => pathId(params, 'telegram', 'telegram recipient');
+const checkChatId = (chatId: number | undefined): void => {
+  if (chatId === 0) throw new ApiError(400, 'telegram.invalid_payload', 'chat_id must not be 0');
+};
 const duplicateChat = () => new ApiError(409, 'telegram.duplicate_chat', 'this chat is already a recipient');
 
 function recipientView(r: TelegramRecipient) {
@@ -49,6 +52,7 @@ export function registerTelegramRoutes(app: FastifyInstance, ctx: ApiContext): v
 
   app.post('/notifications/telegram', { schema: { body: createSchema }, config }, async (request, reply) => {
     const body = request.body as TelegramBody;
+    checkChatId(body.chat_id);
     try {
       const recipient = await insertTelegramRecipient(ctx.db, ctx.clock, request.userId, { chatId: body.chat_id as number, isActive: body.is_active ?? true });
       return await reply.code(201).send(recipientView(recipient));
@@ -60,6 +64,7 @@ export function registerTelegramRoutes(app: FastifyInstance, ctx: ApiContext): v
 
   app.put('/notifications/telegram/:id', { schema: { body: updateSchema }, config }, async (request) => {
     const body = request.body as TelegramBody;
+    checkChatId(body.chat_id);
     try {
       const recipient = await updateTelegramRecipient(ctx.db, ctx.clock, request.userId, recipientId(request.params), {
         chatId: body.chat_id,
