@@ -93,7 +93,7 @@ async function runDaemon(settings: RunSettings, once: boolean, signal: AbortSign
     logger.info(`Heartbeat monitor started (interval: ${formatDuration(settings.interval)}, threshold: ${formatDuration(settings.threshold)})`);
     if (signal.aborted) return 0;
     if (once) {
-      await sweeper.run();
+      await sweeper.run(signal);
       await recordBeat(handle.db, instanceId, clock);
       await dispatcher.runDue(signal);
     } else {

@@ -44,7 +44,7 @@ export async function planNextCheck(deps: Pick<MonitorDeps, 'handle' | 'interval
  * The monitor loop. Checks when the next machine is due to cross the threshold, when another
  * connection has written to the database (a heartbeat of an offline machine, new deliveries of
  * another daemon: SQLite's `data_version` changes), and at least once per interval. Returns when
- * `signal` aborts; a check in progress finishes first.
+ * `signal` aborts; a check in progress stops after the batch it is committing.
  */
 export async function runMonitor(deps: MonitorDeps, signal: AbortSignal): Promise<void> {
   const { handle, clock, logger } = deps;
@@ -64,7 +64,7 @@ export async function runMonitor(deps: MonitorDeps, signal: AbortSignal): Promis
     if (changed) deps.dispatcher.wake();
     if (changed || clock.now().getTime() >= nextAt) {
       try {
-        const result = await deps.sweeper.run();
+        const result = await deps.sweeper.run(signal);
         if (result.deliveries > 0) deps.dispatcher.wake();
         if (result.now.getTime() - lastBeat >= beatEveryMs) {
           await recordBeat(handle.db, deps.instanceId, clock);

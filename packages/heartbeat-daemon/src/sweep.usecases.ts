@@ -32,8 +32,12 @@ export interface SweepResult {
 }
 
 export interface Sweeper {
-  /** One check: decide and write every transition due now. */
-  run(): Promise<SweepResult>;
+  /**
+   * One check: decide and write every transition due now. When `signal` aborts, the check ends after
+   * the batch being committed (shutdown must not wait for a burst of thousands of transitions; the
+   * rest are found by the next check, of this daemon or another).
+   */
+  run(signal?: AbortSignal): Promise<SweepResult>;
 }
 
 type Candidates = (cutoff: string, limit: number) => Promise<MachineRow[]>;
@@ -66,8 +70,15 @@ export function createSweeper(deps: SweepDeps): Sweeper {
     }
   }
 
-  async function drain(query: Candidates, cutoff: string, expected: TransitionKind, ctx: DecisionContext, out: AppliedTransition[]): Promise<void> {
-    for (;;) {
+  async function drain(
+    query: Candidates,
+    cutoff: string,
+    expected: TransitionKind,
+    ctx: DecisionContext,
+    out: AppliedTransition[],
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    while (!signal?.aborted) {
       const rows = await query(cutoff, batchSize);
       const due = rows.filter((row) => decide(row, ctx).kind === expected);
       const applied = await applyTransitions({ db, logger, newEventId }, due, expected, ctx);
@@ -81,7 +92,7 @@ export function createSweeper(deps: SweepDeps): Sweeper {
   }
 
   return {
-    async run() {
+    async run(signal) {
       const now = clock.now();
       const liveness = await readIngestLiveness(db, now);
       const ingest: IngestState = { down: liveness.everRecorded && !liveness.live, resumedAt: liveness.resumedAt };
@@ -90,12 +101,12 @@ export function createSweeper(deps: SweepDeps): Sweeper {
       const cutoff = new Date(now.getTime() - thresholdMs).toISOString();
       const transitions: AppliedTransition[] = [];
 
-      await drain((_c, limit) => pendingWithReport(db, limit).execute(), cutoff, 'first-report', ctx, transitions);
-      await drain((c, limit) => recoveryCandidates(db, c, limit).execute(), cutoff, 'came-online', ctx, transitions);
+      await drain((_c, limit) => pendingWithReport(db, limit).execute(), cutoff, 'first-report', ctx, transitions, signal);
+      await drain((c, limit) => recoveryCandidates(db, c, limit).execute(), cutoff, 'came-online', ctx, transitions, signal);
       // While ingest is down, or within a threshold of its resume, no machine can go offline: skip the query.
       const resumeProtects = ingest.resumedAt !== null && ingest.resumedAt >= cutoff;
       if (!ingest.down && !resumeProtects) {
-        await drain((c, limit) => offlineCandidates(db, c, limit).execute(), cutoff, 'went-offline', ctx, transitions);
+        await drain((c, limit) => offlineCandidates(db, c, limit).execute(), cutoff, 'went-offline', ctx, transitions, signal);
       }
       return { now, ingest, liveness, transitions, deliveries: transitions.reduce((n, t) => n + t.deliveries, 0) };
     },

@@ -163,6 +163,31 @@ describe('run and status against a real database file', () => {
     expect(result.code).toBe(130); // 128 + SIGINT, without waiting for the 20 s send to time out
   });
 
+  test('SIGTERM during a long check stops after the batch in progress: exit 0, the rest left for the next check', async () => {
+    const machines = 50_000;
+    const stale = longAgo();
+    // Seeded in one statement: 50k inserts through Kysely would take longer than the check itself.
+    db.sqlite
+      .prepare(
+        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+         INSERT INTO machines (user_id, name, hostname, description, status, last_seen, is_enabled, created_at, updated_at)
+         SELECT ?, 'm' || i, NULL, NULL, 'online', ?, 1, ?, ? FROM n`,
+      )
+      .run(machines, userId, stale, stale, stale);
+    const daemon = children.start(BIN, ['run'], env());
+    await daemon.waitForLine(/went offline/); // the check is under way
+    daemon.child.kill('SIGTERM');
+    const result = await daemon.exited(15_000); // systemd's TimeoutStopSec is 20 s
+    expect(result.code).toBe(0);
+    const lines = result.stderr.trimEnd().split('\n');
+    expect(lines.pop()).toMatch(/Heartbeat monitor stopped$/);
+    const offline = lines.filter((l) => l.includes('went offline')).length;
+    const stored = await db.db.selectFrom('machines').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'offline').executeTakeFirstOrThrow();
+    // Every logged transition is committed, and the check stopped short of the whole burst.
+    expect(stored.n).toBe(offline);
+    expect(offline).toBeLessThan(machines);
+  });
+
   test('two daemons sharing a burst bigger than one claim batch deliver every event exactly once', async () => {
     await insertWebhook(db.db, userId, receiver.url, SECRET);
     const machines = 600; // more than two claim batches of 256
