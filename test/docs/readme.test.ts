@@ -8,7 +8,7 @@ const root = join(__dirname, '..', '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
 
 describe('README', () => {
-  // The configuration tables are generated from the setting declarations; a failure prints the table to paste.
+  // The configuration tables come from the setting declarations: `node scripts/update-readme-settings.js` rewrites them.
   test.each([
     ['lunasentri-heartbeat run', runSettings],
     ['lunasentri-api serve', serveSettings],
