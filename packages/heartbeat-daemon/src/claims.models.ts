@@ -10,14 +10,22 @@ export interface Host {
 /**
  * Whether a claim holder is certainly gone, so its claims can be taken over before their lease ends
  * (a daemon killed mid-send and restarted would otherwise wait out the lease). Only certainty counts:
- * a graceful stop, or a process on this host that no longer exists (or whose pid we now have — a
- * container restarts its daemon under the same pid). Anything else keeps the lease.
+ * a graceful stop, or a process on this host whose pid no longer exists AND whose liveness beat is
+ * older than `staleMs`. A pid alone proves nothing: two daemons in separate pid namespaces on one host
+ * (containers with host networking: both pid 1, same hostname) see each other's pid as their own, or
+ * as gone. Anything else keeps the lease.
  */
-export function isClaimHolderGone(holder: ClaimHolder, host: Host): boolean {
+export function isClaimHolderGone(holder: ClaimHolder, host: Host, now: Date, staleMs: number): boolean {
   if (holder.stopped_at !== null) return true;
-  if (holder.pid === null || holder.hostname !== host.hostname) return false;
-  if (holder.pid === host.pid) return true;
-  return !host.pidAlive(holder.pid);
+  if (holder.pid === null || holder.hostname !== host.hostname || holder.heartbeat_at === null) return false;
+  const stale = now.getTime() - Date.parse(holder.heartbeat_at) > staleMs;
+  // Our own pid counts as "alive": if it is a previous incarnation, its beat goes stale soon enough.
+  return stale && holder.pid !== host.pid && !host.pidAlive(holder.pid);
+}
+
+/** How old a holder's liveness beat must be before it can count as gone: its beat follows its checks. */
+export function holderStaleMs(intervalMs: number): number {
+  return Math.max(2 * intervalMs, 10_000);
 }
 
 /** `kill(pid, 0)`: ESRCH means no such process; EPERM means it exists under another user. */

@@ -213,6 +213,8 @@ export interface ClaimHolder {
   /** null when the instance never recorded liveness */
   pid: number | null;
   hostname: string | null;
+  /** its last liveness beat; null when it never recorded liveness */
+  heartbeat_at: string | null;
   stopped_at: string | null;
 }
 
@@ -221,7 +223,7 @@ export async function claimHolders(db: Db, self: string, now: Date): Promise<Cla
   return db
     .selectFrom('deliveries as d')
     .leftJoin('service_liveness as l', 'l.instance_id', 'd.claimed_by')
-    .select(['d.claimed_by as instance_id', 'l.pid', 'l.hostname', 'l.stopped_at'])
+    .select(['d.claimed_by as instance_id', 'l.pid', 'l.hostname', 'l.heartbeat_at', 'l.stopped_at'])
     .distinct()
     .where('d.status', '=', 'pending')
     .where('d.claimed_by', 'is not', null)

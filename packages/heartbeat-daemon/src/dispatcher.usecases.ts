@@ -30,6 +30,11 @@ export interface DispatcherDeps {
   leaseMs?: number;
   /** this process, for recognising claims of daemon instances that are gone; default the real host */
   host?: Host;
+  /**
+   * a holder whose pid is gone still keeps its claims until its liveness beat is this old; default
+   * 10 s (the daemon passes {@link holderStaleMs} of its interval: it beats once per check)
+   */
+  holderStaleMs?: number;
   /** longest idle sleep in background mode; default 30 s */
   idleMs?: number;
   random?: () => number;
@@ -70,6 +75,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const leaseMs = deps.leaseMs ?? 30_000;
   const host: Host = deps.host ?? { hostname: hostname(), pid: process.pid, pidAlive };
   const idleMs = deps.idleMs ?? 30_000;
+  const staleMs = deps.holderStaleMs ?? 10_000;
   const channels: ChannelKind[] = deps.telegram ? ['webhook', 'telegram'] : ['webhook'];
   const queue: Queued[] = [];
   const inFlight = new Map<number, Promise<void>>();
@@ -158,7 +164,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     if (now.getTime() - lastTakeover < 5_000) return;
     lastTakeover = now.getTime();
     for (const holder of await claimHolders(db, instanceId, now)) {
-      if (!isClaimHolderGone(holder, host)) continue;
+      if (!isClaimHolderGone(holder, host, now, staleMs)) continue;
       const released = await releaseClaims(db, holder.instance_id, now);
       if (released > 0) logger.info(`Took over ${released} delivery claim(s) of daemon instance ${holder.instance_id}, which is no longer running`);
     }

@@ -14,6 +14,7 @@ import {
   systemClock,
   type Logger,
 } from '@lunasentri/shared';
+import { holderStaleMs } from './claims.models';
 import { parseCommandLine, UsageError } from './cli';
 import type { RunSettings, StatusSettings } from './daemon.settings';
 import { createDispatcher } from './dispatcher.usecases';
@@ -79,6 +80,7 @@ async function runDaemon(settings: RunSettings, once: boolean, signal: AbortSign
       redactor,
       // A claim must outlast any single send (Telegram's limit is 10 s).
       leaseMs: Math.max(30_000, settings.webhookTimeout * 2),
+      holderStaleMs: holderStaleMs(settings.interval),
     });
     // Registered after the notifier, so it runs before the senders close: sends drain first.
     cleanups.push(() => dispatcher.stop(DRAIN_MS));

@@ -212,9 +212,16 @@ describe('the dispatcher, with the real senders against local servers', () => {
     await dispatcher({ webhook: crashing, instanceId: dead }, a).runDue().catch(() => undefined);
     expect((await deliveries())[0]).toMatchObject({ status: 'pending', claimed_by: dead });
 
-    // The restarted daemon on the same host sees that pid is gone.
+    // A daemon in another pid namespace of this host: the same pid as ours, the holder's beat fresh. Not gone.
+    const twin = { hostname: hostname(), pid: process.pid, pidAlive: () => false };
+    expect(await dispatcher({ instanceId: 'twin', host: twin }).runDue()).toBe(0);
+    // Still fresh: a pid that does not exist here proves nothing while the holder keeps beating.
     const host = { hostname: hostname(), pid: process.pid + 1, pidAlive: () => false };
-    expect(await dispatcher({ instanceId: 'restarted', host }).runDue()).toBe(1);
+    clock.advance(10_000);
+    expect(await dispatcher({ instanceId: 'restarted', host, holderStaleMs: 10_000 }).runDue()).toBe(0);
+    // The restarted daemon on the same host: that pid is gone and its beat is stale (the lease still runs).
+    clock.advance(1);
+    expect(await dispatcher({ instanceId: 'restarted', host, holderStaleMs: 10_000 }).runDue()).toBe(1);
     expect(receiver.received.map((r) => r.headers['webhook-id'])).toEqual([event.id, event.id]);
     expect(await log.messages()).toContain(`Took over 1 delivery claim(s) of daemon instance ${dead}, which is no longer running`);
   });

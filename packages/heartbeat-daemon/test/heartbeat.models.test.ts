@@ -1,7 +1,7 @@
 import { TestClock } from '@lunasentri/shared';
 import { decide, decideTransitions, nextCheckAt, type DecisionContext, type IngestState, type MachineState } from '../src/heartbeat.models';
 import { planChannelUpdates, type ChannelOutcome } from '../src/channels.models';
-import { claimLeftToSend, isClaimHolderGone } from '../src/claims.models';
+import { claimLeftToSend, holderStaleMs, isClaimHolderGone } from '../src/claims.models';
 import { DELIVERY_TTL_MS, RETRY_CAP_MS, planRetry, retryDelayMs } from '../src/retry.models';
 
 const THRESHOLD = 120_000;
@@ -122,17 +122,27 @@ describe('the retry schedule', () => {
 });
 
 describe('whose claims may be taken over before their lease ends', () => {
+  const STALE = 10_000;
   const host = { hostname: 'box', pid: 100, pidAlive: (pid: number) => pid === 200 };
-  const holder = { instance_id: 'x', pid: 200, hostname: 'box', stopped_at: null as string | null };
+  const holder = { instance_id: 'x', pid: 200, hostname: 'box', heartbeat_at: ago(STALE + 1) as string | null, stopped_at: null as string | null };
+  const fresh = ago(STALE);
   test.each<[string, typeof holder, boolean]>([
     ['a live process on this host keeps its claims', holder, false],
-    ['a process on this host that no longer exists loses them', { ...holder, pid: 300 }, true],
-    ['an instance under our own pid is a previous incarnation (containers reuse pids)', { ...holder, pid: 100 }, true],
+    ['a process on this host that no longer exists and whose beat is stale loses them', { ...holder, pid: 300 }, true],
+    ['a pid that no longer exists, with a fresh beat, keeps them (another pid namespace)', { ...holder, pid: 300, heartbeat_at: fresh }, false],
+    ['an instance under our own pid with a fresh beat keeps them (two containers, both pid 1)', { ...holder, pid: 100, heartbeat_at: fresh }, false],
+    ['an instance under our own pid keeps them even with a stale beat (it may be a live twin)', { ...holder, pid: 100 }, false],
     ['an instance that recorded a graceful stop loses them', { ...holder, hostname: 'elsewhere', stopped_at: '2026-11-28T03:00:00.000Z' }, true],
+    ['a graceful stop counts even with a fresh beat', { ...holder, heartbeat_at: fresh, stopped_at: fresh }, true],
     ['an instance on another host keeps them until the lease ends', { ...holder, hostname: 'elsewhere', pid: 300 }, false],
-    ['an instance without a liveness row keeps them until the lease ends', { ...holder, pid: null as unknown as number, hostname: null as unknown as string }, false],
+    ['an instance without a liveness row keeps them until the lease ends', { ...holder, pid: null as unknown as number, hostname: null as unknown as string, heartbeat_at: null }, false],
   ])('%s', (_name, h, gone) => {
-    expect(isClaimHolderGone(h, host)).toBe(gone);
+    expect(isClaimHolderGone(h, host, now, STALE)).toBe(gone);
+  });
+
+  test('a beat is stale after two intervals, never sooner than 10 s', () => {
+    expect(holderStaleMs(30_000)).toBe(60_000);
+    expect(holderStaleMs(1_000)).toBe(10_000);
   });
 });
 
