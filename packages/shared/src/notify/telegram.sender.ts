@@ -1,7 +1,8 @@
 import { Api, GrammyError, HttpError } from 'grammy';
 import { Agent, fetch as undiciFetch } from 'undici';
+import { attemptDeadline } from './attempt.deadline';
 import { createAgentLifecycle } from './http.agent';
-import { describeNetworkError, scrub, timeoutText } from './send.results';
+import { describeNetworkError, scrub } from './send.results';
 import type { SendResult, TelegramSender, TelegramSenderOptions } from './types';
 
 /** A {@link TelegramSender} that owns connections and must be closed. */
@@ -80,25 +81,17 @@ export function createTelegramSender(options: TelegramSenderOptions): TelegramCl
   async function sendMessage(chatId: number, html: string, signal?: AbortSignal): Promise<SendResult> {
     if (lifecycle.closing) return { kind: 'retryable', error: 'sender is shutting down' };
     if (signal?.aborted) return { kind: 'retryable', error: 'aborted before sending' };
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, timeoutMs);
-    const onAbort = () => controller.abort();
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const deadline = attemptDeadline(timeoutMs, signal);
     try {
-      await lifecycle.track(api.sendMessage(chatId, html, { parse_mode: 'HTML', link_preview_options: { is_disabled: true } }, grammySignal(controller.signal)));
+      await lifecycle.track(api.sendMessage(chatId, html, { parse_mode: 'HTML', link_preview_options: { is_disabled: true } }, grammySignal(deadline.signal)));
       return { kind: 'delivered', status: 200 };
     } catch (error) {
       if (error instanceof GrammyError) {
         const result = resultForTelegramError(error);
         return result.kind === 'delivered' ? result : { ...result, error: clean(result.error) };
       }
-      if (timedOut) return { kind: 'retryable', error: timeoutText(timeoutMs) };
-      if (signal?.aborted) return { kind: 'retryable', error: 'aborted' };
-      if (lifecycle.closing) return { kind: 'retryable', error: 'sender closed during the request' };
+      const interrupted = deadline.interruption(lifecycle.closing);
+      if (interrupted) return interrupted;
       const cause = error instanceof HttpError ? error.error : error;
       if ((cause as { cause?: { code?: string } } | undefined)?.cause?.code === 'ERR_INVALID_URL') {
         return { kind: 'misconfigured', error: 'TELEGRAM_API_ROOT does not form a valid URL' };
@@ -107,8 +100,7 @@ export function createTelegramSender(options: TelegramSenderOptions): TelegramCl
       const reason = cause instanceof SyntaxError ? 'unreadable response' : describeNetworkError(cause);
       return { kind: 'retryable', error: clean(`Telegram API unreachable: ${reason}`) };
     } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      deadline.dispose();
     }
   }
 

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { systemClock } from '../clock';
+import { attemptDeadline } from './attempt.deadline';
 import { createAgentLifecycle } from './http.agent';
-import { describeNetworkError, scrub, timeoutText, webhookResultForStatus } from './send.results';
+import { describeNetworkError, scrub, webhookResultForStatus } from './send.results';
 import type { SendResult, WebhookSender, WebhookSenderOptions, WebhookTarget } from './types';
 import { checkWebhookUrlSyntax, connectLookup, systemLookup } from './url.guard';
 import { signWebhook, validateWebhookSecret } from './webhook.signature';
@@ -55,14 +56,7 @@ export function createWebhookSender(options: WebhookSenderOptions = {}): Webhook
     if (signal?.aborted) return { kind: 'retryable', error: 'aborted before sending' };
 
     const signature = signWebhook({ secret: target.secret, eventId, timestampSeconds: Math.floor(clock.now().getTime() / 1000), body });
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, timeoutMs);
-    const onAbort = () => controller.abort();
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const deadline = attemptDeadline(timeoutMs, signal);
     try {
       const { origin, pathname, search } = check.url;
       const response = await lifecycle.track(
@@ -72,21 +66,19 @@ export function createWebhookSender(options: WebhookSenderOptions = {}): Webhook
           method: 'POST',
           headers: { 'content-type': 'application/json', 'user-agent': userAgent, ...signature },
           body,
-          signal: controller.signal,
+          signal: deadline.signal,
         }),
       );
       // The body is read (bounded) only so the connection can go back to the pool.
       await response.body.dump({ limit: MAX_RESPONSE_BODY }).catch(() => undefined);
       return webhookResultForStatus(response.statusCode, response.headers['retry-after'], clock.now());
     } catch (error) {
-      if (timedOut) return { kind: 'retryable', error: timeoutText(timeoutMs) };
-      if (signal?.aborted) return { kind: 'retryable', error: 'aborted' };
-      if (lifecycle.closing) return { kind: 'retryable', error: 'sender closed during the request' };
+      const interrupted = deadline.interruption(lifecycle.closing);
+      if (interrupted) return interrupted;
       if ((error as { code?: string }).code === 'LUNASENTRI_PRIVATE_ADDRESS') return { kind: 'permanent', error: clean((error as Error).message) };
       return { kind: 'retryable', error: clean(describeNetworkError(error)) };
     } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      deadline.dispose();
     }
   }
 
