@@ -68,6 +68,41 @@ describe('lunasentri-api command line', () => {
     }
   });
 
+  it('emails are trimmed and lowercased on create and on every lookup', async () => {
+    expect(run(['user', 'create', '--email', 'alice@example.com']).status).toBe(0);
+    const again = run(['user', 'create', '--email', ' Alice@Example.COM ']);
+    expect(again.status).toBe(1);
+    expect(stderrLines(again.stderr)).toEqual(['lunasentri-api: a user with email alice@example.com already exists']);
+
+    const token = run(['token', 'create', '--email', 'ALICE@example.com', '--json']);
+    expect(token.status).toBe(0);
+    expect(JSON.parse(token.stdout)).toMatchObject({ user: { email: 'alice@example.com' }, token: expect.stringMatching(/^lst_/) });
+    expect(run(['machine', 'create', '--email', 'Alice@Example.com', '--name', 'web']).status).toBe(0);
+
+    const mixed = run(['user', 'create', '--email', 'Bob@Example.com', '--json']);
+    expect(mixed.status).toBe(0);
+    expect(JSON.parse(mixed.stdout).user.email).toBe('bob@example.com');
+    expect(run(['token', 'create', '--email', 'bob@example.com']).status).toBe(0);
+
+    // A row written before emails were normalised is still found, and still blocks a duplicate.
+    const handle = openDatabase(dbPath);
+    try {
+      await handle.db.insertInto('users').values({ email: 'Carol@Example.com', is_admin: 0, created_at: new Date().toISOString() }).execute();
+    } finally {
+      await handle.close();
+    }
+    expect(run(['token', 'create', '--email', 'carol@example.com']).status).toBe(0);
+    expect(run(['user', 'create', '--email', 'carol@example.com']).status).toBe(1);
+
+    const check = openDatabase(dbPath);
+    try {
+      const emails = (await check.db.selectFrom('users').select('email').orderBy('id').execute()).map((u) => u.email);
+      expect(emails).toEqual(['alice@example.com', 'bob@example.com', 'Carol@Example.com']);
+    } finally {
+      await check.close();
+    }
+  });
+
   it('token create and machine create print a new token and an agent key; --json prints an object', () => {
     expect(run(['user', 'create', '--email', 'owner@example.com']).status).toBe(0);
     const token = run(['token', 'create', '--email', 'owner@example.com']);

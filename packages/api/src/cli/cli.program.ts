@@ -40,8 +40,9 @@ function checkText(flag: string, value: string | undefined, max: number, require
   return value;
 }
 
+/** Emails are compared case-insensitively: trimmed and lowercased here, and again by the repository. */
 function checkEmail(value: string): string {
-  const email = value.trim();
+  const email = value.trim().toLowerCase();
   if (!EMAIL.test(email) || email.length > 320) throw new UsageError(`invalid value for --email: ${JSON.stringify(value.slice(0, 340))} (must be an email address)`);
   return email;
 }

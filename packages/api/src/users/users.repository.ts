@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Clock, Database, User } from '@lunasentri/shared';
 import { hashCredential, newUserToken } from '../credentials/credentials';
 
@@ -6,8 +6,20 @@ export class UserExistsError extends Error {
   override name = 'UserExistsError';
 }
 
-export function findUserByEmail(db: Kysely<Database>, email: string): Promise<User | undefined> {
-  return db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
+/** The one form an email is stored and compared in: surrounding space trimmed, lowercased. */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+/**
+ * The user with this email, whatever its case. Emails are stored normalised; the second read finds a
+ * row written before they were (SQLite's lower() folds ASCII only, as such rows would need).
+ */
+export async function findUserByEmail(db: Kysely<Database>, email: string): Promise<User | undefined> {
+  const normalized = normalizeEmail(email);
+  const exact = await db.selectFrom('users').selectAll().where('email', '=', normalized).executeTakeFirst();
+  if (exact) return exact;
+  return db.selectFrom('users').selectAll().where(sql<string>`lower(trim(email))`, '=', normalized).orderBy('id').executeTakeFirst();
 }
 
 /** Creates a user and a first personal API token in one transaction. */
@@ -19,8 +31,9 @@ export async function createUser(
 ): Promise<{ user: User; token: string }> {
   const now = clock.now().toISOString();
   const token = newUserToken();
+  email = normalizeEmail(email);
   const user = await db.transaction().execute(async (trx) => {
-    const existing = await trx.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst();
+    const existing = await findUserByEmail(trx, email);
     if (existing) throw new UserExistsError(`a user with email ${email} already exists`);
     const row = await trx
       .insertInto('users')
