@@ -57,6 +57,28 @@ describe('webhooks', () => {
       expect((await rows())[0].secret).toBe('another-secret-abcdef');
     });
 
+    it('refuses weak secrets (plain under 16 characters, whsec_ under 24 decoded bytes) on create and PUT, without echoing them', async () => {
+      const weak = ['short', 'fifteen-chars-x', `whsec_${Buffer.alloc(23, 7).toString('base64')}`, `whsec_${Buffer.from('tiny').toString('base64')}`];
+      for (const secret of weak) {
+        const refused = await create(alice.token, { url: PUBLIC_URL, secret });
+        expectError(refused, 400, 'webhook.invalid_secret');
+        expect(refused.text).not.toContain(secret);
+      }
+      expect(await rows()).toEqual([]);
+
+      const strong16 = 'sixteen-chars-xx';
+      const created = await create(alice.token, { url: PUBLIC_URL, secret: strong16 });
+      expect(created.status).toBe(201);
+      const whsec24 = `whsec_${Buffer.alloc(24, 9).toString('base64')}`;
+      expect((await create(alice.token, { url: `${PUBLIC_URL}/2`, secret: whsec24 })).status).toBe(201);
+
+      const put = (json: unknown) => call(api.url, 'PUT', `/notifications/webhooks/${created.body.id}`, { auth: alice.token, json });
+      for (const secret of weak) expectError(await put({ secret }), 400, 'webhook.invalid_secret');
+      expect((await rows())[0].secret).toBe(strong16);
+      expect((await put({ secret: whsec24 })).status).toBe(200);
+      expect((await rows())[0].secret).toBe(whsec24);
+    });
+
     it('refuses a whsec_ secret that is not base64', async () => {
       expectError(await create(alice.token, { url: PUBLIC_URL, secret: 'whsec_not base64!' }), 400, 'webhook.invalid_secret');
       expect(await rows()).toEqual([]);
