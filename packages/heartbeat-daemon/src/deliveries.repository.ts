@@ -1,5 +1,5 @@
 import type { ChannelKind, Database, DeliveryStatus, EventType } from '@lunasentri/shared';
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -26,6 +26,14 @@ export interface ClaimOptions {
 }
 
 /**
+ * `status = 'pending'` as a literal: the dispatcher's indexes (idx_deliveries_due, on
+ * (channel, next_attempt_at), and idx_deliveries_pending_claims, on claimed_until) are partial, over
+ * pending rows only (migration 015), and SQLite uses a partial index only when the query repeats its
+ * condition word for word, never for a bound parameter. Delivered history then costs the reads nothing.
+ */
+const PENDING = sql.lit('pending' as const);
+
+/**
  * IN lists are padded to the next power of two by repeating their last id (harmless in `IN`), so a
  * batch of any size uses one of a few SQL texts and the connection's statement cache keeps them.
  */
@@ -43,7 +51,7 @@ export function dueQuery(db: Db, nowIso: string, channels: readonly ChannelKind[
     .selectFrom('deliveries as d')
     .innerJoin('events as ev', 'ev.id', 'd.event_id')
     .select(['d.id', 'd.event_id', 'd.machine_id', 'd.channel', 'd.target_id', 'd.attempts', 'ev.type as event_type', 'ev.occurred_at', 'ev.payload'])
-    .where('d.status', '=', 'pending')
+    .where('d.status', '=', PENDING)
     .where('d.next_attempt_at', '<=', nowIso)
     .where((eb) => eb.or([eb('d.claimed_until', 'is', null), eb('d.claimed_until', '<=', nowIso)]))
     .where('d.channel', 'in', channels)
@@ -192,16 +200,18 @@ export async function nextDueAt(db: Db, now: Date, channels: readonly ChannelKin
   const retry = await db
     .selectFrom('deliveries')
     .select((eb) => eb.fn.min('next_attempt_at').as('at'))
-    .where('status', '=', 'pending')
+    .where('status', '=', PENDING)
     .where('next_attempt_at', '>', nowIso)
     .where('channel', 'in', channels)
     .executeTakeFirst();
+  // Every channel's claims: a `channel IN` here would make SQLite walk idx_deliveries_due over all
+  // pending rows of the channel instead of seeking idx_deliveries_pending_claims. A claim on a channel
+  // we do not send (another daemon's Telegram row) only costs a spurious wake-up.
   const lease = await db
     .selectFrom('deliveries')
     .select((eb) => eb.fn.min('claimed_until').as('at'))
-    .where('status', '=', 'pending')
+    .where('status', '=', PENDING)
     .where('claimed_until', '>', nowIso)
-    .where('channel', 'in', channels)
     .executeTakeFirst();
   const times = [retry?.at, lease?.at].filter((t): t is string => typeof t === 'string').map((t) => Date.parse(t));
   return times.length === 0 ? null : new Date(Math.min(...times));
@@ -225,7 +235,7 @@ export async function claimHolders(db: Db, self: string, now: Date): Promise<Cla
     .leftJoin('service_liveness as l', 'l.instance_id', 'd.claimed_by')
     .select(['d.claimed_by as instance_id', 'l.pid', 'l.hostname', 'l.heartbeat_at', 'l.stopped_at'])
     .distinct()
-    .where('d.status', '=', 'pending')
+    .where('d.status', '=', PENDING)
     .where('d.claimed_by', 'is not', null)
     .where('d.claimed_by', '!=', self)
     .where('d.claimed_until', '>', now.toISOString())

@@ -1,5 +1,5 @@
 import type { Database, MachineSnapshot } from '@lunasentri/shared';
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { MachineState } from './heartbeat.models';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -28,10 +28,17 @@ const MACHINE_COLUMNS = [
 ] as const;
 
 /*
- * The three candidate queries are range scans on idx_machines_status_last_seen (status, last_seen):
- * their cost follows the number of transitions, never the fleet size. The extra conditions are
- * checked on the few rows the range yields.
+ * The three candidate queries are range scans on idx_machines_status_last_seen (status, last_seen),
+ * a partial index over enabled machines only (migration 015): their cost follows the number of
+ * transitions, never the fleet size, nor the number of disabled machines left `online`. The extra
+ * conditions are checked on the few rows the range yields.
  */
+
+/**
+ * `is_enabled = 1` as a literal: SQLite uses a partial index only when the query repeats its
+ * condition word for word, and a bound parameter (`is_enabled = ?`) does not count.
+ */
+const ENABLED = sql<boolean>`is_enabled = 1`;
 
 /** `pending` machines that have reported: their first report makes them online. */
 export function pendingWithReport(db: Db, limit: number) {
@@ -40,7 +47,7 @@ export function pendingWithReport(db: Db, limit: number) {
     .select(MACHINE_COLUMNS)
     .where('status', '=', 'pending')
     .where('last_seen', 'is not', null)
-    .where('is_enabled', '=', 1)
+    .where(ENABLED)
     .orderBy('last_seen')
     .limit(limit);
 }
@@ -52,7 +59,7 @@ export function recoveryCandidates(db: Db, cutoff: string, limit: number) {
     .select(MACHINE_COLUMNS)
     .where('status', '=', 'offline')
     .where('last_seen', '>=', cutoff)
-    .where('is_enabled', '=', 1)
+    .where(ENABLED)
     .where((eb) => eb.or([eb('status_changed_at', 'is', null), eb('last_seen', '>', eb.ref('status_changed_at'))]))
     .orderBy('last_seen')
     .limit(limit);
@@ -65,7 +72,7 @@ export function offlineCandidates(db: Db, cutoff: string, limit: number) {
     .select(MACHINE_COLUMNS)
     .where('status', '=', 'online')
     .where('last_seen', '<', cutoff)
-    .where('is_enabled', '=', 1)
+    .where(ENABLED)
     .where((eb) => eb.or([eb('enabled_at', 'is', null), eb('enabled_at', '<', cutoff)]))
     .orderBy('last_seen')
     .limit(limit);
@@ -78,6 +85,7 @@ export function earliestFreshLastSeenQuery(db: Db, cutoff: string) {
     .select('last_seen')
     .where('status', '=', 'online')
     .where('last_seen', '>=', cutoff)
+    .where(ENABLED)
     .orderBy('last_seen')
     .limit(1);
 }
@@ -96,7 +104,7 @@ export function earliestProtectingEnableQuery(db: Db, cutoff: string) {
     .select((eb) => eb.fn.min('enabled_at').as('enabled_at'))
     .where('status', '=', 'online')
     .where('last_seen', '<', cutoff)
-    .where('is_enabled', '=', 1)
+    .where(ENABLED)
     .where('enabled_at', '>=', cutoff);
 }
 

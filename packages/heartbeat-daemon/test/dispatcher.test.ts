@@ -14,7 +14,7 @@ import { createTestDb, type TestDb } from '../../../test/support/db';
 import { startFakeTelegram, type FakeTelegram, type FakeTelegramResponse } from '../../../test/support/fake-telegram';
 import { insertMachine, insertTelegramRecipient, insertUser, insertWebhook } from '../../../test/support/fixtures';
 import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver, type WebhookResponse } from '../../../test/support/webhook-receiver';
-import { dueQuery, markDelivered, nextDueAt } from '../src/deliveries.repository';
+import { claimHolders, dueQuery, markDelivered, nextDueAt } from '../src/deliveries.repository';
 import { createDispatcher, type DispatcherDeps } from '../src/dispatcher.usecases';
 import { createSweeper } from '../src/sweep.usecases';
 import { queryPlan, recordingKysely, secondConnection, testLogger } from './helpers';
@@ -510,11 +510,24 @@ describe('the dispatcher, with the real senders against local servers', () => {
     }
   });
 
+  test('the wake-up planning and claim-holder reads use the partial indexes of pending rows, never delivered history', async () => {
+    const recording = recordingKysely(db.sqlite);
+    await nextDueAt(recording.db, clock.now(), ['webhook', 'telegram']);
+    await claimHolders(recording.db, 'daemon-a', clock.now());
+    const plans = recording.statements.map((s) => queryPlan(db.sqlite, s));
+    expect(plans).toEqual([
+      expect.stringMatching(/SEARCH deliveries USING (COVERING )?INDEX idx_deliveries_due \(channel=\? AND next_attempt_at>\?\)/),
+      expect.stringMatching(/SEARCH deliveries USING (COVERING )?INDEX idx_deliveries_pending_claims \(claimed_until>\?\)/),
+      expect.stringMatching(/SEARCH d USING INDEX idx_deliveries_pending_claims \(claimed_until>\?\)/),
+    ]);
+    for (const plan of plans) expect(plan).not.toMatch(/SCAN (d|deliveries)\b/);
+  });
+
   test('finding due deliveries reads pending rows through the indexes, never the whole (ever-growing) table', () => {
     const compiled = dueQuery(db.db, clock.now().toISOString(), ['webhook', 'telegram'], 8).compile();
     const plan = db.sqlite.prepare(`EXPLAIN QUERY PLAN ${compiled.sql}`).all(...(compiled.parameters as unknown[])) as Array<{ detail: string }>;
     const details = plan.map((p) => p.detail);
-    expect(details).toContainEqual(expect.stringMatching(/^SEARCH d USING INDEX idx_deliveries_due \(status=\? AND next_attempt_at<\?\)/));
+    expect(details).toContainEqual(expect.stringMatching(/^SEARCH d USING INDEX idx_deliveries_due \(channel=\? AND next_attempt_at<\?\)/));
     expect(details).toContainEqual(expect.stringMatching(/^SEARCH e USING COVERING INDEX idx_deliveries_stream \(channel=\? AND target_id=\? AND machine_id=\? AND status=\? AND id<\?\)/));
     expect(details.join(' | ')).not.toMatch(/SCAN (d|e|deliveries)\b/);
   });

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { TestClock, recordBeat, recordStopped, registerInstance, type DatabaseHandle } from '@lunasentri/shared';
 import { createTestDb, type TestDb } from '../../../test/support/db';
 import { insertMachine, insertTelegramRecipient, insertUser, insertWebhook, setPreferences } from '../../../test/support/fixtures';
@@ -375,6 +376,39 @@ describe('the sweep on a real SQLite file', () => {
       expect({ sql: write.sql, plan }).toEqual({ sql: write.sql, plan: expect.stringMatching(/PRIMARY KEY|sqlite_autoindex/) });
       expect({ sql: write.sql, plan }).toEqual({ sql: write.sql, plan: expect.not.stringMatching(/idx_machines_status_last_seen|SCAN/) });
     }
+  });
+
+  test('disabled machines left online cost the check nothing: the candidate queries visit enabled rows only', async () => {
+    const stale = new Date(Date.parse(T0) - 3600_000).toISOString();
+    // 2,000 disabled machines still marked online, stale for an hour, and 3 enabled stale ones.
+    db.sqlite
+      .prepare(
+        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+         INSERT INTO machines (user_id, name, status, last_seen, is_enabled, created_at, updated_at)
+         SELECT ?, 'off' || i, 'online', ?, 0, ?, ? FROM n`,
+      )
+      .run(userId, stale, T0, T0);
+    for (let i = 0; i < 3; i++) await insertMachine(db.db, userId, { name: `on${i}`, status: 'online', last_seen: stale });
+    // A function the query calls once per row its index range yields: the rows examined.
+    let visited = 0;
+    db.sqlite.function('visited', { deterministic: false }, () => {
+      visited++;
+      return 1;
+    });
+    const cutoff = new Date(Date.parse(T0) - THRESHOLD).toISOString();
+    const visits = sql<boolean>`visited() = 1`;
+    const queries = {
+      offline: offlineCandidates(db.db, cutoff, 500).where(visits).compile(),
+      earliestEnable: earliestProtectingEnableQuery(db.db, cutoff).where(visits).compile(),
+    };
+    for (const [name, compiled] of Object.entries(queries)) {
+      visited = 0;
+      db.sqlite.prepare(compiled.sql).all(...(compiled.parameters as unknown[]));
+      const plan = queryPlan(db.sqlite, compiled);
+      expect({ name, plan }).toEqual({ name, plan: expect.stringMatching(/^SEARCH machines USING INDEX idx_machines_status_last_seen \(status=\? AND last_seen<\?\)$/) });
+      expect({ name, visited }).toEqual({ name, visited: 3 });
+    }
+    expect((await offlineCandidates(db.db, cutoff, 500).execute()).map((m) => m.name)).toEqual(['on0', 'on1', 'on2']);
   });
 
   test("the candidate and wake-up queries use the (status, last_seen) index, never a scan of all machines", async () => {

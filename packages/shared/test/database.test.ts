@@ -163,17 +163,41 @@ describe('schema', () => {
     }
   });
 
-  test('the sweep candidate queries are range scans on (status, last_seen)', async () => {
+  test('the sweep candidate queries are range scans on the partial (status, last_seen) index of enabled machines', async () => {
     const db = await createTestDb();
     try {
       const plan = (query: string) =>
         (db.sqlite.prepare(`EXPLAIN QUERY PLAN ${query}`).all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
-      expect(plan(`SELECT id FROM machines WHERE status = 'online' AND last_seen < '2026-11-28T03:00:00.000Z'`)).toMatch(
+      expect(plan(`SELECT id FROM machines WHERE status = 'online' AND last_seen < '2026-11-28T03:00:00.000Z' AND is_enabled = 1`)).toMatch(
         /SEARCH machines USING (COVERING )?INDEX idx_machines_status_last_seen \(status=\? AND last_seen<\?\)/,
       );
-      expect(plan(`SELECT id FROM machines WHERE status = 'offline' AND last_seen >= '2026-11-28T03:00:00.000Z'`)).toMatch(
+      expect(plan(`SELECT id FROM machines WHERE status = 'offline' AND last_seen >= '2026-11-28T03:00:00.000Z' AND is_enabled = 1`)).toMatch(
         /SEARCH machines USING (COVERING )?INDEX idx_machines_status_last_seen \(status=\? AND last_seen>\?\)/,
       );
+      // The index covers enabled machines only: a query that does not say so cannot use it.
+      expect(plan(`SELECT id FROM machines WHERE status = 'online' AND last_seen < '2026-11-28T03:00:00.000Z'`)).not.toMatch(/idx_machines_status_last_seen/);
+    } finally {
+      await db.dispose();
+    }
+  });
+
+  test('the dispatcher reads pending deliveries through partial indexes, by channel and by live claim', async () => {
+    const db = await createTestDb();
+    try {
+      const plan = (query: string) =>
+        (db.sqlite.prepare(`EXPLAIN QUERY PLAN ${query}`).all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+      const t = '2026-11-28T03:00:00.000Z';
+      expect(plan(`SELECT id FROM deliveries WHERE status = 'pending' AND channel = 'webhook' AND next_attempt_at <= '${t}'`)).toMatch(
+        /SEARCH deliveries USING (COVERING )?INDEX idx_deliveries_due \(channel=\? AND next_attempt_at<\?\)/,
+      );
+      expect(plan(`SELECT MIN(claimed_until) FROM deliveries WHERE status = 'pending' AND claimed_until > '${t}'`)).toMatch(
+        /SEARCH deliveries USING (COVERING )?INDEX idx_deliveries_pending_claims \(claimed_until>\?\)/,
+      );
+      const indexes = db.sqlite.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%'`).all() as Array<{ name: string; sql: string }>;
+      const sqlOf = (name: string) => indexes.find((i) => i.name === name)?.sql;
+      expect(sqlOf('idx_machines_status_last_seen')).toMatch(/where "is_enabled" = 1$/i);
+      expect(sqlOf('idx_deliveries_due')).toMatch(/where "status" = 'pending'$/i);
+      expect(sqlOf('idx_service_liveness_resumed')).toMatch(/\("kind", "ingest_resumed_at"\)/);
     } finally {
       await db.dispose();
     }

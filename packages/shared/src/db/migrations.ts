@@ -13,6 +13,7 @@ import * as m011_events from './migrations/011_events';
 import * as m012_deliveries from './migrations/012_deliveries';
 import * as m013_monitor_state from './migrations/013_monitor_state';
 import * as m014_machine_offline_notifications from './migrations/014_machine_offline_notifications';
+import * as m015_partial_indexes from './migrations/015_partial_indexes';
 import * as m016_credential_revision from './migrations/016_credential_revision';
 
 /** Every migration, by name. Names sort in the order they apply; never rename or reorder one. */
@@ -31,5 +32,6 @@ export const migrations: Record<string, Migration> = {
   '012_deliveries': m012_deliveries,
   '013_monitor_state': m013_monitor_state,
   '014_machine_offline_notifications': m014_machine_offline_notifications,
+  '015_partial_indexes': m015_partial_indexes,
   '016_credential_revision': m016_credential_revision,
 };
