@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { errorCodes, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { registerEventRoutes } from '../events/events.routes';
 import { registerHealthRoutes } from '../health/health.routes';
 import { registerIngestRoutes } from '../ingest/ingest.routes';
@@ -73,6 +73,10 @@ export function buildServer(ctx: ApiContext, options: ServerOptions = {}): Fasti
  * JSON is the only body type accepted (anything else: 415). An empty JSON body counts as no body,
  * so `POST /agent/heartbeat` with `Content-Type: application/json` and nothing else is fine; routes
  * that need a body reject `undefined` through their schema.
+ *
+ * An EMPTY body is accepted whatever its content type (`curl -d ''` sends it as a form): it is no body
+ * at all. Any other content type with a non-empty body is 415 — decided from `Content-Length` without
+ * reading the body, or, for a chunked body, at its first byte.
  */
 function registerJsonParser(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
@@ -81,6 +85,26 @@ function registerJsonParser(app: FastifyInstance): void {
     const text = body as string;
     if (text === '') return done(null, undefined);
     parseJson(request, text, done);
+  });
+  app.addContentTypeParser('*', (request, payload, done) => {
+    const unsupported = () => new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(String(request.headers['content-type'] ?? '').slice(0, 100));
+    const length = request.headers['content-length'];
+    if (request.headers['transfer-encoding'] === undefined) {
+      // Node has already refused a Content-Length that is not a number.
+      return length === undefined || Number(length) === 0 ? done(null, undefined) : done(unsupported());
+    }
+    let settled = false;
+    const settle = (error: Error | null) => {
+      if (settled) return;
+      settled = true;
+      if (error) done(error);
+      else done(null, undefined);
+    };
+    payload.on('data', (chunk: Buffer) => {
+      if (chunk.length > 0) settle(unsupported());
+    });
+    payload.on('end', () => settle(null));
+    payload.on('error', (error: Error) => settle(error));
   });
 }
 
