@@ -23,6 +23,8 @@ export interface ClaimOptions {
   leaseMs: number;
   channels: readonly ChannelKind[];
   limit: number;
+  /** channels (one webhook, one chat) whose rows are not to be claimed now */
+  skipTargets?: ReadonlyArray<{ channel: ChannelKind; targetId: number }>;
 }
 
 /**
@@ -46,8 +48,14 @@ function paddedIds(ids: readonly number[]): number[] {
 }
 
 /** Deliveries due now and free to claim, with what sending them needs, oldest due first (see {@link claimDue}). */
-export function dueQuery(db: Db, nowIso: string, channels: readonly ChannelKind[], limit: number) {
-  return db
+export function dueQuery(
+  db: Db,
+  nowIso: string,
+  channels: readonly ChannelKind[],
+  limit: number,
+  skipTargets: ReadonlyArray<{ channel: ChannelKind; targetId: number }> = [],
+) {
+  let query = db
     .selectFrom('deliveries as d')
     .innerJoin('events as ev', 'ev.id', 'd.event_id')
     .select(['d.id', 'd.event_id', 'd.machine_id', 'd.channel', 'd.target_id', 'd.attempts', 'ev.type as event_type', 'ev.occurred_at', 'ev.payload'])
@@ -73,6 +81,10 @@ export function dueQuery(db: Db, nowIso: string, channels: readonly ChannelKind[
     .orderBy('d.next_attempt_at')
     .orderBy('d.id')
     .limit(limit);
+  for (const skip of skipTargets) {
+    query = query.where((eb) => eb.not(eb.and([eb('d.channel', '=', skip.channel), eb('d.target_id', '=', skip.targetId)])));
+  }
+  return query;
 }
 
 /**
@@ -86,7 +98,7 @@ export async function claimDue(db: Kysely<Database>, options: ClaimOptions): Pro
   const nowIso = options.now.toISOString();
   const until = new Date(options.now.getTime() + options.leaseMs).toISOString();
   return db.transaction().execute(async (trx) => {
-    const due = await dueQuery(trx, nowIso, options.channels, options.limit).execute();
+    const due = await dueQuery(trx, nowIso, options.channels, options.limit, options.skipTargets).execute();
     if (due.length === 0) return [];
     await trx
       .updateTable('deliveries')

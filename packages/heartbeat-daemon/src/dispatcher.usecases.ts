@@ -24,6 +24,11 @@ export interface DispatcherDeps {
    * waits in the HTTP client's queue while its time limit is already running
    */
   concurrency?: number;
+  /**
+   * sends in flight to one channel (one webhook, one Telegram chat) at most; default 4. A slow or
+   * hanging receiver then holds only these slots, and every other user's notifications go on.
+   */
+  perTargetConcurrency?: number;
   /** due deliveries claimed per transaction; default 256 */
   claimBatch?: number;
   /** how long a claim protects a row from other daemons; default 30 s (keep it at least twice any send's time limit) */
@@ -71,6 +76,7 @@ type SendOutcome = SendResult | 'target-missing' | 'target-inactive';
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const { db, clock, logger, instanceId } = deps;
   const concurrency = deps.concurrency ?? 16;
+  const perTarget = deps.perTargetConcurrency ?? 4;
   const claimBatch = deps.claimBatch ?? 256;
   const leaseMs = deps.leaseMs ?? 30_000;
   const host: Host = deps.host ?? { hostname: hostname(), pid: process.pid, pidAlive };
@@ -79,6 +85,10 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const channels: ChannelKind[] = deps.telegram ? ['webhook', 'telegram'] : ['webhook'];
   const queue: Queued[] = [];
   const inFlight = new Map<number, Promise<void>>();
+  /** sends in flight per `channel:target_id` */
+  const inFlightPerTarget = new Map<string, number>();
+  const targetKey = (d: ClaimedDelivery) => `${d.channel}:${d.target_id}`;
+  const saturated = (d: ClaimedDelivery) => (inFlightPerTarget.get(targetKey(d)) ?? 0) >= perTarget;
   // Aborted only when shutdown's drain deadline passes: cuts sends still running then.
   const sendAbort = new AbortController();
   const wakeup = new Wakeup();
@@ -136,15 +146,27 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     }
   }
 
-  /** Starts sends from the queue while slots are free. */
+  /**
+   * Starts sends from the queue while slots are free, oldest first, passing over rows whose channel
+   * already has its share of sends in flight (they keep their place). Order within a stream holds: a
+   * claim never holds two rows of one (channel, target, machine) stream.
+   */
   function pump(): void {
-    while (!halted && inFlight.size < concurrency && queue.length > 0) {
-      const { delivery: d, claimedUntil } = queue.shift()!;
+    for (let i = 0; !halted && inFlight.size < concurrency && i < queue.length; ) {
+      const { delivery: d, claimedUntil } = queue[i]!;
       const now = clock.now();
       if (!claimLeftToSend(claimedUntil, now.getTime(), leaseMs)) {
+        queue.splice(i, 1);
         recorder.add({ kind: 'released', delivery: d, at: now });
         continue;
       }
+      if (saturated(d)) {
+        i++;
+        continue;
+      }
+      queue.splice(i, 1);
+      const key = targetKey(d);
+      inFlightPerTarget.set(key, (inFlightPerTarget.get(key) ?? 0) + 1);
       const task = deliver(d)
         .catch((error: unknown) => {
           // The claim stays until its lease ends, then the row is sent again (same event id).
@@ -152,6 +174,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         })
         .finally(() => {
           inFlight.delete(d.id);
+          const left = (inFlightPerTarget.get(key) ?? 1) - 1;
+          if (left > 0) inFlightPerTarget.set(key, left);
+          else inFlightPerTarget.delete(key);
           pump();
           wakeup.wake();
         });
@@ -172,13 +197,20 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 
   /** Claims another batch when the queue runs low; returns how many rows were claimed. */
   async function fill(): Promise<number> {
-    if (halted || queue.length >= concurrency) return 0;
+    // Rows waiting for a busy channel do not count: the other channels' rows must still be claimed.
+    // The queue stays bounded all the same.
+    if (halted || queue.length >= claimBatch || queue.filter((q) => !saturated(q.delivery)).length >= concurrency) return 0;
     // Outcomes first: a recorded delivery makes the next one of its stream due, and a recorded
     // deactivation keeps the new batch from reading that channel as active.
     await recorder.flush();
     const now = clock.now();
     await takeOverFromGone(now);
-    const claimed = await claimDue(db, { now, instanceId, leaseMs, channels, limit: claimBatch });
+    // Channels with all their slots taken are left to later claims: their rows would only wait here.
+    const busy = [...inFlightPerTarget].filter(([, n]) => n >= perTarget).map(([key]) => {
+      const [channel, targetId] = key.split(':');
+      return { channel: channel as ChannelKind, targetId: Number(targetId) };
+    });
+    const claimed = await claimDue(db, { now, instanceId, leaseMs, channels, limit: claimBatch - queue.length, skipTargets: busy });
     if (claimed.length === 0) return 0;
     targets = new Map();
     const claimedUntil = now.getTime() + leaseMs;

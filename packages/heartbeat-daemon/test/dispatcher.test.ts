@@ -329,6 +329,31 @@ describe('the dispatcher, with the real senders against local servers', () => {
     expect(telegramServer.messages).toHaveLength(1);
   });
 
+  test("a hanging webhook holds only its own share of send slots: another user's notification goes out meanwhile", async () => {
+    // User A: a receiver that never answers, and many machines going offline at once.
+    const hanging = await startWebhookReceiver({ secret: SECRET, respond: () => 'hang' });
+    cleanups.push(() => hanging.close());
+    await insertWebhook(db.db, userId, hanging.url, SECRET);
+    for (let i = 0; i < 20; i++) await insertMachine(db.db, userId, { name: `a${i}`, status: 'online', last_seen: clock.now().toISOString() });
+    // User B: one machine, a healthy receiver; its event is decided last, so its delivery is claimed last.
+    const userB = await insertUser(db.db, 'b@example.com');
+    await insertWebhook(db.db, userB, receiver.url, SECRET);
+    clock.advance(1);
+    await insertMachine(db.db, userB, { name: 'b', status: 'online', last_seen: clock.now().toISOString() });
+    clock.advance(THRESHOLD + 1);
+    await sweep();
+    clock.advance(1);
+    const d = dispatcher({ concurrency: 4, perTargetConcurrency: 2 });
+    d.start();
+    await receiver.waitFor((r) => r.length === 1);
+    // A's sends are still hanging (no answer, nothing recorded), and only two of them were started.
+    await hanging.waitFor((r) => r.length === 2);
+    expect(hanging.received.map((r) => r.answeredStatus)).toEqual([undefined, undefined]);
+    const aRows = await db.db.selectFrom('deliveries').select(['attempts', 'status']).where('target_id', '!=', 2).execute();
+    expect(aRows.every((r) => r.status === 'pending' && r.attempts === 0)).toBe(true);
+    await d.stop(0);
+  });
+
   test('stopping cuts a stuck send short after the drain deadline and gives its claim back, counting no attempt', async () => {
     await insertWebhook(db.db, userId, receiver.url, SECRET);
     await goOffline();
