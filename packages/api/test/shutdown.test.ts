@@ -80,5 +80,6 @@ describe('graceful stop', () => {
     slow.socket.write(`POST /agent/metrics HTTP/1.1\r\nHost: x\r\nX-API-Key: ${machine.key}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`);
     await slow.closed;
     expect(slow.received()).toMatch(/^HTTP\/1\.1 408 /);
+    expect(slow.received()).toContain('{"error":"request did not arrive in time","code":"http.request_timeout"}');
   });
 });

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { errorCodes, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { registerEventRoutes } from '../events/events.routes';
 import { registerHealthRoutes } from '../health/health.routes';
@@ -44,6 +46,7 @@ export function buildServer(ctx: ApiContext, options: ServerOptions = {}): Fasti
     // Let in-flight requests finish on close, but drop idle keep-alive sockets so close is prompt.
     forceCloseConnections: 'idle',
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, allowUnionTypes: true } },
+    clientErrorHandler,
     frameworkErrors: (error, _request, reply) => {
       void (reply as FastifyReply).code(400).send(errorBody('request.bad_request', error.message));
     },
@@ -106,6 +109,43 @@ function registerJsonParser(app: FastifyInstance): void {
     payload.on('end', () => settle(null));
     payload.on('error', (error: Error) => settle(error));
   });
+}
+
+/** Node's parse errors (before any route runs): status, code and message of the answer. */
+function clientErrorAnswer(error: NodeJS.ErrnoException): { status: number; code: string; message: string } {
+  switch (error.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, code: 'http.headers_too_large', message: 'request headers are too large' };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, code: 'http.request_timeout', message: 'request did not arrive in time' };
+    default:
+      return { status: 400, code: 'http.bad_request', message: 'malformed HTTP request' };
+  }
+}
+
+/**
+ * Replaces Fastify's default answer to a request Node could not parse (garbage request line, both
+ * Content-Length and chunked, headers too large, request timeout), which is `{"error":"Bad
+ * Request","message":"Client Error","statusCode":400}`, with the API's `{error, code}`; the socket is
+ * then closed, since the stream can no longer be trusted. Nothing is written over a response that has
+ * already started.
+ */
+function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const answer = clientErrorAnswer(error);
+  const body = JSON.stringify(errorBody(answer.code, answer.message));
+  socket.end(
+    `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
+  // A client that never reads must not keep the socket open.
+  setTimeout(() => socket.destroy(), 1_000).unref();
 }
 
 export function errorBody(code: string, message: string): ErrorBody {
