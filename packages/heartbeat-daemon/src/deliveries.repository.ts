@@ -253,3 +253,38 @@ export async function claimHolders(db: Db, self: string, now: Date): Promise<Cla
     .where('d.claimed_until', '>', now.toISOString())
     .execute() as Promise<ClaimHolder[]>;
 }
+
+/**
+ * Ends as `dead` up to `limit` pending deliveries whose event is older than `cutoff`, attempted or
+ * not (a channel nobody sends, like Telegram without a bot token, would otherwise stay pending
+ * forever). Rows under a live claim are left to their sender. Returns the rows it ended, per channel.
+ * Reads the due index: a row never tried has its event's time as next attempt, a retried one at most
+ * the 24 h deadline, so `next_attempt_at < cutoff` holds for every such row.
+ */
+export async function expireStale(db: Kysely<Database>, now: Date, cutoff: Date, limit: number): Promise<Array<{ id: number; channel: ChannelKind }>> {
+  const nowIso = now.toISOString();
+  const cutoffIso = cutoff.toISOString();
+  return db
+    .updateTable('deliveries')
+    .set({
+      status: 'dead',
+      last_error: sql<string>`coalesce(last_error, 'never sent')`,
+      claimed_until: null,
+      claimed_by: null,
+      updated_at: nowIso,
+    })
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('deliveries as d')
+        .innerJoin('events as ev', 'ev.id', 'd.event_id')
+        .select('d.id')
+        .where('d.status', '=', PENDING)
+        .where('d.channel', 'in', ['webhook', 'telegram'])
+        .where('d.next_attempt_at', '<', cutoffIso)
+        .where('ev.occurred_at', '<', cutoffIso)
+        .where((w) => w.or([w('d.claimed_until', 'is', null), w('d.claimed_until', '<=', nowIso)]))
+        .limit(limit),
+    )
+    .returning(['id', 'channel'])
+    .execute();
+}

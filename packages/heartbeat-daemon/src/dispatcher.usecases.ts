@@ -3,7 +3,8 @@ import type { ChannelKind, Clock, Database, Logger, MachineEventPayload, Redacto
 import type { Kysely } from 'kysely';
 import { findChannelTarget, type ChannelTarget } from './channels.repository';
 import { claimLeftToSend, isClaimHolderGone, pidAlive, type Host } from './claims.models';
-import { claimDue, claimHolders, nextDueAt, releaseClaims, type ClaimedDelivery } from './deliveries.repository';
+import { claimDue, claimHolders, expireStale, nextDueAt, releaseClaims, type ClaimedDelivery } from './deliveries.repository';
+import { DELIVERY_TTL_MS } from './retry.models';
 import { createOutcomeRecorder, describeDelivery } from './outcomes.usecases';
 import { Wakeup } from './wakeup';
 
@@ -95,6 +96,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const recorder = createOutcomeRecorder({ db, clock, logger, instanceId, random: deps.random ?? Math.random, onRecorded: () => wakeup.wake() });
   let targets = new Map<string, Promise<ChannelTarget | undefined>>();
   let lastTakeover = -Infinity;
+  let lastExpiry = -Infinity;
   let loop: Promise<void> | null = null;
   let stopping = false;
   /** no new sends: shutdown, or `runDue` aborted */
@@ -195,6 +197,25 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     }
   }
 
+  /**
+   * Ends deliveries still pending 24 h after their event (at most once a minute, 500 rows a
+   * statement): one error line per batch, not per row, since a channel that is off ends them by the thousand.
+   */
+  async function expireOld(now: Date): Promise<void> {
+    if (now.getTime() - lastExpiry < 60_000) return;
+    lastExpiry = now.getTime();
+    for (;;) {
+      const dead = await expireStale(db, now, new Date(now.getTime() - DELIVERY_TTL_MS), 500);
+      if (dead.length === 0) return;
+      const telegram = dead.filter((d) => d.channel === 'telegram').length;
+      const off = telegram > 0 && !deps.telegram ? ' (Telegram is off: TELEGRAM_BOT_TOKEN is not set)' : '';
+      logger.error(
+        `${dead.length} deliveries are dead: still not delivered 24h after their event (${dead.length - telegram} webhook, ${telegram} Telegram${off}; first: delivery ${dead[0]!.id})`,
+      );
+      if (dead.length < 500) return;
+    }
+  }
+
   /** Claims another batch when the queue runs low; returns how many rows were claimed. */
   async function fill(): Promise<number> {
     // Rows waiting for a busy channel do not count: the other channels' rows must still be claimed.
@@ -205,6 +226,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     await recorder.flush();
     const now = clock.now();
     await takeOverFromGone(now);
+    await expireOld(now);
     // Channels with all their slots taken are left to later claims: their rows would only wait here.
     const busy = [...inFlightPerTarget].filter(([, n]) => n >= perTarget).map(([key]) => {
       const [channel, targetId] = key.split(':');

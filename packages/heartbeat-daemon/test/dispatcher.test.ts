@@ -329,6 +329,27 @@ describe('the dispatcher, with the real senders against local servers', () => {
     expect(telegramServer.messages).toHaveLength(1);
   });
 
+  test('with Telegram off, Telegram deliveries end dead 24 h after their event, never attempted, with one error line per batch', async () => {
+    await insertTelegramRecipient(db.db, userId, 4242);
+    await goOffline();
+    await comeBack();
+    expect(await dispatcher({ telegram: null }).runDue()).toBe(0);
+    clock.advance(24 * 3600_000 - 500); // the offline event is 24 h old, the recovery (1 s later) not yet
+    expect(await dispatcher({ telegram: null }).runDue()).toBe(0);
+    expect((await deliveries()).map((r) => r.status)).toEqual(['dead', 'pending']);
+    clock.advance(1_000);
+    expect(await dispatcher({ telegram: null }).runDue()).toBe(0);
+    expect((await deliveries()).map((r) => [r.channel, r.status, r.attempts, r.last_error])).toEqual([
+      ['telegram', 'dead', 0, 'never sent'],
+      ['telegram', 'dead', 0, 'never sent'],
+    ]);
+    const errors = (await log.messages()).filter((m) => m.includes('are dead'));
+    expect(errors).toEqual([
+      expect.stringMatching(/^1 deliveries are dead: still not delivered 24h after their event \(0 webhook, 1 Telegram \(Telegram is off/),
+      expect.stringMatching(/^1 deliveries are dead: .*first: delivery 2\)$/),
+    ]);
+  });
+
   test("a hanging webhook holds only its own share of send slots: another user's notification goes out meanwhile", async () => {
     // User A: a receiver that never answers, and many machines going offline at once.
     const hanging = await startWebhookReceiver({ secret: SECRET, respond: () => 'hang' });
