@@ -220,6 +220,94 @@ describe('lunasentri-api command line', () => {
     }
   });
 
+  const startServe = async () => {
+    const child = spawn(BIN, ['serve', '--port', '0', '--host', '127.0.0.1'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let logs = '';
+    child.stderr!.on('data', (chunk: Buffer) => (logs += chunk.toString('utf8')));
+    return new Promise<string>((resolveUrl, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no listening line within 20 s:\n${logs}`)), 20_000);
+      child.stderr!.on('data', () => {
+        const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(logs);
+        if (match) {
+          clearTimeout(timer);
+          resolveUrl(match[1]);
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`serve exited with ${code}:\n${logs}`)));
+    });
+  };
+
+  it('token list shows ids and dates but never a token; token revoke refuses the token on its next request to a running API', async () => {
+    const first = run(['user', 'create', '--email', 'owner@example.com']).stdout.trim();
+    const second = run(['token', 'create', '--email', 'owner@example.com']).stdout.trim();
+    expect(run(['user', 'create', '--email', 'other@example.com']).status).toBe(0);
+
+    const listed = run(['token', 'list', '--email', 'Owner@Example.com', '--json']);
+    expect(listed.status).toBe(0);
+    const parsed = JSON.parse(listed.stdout);
+    expect(parsed.user).toMatchObject({ email: 'owner@example.com' });
+    expect(parsed.tokens).toEqual([
+      { id: expect.any(Number), name: 'created with the user', created_at: expect.any(String), last_used_at: null, revoked_at: null },
+      { id: expect.any(Number), name: 'created with the CLI', created_at: expect.any(String), last_used_at: null, revoked_at: null },
+    ]);
+    const secondId = parsed.tokens[1].id as number;
+    const table = run(['token', 'list', '--email', 'owner@example.com']);
+    expect(table.status).toBe(0);
+    expect(table.stdout.split('\n')[0]).toBe('id\tname\tcreated_at\tlast_used_at\trevoked_at');
+    expect(table.stdout).toContain(`${secondId}\tcreated with the CLI\t`);
+    const handle = openDatabase(dbPath);
+    let hashes: string[];
+    try {
+      hashes = (await handle.db.selectFrom('api_tokens').select('token_hash').execute()).map((r) => r.token_hash);
+    } finally {
+      await handle.close();
+    }
+    for (const text of [listed.stdout, listed.stderr, table.stdout, table.stderr]) {
+      for (const secret of [first, second, ...hashes]) expect(text).not.toContain(secret);
+    }
+
+    const url = await startServe();
+    expect((await call(url, 'GET', '/machines', { auth: second })).status).toBe(200);
+    expect((await call(url, 'GET', '/machines', { auth: first })).status).toBe(200);
+
+    // Another user's token id is not found; so is an unknown id.
+    const otherUser = run(['token', 'revoke', '--email', 'other@example.com', '--id', String(secondId)]);
+    expect(otherUser.status).toBe(1);
+    expect(stderrLines(otherUser.stderr)).toEqual([`lunasentri-api: no API token ${secondId} for other@example.com`]);
+    expect(run(['token', 'revoke', '--email', 'owner@example.com', '--id', '999']).status).toBe(1);
+    expect(run(['token', 'revoke', '--email', 'nobody@example.com', '--id', '1']).status).toBe(1);
+    expect((await call(url, 'GET', '/machines', { auth: second })).status).toBe(200);
+
+    const revoked = run(['token', 'revoke', '--email', 'owner@example.com', '--id', String(secondId), '--json']);
+    expect(revoked.status).toBe(0);
+    expect(JSON.parse(revoked.stdout)).toMatchObject({ token: { id: secondId, revoked_at: expect.any(String) }, already_revoked: false });
+    const refused = await call(url, 'GET', '/machines', { auth: second });
+    expect(refused.status).toBe(401);
+    expect(refused.body).toMatchObject({ code: 'auth.invalid_token' });
+    expect((await call(url, 'GET', '/machines', { auth: first })).status).toBe(200);
+
+    const again = run(['token', 'revoke', '--email', 'owner@example.com', '--id', String(secondId)]);
+    expect(again.status).toBe(0);
+    expect(again.stderr).toContain('already revoked');
+    const after = JSON.parse(run(['token', 'list', '--email', 'owner@example.com', '--json']).stdout);
+    expect(after.tokens[1].revoked_at).toBe(JSON.parse(revoked.stdout).token.revoked_at);
+    expect(after.tokens[0]).toMatchObject({ revoked_at: null, last_used_at: expect.any(String) });
+  });
+
+  it.each([
+    [['token', 'list'], /required option '--email/],
+    [['token', 'revoke', '--email', 'owner@example.com'], /required option '--id/],
+    [['token', 'revoke', '--email', 'owner@example.com', '--id', 'abc'], /invalid value for --id: "abc"/],
+    [['token', 'revoke', '--email', 'owner@example.com', '--id', '0'], /invalid value for --id: "0"/],
+    [['token', 'revoke', '--email', 'owner@example.com', '--id', '-3'], /invalid value for --id|unknown option/],
+    [['token', 'list', '--email', 'nope'], /invalid value for --email/],
+  ])('token %j exits 2 with one line on stderr', (args, message) => {
+    const result = run(args as string[]);
+    expect(result.status).toBe(2);
+    expect(stderrLines(result.stderr)).toEqual([expect.stringMatching(message)]);
+  });
+
   it('serve exits 1 with one error line when the port is taken', async () => {
     const blocker = require('node:net').createServer() as import('node:net').Server;
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { migrateToLatest, type Clock, type Database } from '@lunasentri/shared';
 import { createMachine } from '../machines/machines.repository';
 import { machineView } from '../machines/machines.view';
-import { createToken, createUser, findUserByEmail, UserExistsError } from '../users/users.repository';
+import { createToken, createUser, findUserByEmail, listTokens, revokeToken, UserExistsError, type TokenSummary } from '../users/users.repository';
 import type { AdminCommand } from './cli.program';
 
 export interface AdminIo {
@@ -56,6 +56,28 @@ export async function runAdminCommand(db: Kysely<Database>, clock: Clock, comman
       }
       return;
     }
+    case 'token-list': {
+      const user = await findUserByEmail(db, command.email);
+      if (!user) throw new AdminError(`no user with email ${command.email}`);
+      const tokens = await listTokens(db, user.id);
+      if (command.json) print(JSON.stringify({ user: { id: user.id, email: user.email }, tokens }));
+      else {
+        say(`${tokens.length} API token(s) for user ${user.id} (${user.email}).`);
+        print(['id', 'name', 'created_at', 'last_used_at', 'revoked_at'].join('\t'));
+        for (const t of tokens) print(tokenRow(t));
+      }
+      return;
+    }
+    case 'token-revoke': {
+      const user = await findUserByEmail(db, command.email);
+      if (!user) throw new AdminError(`no user with email ${command.email}`);
+      const result = await revokeToken(db, clock, user.id, command.id);
+      if (!result) throw new AdminError(`no API token ${command.id} for ${user.email}`);
+      if (command.json) print(JSON.stringify({ user: { id: user.id, email: user.email }, token: result.token, already_revoked: result.alreadyRevoked }));
+      else if (result.alreadyRevoked) say(`API token ${command.id} of ${user.email} was already revoked at ${result.token.revoked_at}.`);
+      else say(`Revoked API token ${command.id} of ${user.email}; it is refused from its next request.`);
+      return;
+    }
     case 'machine-create': {
       const user = await findUserByEmail(db, command.email);
       if (!user) throw new AdminError(`no user with email ${command.email}`);
@@ -72,4 +94,10 @@ export async function runAdminCommand(db: Kysely<Database>, clock: Clock, comman
       return;
     }
   }
+}
+
+/** One tab-separated line; names are the CLI's own or free text, so control characters are shown escaped. */
+function tokenRow(t: TokenSummary): string {
+  const cell = (value: string | number | null) => (value === null ? '-' : JSON.stringify(String(value)).slice(1, -1));
+  return [t.id, t.name, t.created_at, t.last_used_at, t.revoked_at].map(cell).join('\t');
 }

@@ -9,6 +9,8 @@ export type AdminSettings = SettingsValues<typeof adminSettings>;
 export type AdminCommand =
   | { kind: 'user-create'; email: string; admin: boolean; json: boolean }
   | { kind: 'token-create'; email: string; json: boolean }
+  | { kind: 'token-list'; email: string; json: boolean }
+  | { kind: 'token-revoke'; email: string; id: number; json: boolean }
   | { kind: 'machine-create'; email: string; name: string; hostname?: string; description?: string; json: boolean }
   | { kind: 'migrate' };
 
@@ -40,6 +42,12 @@ function checkText(flag: string, value: string | undefined, max: number, require
   return value;
 }
 
+function checkId(flag: string, value: string): number {
+  const id = /^[1-9][0-9]{0,15}$/.test(value.trim()) ? Number(value.trim()) : NaN;
+  if (!Number.isSafeInteger(id)) throw new UsageError(`invalid value for --${flag}: ${JSON.stringify(value.slice(0, 40))} (must be a positive whole number)`);
+  return id;
+}
+
 /** Emails are compared case-insensitively: trimmed and lowercased here, and again by the repository. */
 function checkEmail(value: string): string {
   const email = value.trim().toLowerCase();
@@ -59,7 +67,7 @@ function envHelp(spec: Record<string, Setting<unknown>>): string {
 }
 
 /**
- * `lunasentri-api [serve] | user create | token create | machine create | migrate`. Settings come
+ * `lunasentri-api [serve] | user create | token create|list|revoke | machine create | migrate`. Settings come
  * from the shared declarations (flag beats env beats default); a bad value is one stderr line and
  * exit status 2, never a silent fallback.
  */
@@ -112,6 +120,23 @@ export async function runCli(argv: string[], io: CliIo, handlers: CliHandlers): 
       .requiredOption('--email <EMAIL>', 'the user email')
       .option('--json', 'print JSON instead of the bare token'),
     (o) => ({ kind: 'token-create', email: checkEmail(String(o.email)), json: o.json === true }),
+  );
+  admin(
+    token
+      .command('list')
+      .description("list a user's API tokens (id, name, created_at, last_used_at, revoked_at; never the token)")
+      .requiredOption('--email <EMAIL>', 'the user email')
+      .option('--json', 'print JSON instead of a table'),
+    (o) => ({ kind: 'token-list', email: checkEmail(String(o.email)), json: o.json === true }),
+  );
+  admin(
+    token
+      .command('revoke')
+      .description('revoke one of a user\'s API tokens (refused on its next request)')
+      .requiredOption('--email <EMAIL>', 'the user email')
+      .requiredOption('--id <N>', 'the token id, from token list')
+      .option('--json', 'print JSON instead of a sentence'),
+    (o) => ({ kind: 'token-revoke', email: checkEmail(String(o.email)), id: checkId('id', String(o.id)), json: o.json === true }),
   );
 
   const machine = program.command('machine').description('manage machines');

@@ -74,3 +74,47 @@ export function findTokenOwner(db: Kysely<Database>, tokenHash: string): Promise
 export async function touchToken(db: Kysely<Database>, tokenId: number, nowIso: string): Promise<void> {
   await db.updateTable('api_tokens').set({ last_used_at: nowIso }).where('id', '=', tokenId).execute();
 }
+
+/** What `token list` shows of a token: never the token or its hash. */
+export interface TokenSummary {
+  id: number;
+  name: string | null;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export function listTokens(db: Kysely<Database>, userId: number): Promise<TokenSummary[]> {
+  return db
+    .selectFrom('api_tokens')
+    .select(['id', 'name', 'created_at', 'last_used_at', 'revoked_at'])
+    .where('user_id', '=', userId)
+    .orderBy('id')
+    .execute();
+}
+
+/**
+ * Revokes one of the user's tokens (another user's id is "not found"). Tokens are looked up on every
+ * request, never cached, so the next request with it is refused in every API process at once.
+ * Revoking a revoked token keeps its first `revoked_at`.
+ */
+export async function revokeToken(
+  db: Kysely<Database>,
+  clock: Clock,
+  userId: number,
+  tokenId: number,
+): Promise<{ token: TokenSummary; alreadyRevoked: boolean } | undefined> {
+  return db.transaction().execute(async (trx) => {
+    const row = await trx
+      .selectFrom('api_tokens')
+      .select(['id', 'name', 'created_at', 'last_used_at', 'revoked_at'])
+      .where('id', '=', tokenId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    if (row.revoked_at !== null) return { token: row, alreadyRevoked: true };
+    const revokedAt = clock.now().toISOString();
+    await trx.updateTable('api_tokens').set({ revoked_at: revokedAt }).where('id', '=', tokenId).where('revoked_at', 'is', null).execute();
+    return { token: { ...row, revoked_at: revokedAt }, alreadyRevoked: false };
+  });
+}
