@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import { findChannelTarget, type ChannelTarget } from './channels.repository';
 import { claimLeftToSend, isClaimHolderGone, pidAlive, type Host } from './claims.models';
 import { claimDue, claimHolders, expireStale, nextDueAt, releaseClaims, type ClaimedDelivery } from './deliveries.repository';
+import { deleteFinishedEvents } from './events.repository';
 import { DELIVERY_TTL_MS } from './retry.models';
 import { createOutcomeRecorder, describeDelivery } from './outcomes.usecases';
 import { Wakeup } from './wakeup';
@@ -41,6 +42,8 @@ export interface DispatcherDeps {
    * 10 s (the daemon passes {@link holderStaleMs} of its interval: it beats once per check)
    */
   holderStaleMs?: number;
+  /** events whose deliveries are all final are deleted this long after they happened; default 30 days */
+  retentionMs?: number;
   /** longest idle sleep in background mode; default 30 s */
   idleMs?: number;
   random?: () => number;
@@ -97,6 +100,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   let targets = new Map<string, Promise<ChannelTarget | undefined>>();
   let lastTakeover = -Infinity;
   let lastExpiry = -Infinity;
+  let lastRetention = -Infinity;
+  const retentionMs = deps.retentionMs ?? 30 * 24 * 3600_000;
   let loop: Promise<void> | null = null;
   let stopping = false;
   /** no new sends: shutdown, or `runDue` aborted */
@@ -216,6 +221,24 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     }
   }
 
+  /**
+   * Retention: deletes events older than `retentionMs` whose deliveries are all final (the deliveries
+   * cascade), at most once an hour, 200 a statement with a yield between, so the history of a busy
+   * fleet neither grows forever nor holds the write lock for long.
+   */
+  async function applyRetention(now: Date): Promise<void> {
+    if (now.getTime() - lastRetention < 3600_000) return;
+    lastRetention = now.getTime();
+    const cutoff = new Date(now.getTime() - retentionMs);
+    let total = 0;
+    for (let n = 200; n === 200 && !halted; ) {
+      n = await deleteFinishedEvents(db, cutoff, 200);
+      total += n;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    if (total > 0) logger.info(`Deleted ${total} event(s) older than ${Math.round(retentionMs / 86_400_000)} days, with their deliveries`);
+  }
+
   /** Claims another batch when the queue runs low; returns how many rows were claimed. */
   async function fill(): Promise<number> {
     // Rows waiting for a busy channel do not count: the other channels' rows must still be claimed.
@@ -227,6 +250,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     const now = clock.now();
     await takeOverFromGone(now);
     await expireOld(now);
+    await applyRetention(now);
     // Channels with all their slots taken are left to later claims: their rows would only wait here.
     const busy = [...inFlightPerTarget].filter(([, n]) => n >= perTarget).map(([key]) => {
       const [channel, targetId] = key.split(':');

@@ -1,5 +1,5 @@
 import type { Database, EventType } from '@lunasentri/shared';
-import type { Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Recipient } from './recipients.repository';
 
 export interface NewEvent {
@@ -60,4 +60,26 @@ export async function insertEventsWithDeliveries(trx: Transaction<Database>, eve
   for (const chunk of chunks(deliveries, ROWS_PER_INSERT)) {
     await trx.insertInto('deliveries').values(chunk).execute();
   }
+}
+
+/**
+ * Deletes up to `limit` events older than `cutoff` whose deliveries are all final (delivered, failed,
+ * dead); their deliveries go with them (ON DELETE CASCADE). Returns how many were deleted. Walks
+ * events in insertion order, so the oldest come first; run rarely (it may read every event when none is old).
+ */
+export async function deleteFinishedEvents(db: Kysely<Database>, cutoff: Date, limit: number): Promise<number> {
+  const result = await db
+    .deleteFrom('events')
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('events as ev')
+        .select('ev.id')
+        .where('ev.occurred_at', '<', cutoff.toISOString())
+        .where(({ not, exists, selectFrom }) =>
+          not(exists(selectFrom('deliveries as d').select('d.id').whereRef('d.event_id', '=', 'ev.id').where('d.status', '=', 'pending'))),
+        )
+        .limit(limit),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }

@@ -350,6 +350,31 @@ describe('the dispatcher, with the real senders against local servers', () => {
     ]);
   });
 
+  test('events older than 30 days whose deliveries are all final are deleted with their deliveries, at most once an hour', async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await insertTelegramRecipient(db.db, userId, 4242);
+    await goOffline();
+    expect(await dispatcher({ telegram: null }).runDue()).toBe(1); // webhook delivered, Telegram pending
+    clock.advance(1_000);
+    await comeBack();
+    const d = dispatcher();
+    expect(await d.runDue()).toBe(3); // everything delivered now
+    const [offline, online] = await events();
+    clock.advance(30 * 24 * 3600_000 - 500); // the offline event is past 30 days, the recovery not yet
+    expect(await d.runDue()).toBe(0);
+    expect((await events()).map((e) => e.id)).toEqual([online!.id]);
+    expect((await deliveries()).every((r) => r.event_id === online!.id)).toBe(true);
+    // Within the hour the same dispatcher does not look again; after it, it does.
+    clock.advance(1_000);
+    expect(await d.runDue()).toBe(0);
+    expect(await events()).toHaveLength(1);
+    clock.advance(3600_000);
+    expect(await d.runDue()).toBe(0);
+    expect(await events()).toHaveLength(0);
+    expect(await deliveries()).toHaveLength(0);
+    expect(offline).toBeDefined();
+  });
+
   test("a hanging webhook holds only its own share of send slots: another user's notification goes out meanwhile", async () => {
     // User A: a receiver that never answers, and many machines going offline at once.
     const hanging = await startWebhookReceiver({ secret: SECRET, respond: () => 'hang' });
