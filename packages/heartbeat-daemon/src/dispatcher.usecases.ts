@@ -19,7 +19,11 @@ export interface DispatcherDeps {
   /** null when no bot token is configured: Telegram deliveries then wait, untouched */
   telegram: TelegramSender | null;
   renderTelegram: (payload: MachineEventPayload) => string;
-  /** secrets met while sending (webhook secrets) are registered here so no log line shows them */
+  /**
+   * the process's redactor (the bot token), applied to an unexpected throw from a sender; webhook
+   * secrets are not registered with it: the webhook sender scrubs its own target's secret from its
+   * errors, and a throw is scrubbed of its target's secret here
+   */
   redactor?: Redactor;
   /**
    * sends in flight at most; default 16, the webhook sender's connections per origin, so a send never
@@ -123,7 +127,6 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     if (!target) return 'target-missing';
     if (!target.active) return 'target-inactive';
     if (target.channel === 'webhook') {
-      deps.redactor?.add(target.secret);
       return deps.webhook.send({ url: target.url, secret: target.secret }, d.event_id, d.payload, signal);
     }
     if (!deps.telegram) return { kind: 'misconfigured', error: 'Telegram is off (TELEGRAM_BOT_TOKEN is not set)' };
@@ -137,7 +140,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       result = await send(d, sendAbort.signal);
     } catch (error) {
       // Senders report failures as results; a throw is unexpected, but the delivery must not be lost.
-      const text = `send failed: ${error instanceof Error ? error.message : String(error)}`;
+      let text = `send failed: ${error instanceof Error ? error.message : String(error)}`;
+      const target = await targetOf(d).catch(() => undefined);
+      if (target?.active && target.channel === 'webhook' && target.secret) text = text.split(target.secret).join('[redacted]');
       result = { kind: 'retryable', error: deps.redactor ? deps.redactor.redact(text) : text };
     }
     const at = clock.now();

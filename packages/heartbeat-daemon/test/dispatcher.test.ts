@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import {
   TestClock,
+  createRedactor,
   registerInstance,
   createTelegramSender,
   createWebhookSender,
@@ -410,6 +411,22 @@ describe('the dispatcher, with the real senders against local servers', () => {
     expect((await deliveries())[0]).toMatchObject({ claimed_by: 'daemon-a' });
     await d.stop(100);
     expect((await deliveries())[0]).toMatchObject({ status: 'pending', attempts: 0, claimed_by: null, claimed_until: null });
+  });
+
+  test("webhook secrets are not registered with the process redactor; a throw naming the target's secret is scrubbed of it", async () => {
+    const plain = 'correct-horse-battery-staple-42'; // no whsec_ prefix: only registration would hide it
+    await insertWebhook(db.db, userId, receiver.url, plain);
+    await goOffline();
+    const redactor = createRedactor([TOKEN]);
+    const leaky: WebhookSender = {
+      send: async (target): Promise<SendResult> => {
+        throw new Error(`boom with ${target.secret}`);
+      },
+      close: async () => undefined,
+    };
+    await dispatcher({ webhook: leaky, redactor }).runDue();
+    expect((await deliveries())[0]!.last_error).toBe('send failed: boom with [redacted]');
+    expect(redactor.redact(`x ${plain} y`)).toBe(`x ${plain} y`);
   });
 
   test('a throwing sender is a retryable failure, not a lost delivery', async () => {
