@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import {
   createLogger,
@@ -114,10 +115,24 @@ async function runDaemon(settings: RunSettings, once: boolean, signal: AbortSign
   }
 }
 
+/**
+ * `status` only reads: a path that does not exist is a mistake (a typo), never a reason to create a
+ * folder and an empty database, and an existing file is not migrated (that is the daemon's and the
+ * API's business).
+ */
 async function runStatus(settings: StatusSettings, json: boolean): Promise<number> {
-  const handle = openDatabase(settings.db);
+  if (!existsSync(settings.db)) {
+    process.stderr.write(`lunasentri-heartbeat: status: no database at ${settings.db}\n`);
+    return 1;
+  }
+  let handle: ReturnType<typeof openDatabase>;
   try {
-    await migrateToLatest(handle.db);
+    handle = openDatabase(settings.db);
+  } catch (error) {
+    process.stderr.write(`lunasentri-heartbeat: status failed: ${createRedactor().redact(errorText(error))}\n`);
+    return 1;
+  }
+  try {
     await printStatus(handle.db, systemClock, { json }, (text) => process.stdout.write(text));
     return 0;
   } catch (error) {
@@ -135,8 +150,10 @@ async function runStatus(settings: StatusSettings, json: boolean): Promise<numbe
  */
 export async function main(argv: string[]): Promise<void> {
   const controller = new AbortController();
+  // `status` only reads and prints: nothing to drain, so its first signal exits at once.
+  let exitOnFirstSignal = false;
   const onSignal = (name: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(128 + (osConstants.signals[name] ?? 0));
+    if (exitOnFirstSignal || controller.signal.aborted) process.exit(128 + (osConstants.signals[name] ?? 0));
     controller.abort(name);
   };
   process.on('SIGTERM', onSignal);
@@ -149,8 +166,10 @@ export async function main(argv: string[]): Promise<void> {
       err: (text) => process.stderr.write(text),
     });
     if (command.kind === 'run') code = await runDaemon(command.settings, command.once, controller.signal);
-    else if (command.kind === 'status') code = await runStatus(command.settings, command.json);
-    else code = 0;
+    else if (command.kind === 'status') {
+      exitOnFirstSignal = true;
+      code = await runStatus(command.settings, command.json);
+    } else code = 0;
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`lunasentri-heartbeat: ${error.message}\n`);

@@ -9,6 +9,13 @@ export interface StatusOptions {
 
 type Write = (text: string) => void;
 
+/**
+ * Lets signals and other I/O in. better-sqlite3 reads synchronously and writes to a pipe are
+ * synchronous on Linux, so a listing that never yielded would hold the process (and leave SIGINT
+ * unhandled) until its last machine.
+ */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 function agoText(at: string | null, now: Date): string {
   if (at === null) return 'never';
   const ms = now.getTime() - Date.parse(at);
@@ -36,6 +43,7 @@ export async function printStatus(db: Kysely<Database>, clock: Clock, options: S
   const now = clock.now();
   if (options.json) {
     let first = true;
+    let count = 0;
     write('[');
     for await (const m of machinesQuery(db).stream()) {
       const machine = {
@@ -50,6 +58,7 @@ export async function printStatus(db: Kysely<Database>, clock: Clock, options: S
       };
       write(`${first ? '\n  ' : ',\n  '}${JSON.stringify(machine)}`);
       first = false;
+      if (++count % 1000 === 0) await yieldToEventLoop();
     }
     write(first ? ']\n' : '\n]\n');
     return;
@@ -69,7 +78,10 @@ export async function printStatus(db: Kysely<Database>, clock: Clock, options: S
     };
     for await (const m of machinesQuery(db).stream()) {
       chunk.push([String(m.id), m.name, m.status, m.is_enabled === 1 ? 'yes' : 'no', agoText(m.last_seen, now)]);
-      if (chunk.length >= 1000) flush();
+      if (chunk.length >= 1000) {
+        flush();
+        await yieldToEventLoop();
+      }
     }
     flush();
   }

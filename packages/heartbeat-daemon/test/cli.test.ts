@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { openDatabase } from '@lunasentri/shared';
 import { createTestDb, tempDir, type TestDb } from '../../../test/support/db';
 import { insertMachine, insertUser, insertWebhook } from '../../../test/support/fixtures';
 import { startWebhookReceiver, type WebhookReceiver } from '../../../test/support/webhook-receiver';
@@ -113,6 +114,61 @@ describe('run and status against a real database file', () => {
       expect.objectContaining({ id: 1, name: 'production-server', status: 'offline', last_seen: expect.any(String), enabled: true }),
       expect.objectContaining({ id: 2, name: 'new-box', status: 'pending', last_seen: null }),
     ]);
+  });
+
+  test('status exits on the first signal, in the middle of a long listing', async () => {
+    const machines = 300_000;
+    const stale = longAgo();
+    db.sqlite
+      .prepare(
+        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+         INSERT INTO machines (user_id, name, hostname, description, status, last_seen, is_enabled, created_at, updated_at)
+         SELECT ?, 'm' || i, NULL, NULL, 'online', ?, 1, ?, ? FROM n`,
+      )
+      .run(machines, userId, stale, stale, stale);
+    const status = children.start(BIN, ['status'], env());
+    // The listing is under way once its first rows are out.
+    await new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (/^1\s+m1\s/m.test(status.stdout())) {
+          status.child.stdout!.off('data', check);
+          resolve();
+        }
+      };
+      status.child.stdout!.on('data', check);
+      status.child.once('close', () => reject(new Error('status finished before the signal could be sent')));
+      check();
+    });
+    status.child.kill('SIGTERM');
+    const result = await status.exited(10_000);
+    expect(result.code).toBe(143); // 128 + SIGTERM, on the first signal
+    expect(result.stdout).not.toMatch(new RegExp(`^${machines}\\s+m${machines}\\s`, 'm'));
+  });
+
+  test('status never creates a database: a missing path exits 1 with one line naming it; an existing file is not migrated', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const typo = join(dir, 'typo', 'lunasentri.db');
+      const missing = await children.run(BIN, ['status', '--db', typo], env());
+      expect(missing.code).toBe(1);
+      expect(missing.stdout).toBe('');
+      expect(missing.stderr.trimEnd().split('\n')).toEqual([expect.stringContaining(typo)]);
+      expect(existsSync(join(dir, 'typo'))).toBe(false);
+
+      const empty = join(dir, 'empty.db');
+      writeFileSync(empty, '');
+      const unmigrated = await children.run(BIN, ['status', '--db', empty], env());
+      expect(unmigrated.code).toBe(1);
+      expect(unmigrated.stdout).not.toContain('Machines:');
+      const check = openDatabase(empty);
+      try {
+        expect(check.sqlite.prepare('SELECT count(*) AS n FROM sqlite_master').get()).toEqual({ n: 0 }); // no tables were created
+      } finally {
+        await check.close();
+      }
+    } finally {
+      cleanup();
+    }
   });
 
   test('SIGTERM lets an in-flight send finish, then stops cleanly with exit 0', async () => {
