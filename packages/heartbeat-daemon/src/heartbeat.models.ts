@@ -31,7 +31,7 @@ export interface DecisionContext {
 export type Decision =
   | { kind: 'went-offline'; effectiveLastSeen: string }
   | { kind: 'came-online'; offlineSince: string | null }
-  /** First report of a `pending` machine: online, silently. */
+  /** A report within the threshold from a `pending` machine: online, silently. */
   | { kind: 'first-report' }
   | { kind: 'none'; reason: NoTransitionReason };
 
@@ -71,7 +71,11 @@ export function decide(machine: MachineState, ctx: DecisionContext): Decision {
   if (machine.is_enabled !== 1) return { kind: 'none', reason: 'disabled' };
   switch (machine.status) {
     case 'pending':
-      return machine.last_seen === null ? { kind: 'none', reason: 'never-reported' } : { kind: 'first-report' };
+      if (machine.last_seen === null) return { kind: 'none', reason: 'never-reported' };
+      // Online only on a fresh report: a machine whose only report is already stale was never seen
+      // online by the daemon, and must not go online and offline (with an alert) in one check.
+      if (!isWithinThreshold(machine.last_seen, ctx.now, ctx.thresholdMs)) return { kind: 'none', reason: 'stale-report' };
+      return { kind: 'first-report' };
     case 'online': {
       const effective = effectiveLastSeen(machine, ctx.ingest);
       if (effective === null) return { kind: 'none', reason: 'never-reported' };

@@ -40,13 +40,16 @@ const MACHINE_COLUMNS = [
  */
 const ENABLED = sql<boolean>`is_enabled = 1`;
 
-/** `pending` machines that have reported: their first report makes them online. */
-export function pendingWithReport(db: Db, limit: number) {
+/**
+ * `pending` machines with a report within the threshold (`last_seen >= cutoff`): that report makes
+ * them online. A stale first report leaves the machine pending until it reports fresh.
+ */
+export function pendingWithFreshReport(db: Db, cutoff: string, limit: number) {
   return db
     .selectFrom('machines')
     .select(MACHINE_COLUMNS)
     .where('status', '=', 'pending')
-    .where('last_seen', 'is not', null)
+    .where('last_seen', '>=', cutoff)
     .where(ENABLED)
     .orderBy('last_seen')
     .limit(limit);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { formatDuration, readIngestLiveness, type Clock, type Database, type IngestLiveness, type Logger } from '@lunasentri/shared';
 import type { Kysely } from 'kysely';
 import { decide, type DecisionContext, type IngestState } from './heartbeat.models';
-import { offlineCandidates, pendingWithReport, recoveryCandidates, type MachineRow } from './machines.repository';
+import { offlineCandidates, pendingWithFreshReport, recoveryCandidates, type MachineRow } from './machines.repository';
 import { applyTransitions, type AppliedTransition, type TransitionKind } from './transitions.usecases';
 
 export type { AppliedTransition, TransitionKind } from './transitions.usecases';
@@ -101,7 +101,7 @@ export function createSweeper(deps: SweepDeps): Sweeper {
       const cutoff = new Date(now.getTime() - thresholdMs).toISOString();
       const transitions: AppliedTransition[] = [];
 
-      await drain((_c, limit) => pendingWithReport(db, limit).execute(), cutoff, 'first-report', ctx, transitions, signal);
+      await drain((c, limit) => pendingWithFreshReport(db, c, limit).execute(), cutoff, 'first-report', ctx, transitions, signal);
       await drain((c, limit) => recoveryCandidates(db, c, limit).execute(), cutoff, 'came-online', ctx, transitions, signal);
       // While ingest is down, or within a threshold of its resume, no machine can go offline: skip the query.
       const resumeProtects = ingest.resumedAt !== null && ingest.resumedAt >= cutoff;

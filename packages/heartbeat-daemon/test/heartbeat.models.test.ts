@@ -36,6 +36,9 @@ describe('the transition decision', () => {
     // pending
     ['a pending machine that never reported stays pending', { status: 'pending', last_seen: null }, UP, 'none:never-reported'],
     ['a pending machine that reported becomes online silently', { status: 'pending', last_seen: ago(1_000) }, UP, 'first-report'],
+    ['a pending machine reporting exactly at the threshold becomes online', { status: 'pending', last_seen: ago(THRESHOLD) }, UP, 'first-report'],
+    ['a pending machine whose only report is stale stays pending (never online, so never offline)', { status: 'pending', last_seen: ago(THRESHOLD + 1) }, UP, 'none:stale-report'],
+    ['a stale first report stays pending while ingest is down too', { status: 'pending', last_seen: ago(THRESHOLD + 1) }, { down: true, resumedAt: null }, 'none:stale-report'],
     ['a pending machine becomes online even while ingest is down', { status: 'pending', last_seen: ago(1_000) }, { down: true, resumedAt: null }, 'first-report'],
     // ingest outages
     ['while ingest is down no machine goes offline', { last_seen: ago(THRESHOLD * 10) }, { down: true, resumedAt: ago(3_600_000) }, 'none:ingest-down'],

@@ -8,7 +8,7 @@ import {
   earliestProtectingEnableQuery,
   findMachine,
   offlineCandidates,
-  pendingWithReport,
+  pendingWithFreshReport,
   recoveryCandidates,
 } from '../src/machines.repository';
 import { createSweeper } from '../src/sweep.usecases';
@@ -123,6 +123,24 @@ describe('the sweep on a real SQLite file', () => {
     expect(await log.messages()).toContain('Machine 1 (production-server) came back online');
     // The deliveries of one machine and target come in event order.
     expect((await deliveries()).map((d) => d.event_id)).toEqual((await events()).map((e) => e.id));
+  });
+
+  test("a pending machine whose only report is already stale stays pending, with no alert, until it reports fresh", async () => {
+    await insertWebhook(db.db, userId, 'https://hooks.example.com/a');
+    const id = await insertMachine(db.db, userId, { status: 'pending' });
+    await report(db, id); // the daemon was down meanwhile: by the next check this report is stale
+    clock.advance(THRESHOLD + 1);
+    expect((await sweeper().run()).transitions).toEqual([]);
+    expect(await machine(id)).toMatchObject({ status: 'pending' });
+    expect(await events()).toEqual([]);
+    expect(await deliveries()).toEqual([]);
+    clock.advance(THRESHOLD * 3);
+    expect((await sweeper().run()).transitions).toEqual([]); // still never seen online: still no alert
+    await report(db, id);
+    clock.advance(THRESHOLD); // exactly at the threshold the report is still fresh
+    expect((await sweeper().run()).transitions).toEqual([{ machineId: id, kind: 'first-report', eventId: null, deliveries: 0 }]);
+    expect(await machine(id)).toMatchObject({ status: 'online' });
+    expect(await events()).toEqual([]);
   });
 
   test("a new machine's first report makes it online and sends nothing", async () => {
@@ -414,7 +432,7 @@ describe('the sweep on a real SQLite file', () => {
   test("the candidate and wake-up queries use the (status, last_seen) index, never a scan of all machines", async () => {
     const cutoff = T0;
     const queries = {
-      pending: pendingWithReport(db.db, 500),
+      pending: pendingWithFreshReport(db.db, cutoff, 500),
       recoveries: recoveryCandidates(db.db, cutoff, 500),
       offline: offlineCandidates(db.db, cutoff, 500),
       earliestFresh: earliestFreshLastSeenQuery(db.db, cutoff),
