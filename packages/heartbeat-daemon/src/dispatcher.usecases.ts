@@ -54,7 +54,10 @@ export interface DispatcherDeps {
 }
 
 export interface Dispatcher {
-  /** Sends everything due now (and whatever becomes eligible as earlier ones finish); resolves when none is left. */
+  /**
+   * Sends everything due now (and whatever becomes eligible as earlier ones finish); resolves when none
+   * is left, or at once when `signal` aborts: sends still in flight are then left to {@link Dispatcher.stop}.
+   */
   runDue(signal?: AbortSignal): Promise<number>;
   /** Starts delivering in the background until {@link Dispatcher.stop}. */
   start(): void;
@@ -290,7 +293,13 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 
   return {
     async runDue(signal) {
-      const onAbort = () => (halted = true);
+      // An abort ends the wait for sends in flight at once: draining them, bounded, is stop()'s job.
+      let endWait!: () => void;
+      const aborted = new Promise<void>((resolve) => (endWait = resolve));
+      const onAbort = () => {
+        halted = true;
+        endWait();
+      };
       signal?.addEventListener('abort', onAbort, { once: true });
       let total = 0;
       try {
@@ -298,12 +307,15 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           const claimed = await fill();
           total += claimed;
           pump();
-          if (inFlight.size > 0) await Promise.race(inFlight.values());
+          if (inFlight.size > 0) await Promise.race([...inFlight.values(), aborted]);
           else if (claimed === 0 && queue.length === 0 && recorder.pending === 0) break;
           // else: record what is buffered (fill does), which may make more rows due
         }
-        await Promise.allSettled(inFlight.values());
-        await recorder.flush();
+        // Aborted: sends still running are left to stop(drainMs), which bounds them and gives back the rest.
+        if (!signal?.aborted) {
+          await Promise.allSettled(inFlight.values());
+          await recorder.flush();
+        }
       } finally {
         signal?.removeEventListener('abort', onAbort);
       }

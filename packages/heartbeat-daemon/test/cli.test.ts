@@ -219,6 +219,34 @@ describe('run and status against a real database file', () => {
     expect(result.code).toBe(130); // 128 + SIGINT, without waiting for the 20 s send to time out
   });
 
+  test('SIGTERM during --once goes through the bounded drain: a hanging send is cut short, exit 0, the claim given back', async () => {
+    await receiver.close();
+    let arrived!: () => void;
+    const inFlight = new Promise<void>((resolve) => (arrived = resolve));
+    receiver = await startWebhookReceiver({
+      secret: SECRET,
+      respond: () => {
+        arrived();
+        return 'hang';
+      },
+    });
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await insertMachine(db.db, userId, { status: 'online', last_seen: longAgo() });
+    const once = children.start(BIN, ['--once'], env({ WEBHOOK_TIMEOUT: '1m' }));
+    await inFlight;
+    once.child.kill('SIGTERM');
+    // Bounded by the 10 s drain, not by the send's 1 m time limit.
+    const result = await once.exited(40_000);
+    expect(result.code).toBe(0);
+    const messages = result.stderr.trimEnd().split('\n').map((l) => l.replace(/^\S+ \S+\s+/, ''));
+    const at = (text: string) => messages.findIndex((m) => m.startsWith(text));
+    expect(at('Received SIGTERM: stopping')).toBeGreaterThan(-1);
+    expect(at('Stopping: 1 send(s) still running after 10s, cutting them short')).toBeGreaterThan(at('Received SIGTERM: stopping'));
+    expect(messages[messages.length - 1]).toBe('Heartbeat monitor stopped');
+    // Cut short by shutdown: no attempt counted, the claim given back for the next daemon.
+    expect(await db.db.selectFrom('deliveries').select(['status', 'attempts', 'claimed_by']).execute()).toEqual([{ status: 'pending', attempts: 0, claimed_by: null }]);
+  });
+
   test('SIGTERM during a long check stops after the batch in progress: exit 0, the rest left for the next check', async () => {
     const machines = 50_000;
     const stale = longAgo();
