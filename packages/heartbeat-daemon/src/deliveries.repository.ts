@@ -112,12 +112,12 @@ export async function claimDue(db: Kysely<Database>, options: ClaimOptions): Pro
 /**
  * Marks deliveries delivered. Not conditional on our claim: the receivers have them, whoever else may
  * also have sent them meanwhile (at least once). Only rows still pending change: never a second
- * attempt counted on a delivered row, never a final row reopened.
+ * attempt counted on a delivered row, never a final row reopened. Returns the ids that changed.
  */
-export async function markDelivered(db: Db, ids: readonly number[], now: Date): Promise<void> {
-  if (ids.length === 0) return;
+export async function markDelivered(db: Db, ids: readonly number[], now: Date): Promise<Set<number>> {
+  if (ids.length === 0) return new Set();
   const nowIso = now.toISOString();
-  await db
+  const rows = await db
     .updateTable('deliveries')
     .set((eb) => ({
       status: 'delivered',
@@ -132,10 +132,12 @@ export async function markDelivered(db: Db, ids: readonly number[], now: Date): 
     // CASE, not `status = 'pending'`: beside an id list SQLite's planner (no statistics) would walk
     // idx_deliveries_due over every pending row — all of them in a burst — instead of the ids.
     .where((eb) => eb(eb.case().when('status', '=', 'pending').then(1).else(0).end(), '=', 1))
+    .returning('id')
     .execute();
+  return new Set(rows.map((r) => r.id));
 }
 
-/** Records a failed attempt and when to try again. Only while we still hold the claim. */
+/** Records a failed attempt and when to try again. Only while we still hold the claim; says whether it applied. */
 export async function reschedule(db: Db, id: number, instanceId: string, at: Date, error: string, now: Date): Promise<boolean> {
   const result = await db
     .updateTable('deliveries')
@@ -154,7 +156,10 @@ export async function reschedule(db: Db, id: number, instanceId: string, at: Dat
   return result.numUpdatedRows === 1n;
 }
 
-/** Ends a delivery as `failed` or `dead`. `attempted` says whether this call records an attempt. */
+/**
+ * Ends a delivery as `failed` or `dead`, only while we still hold the claim; says whether it applied.
+ * `attempted` says whether this call records an attempt.
+ */
 export async function markFinal(
   db: Db,
   id: number,

@@ -80,17 +80,24 @@ export function createOutcomeRecorder(deps: OutcomeRecorderDeps): OutcomeRecorde
   const gatherMs = deps.gatherMs ?? 10;
   const maxBatch = deps.maxBatch ?? 256;
 
-  /** Writes a failed attempt; returns the log line to write once committed. */
-  async function recordFailure(trx: Transaction<Database>, d: ClaimedDelivery, result: Exclude<SendResult, { kind: 'delivered' }>, at: Date): Promise<() => void> {
+  /**
+   * Writes a failed attempt; returns the log line to write once committed, or nothing when the write
+   * did not apply (another daemon had the row by then: its outcome is that daemon's to log).
+   */
+  async function recordFailure(
+    trx: Transaction<Database>,
+    d: ClaimedDelivery,
+    result: Exclude<SendResult, { kind: 'delivered' }>,
+    at: Date,
+  ): Promise<(() => void) | null> {
     if (result.kind === 'permanent' || result.kind === 'gone') {
-      await markFinal(trx, d.id, instanceId, 'failed', result.error, at, true);
+      if (!(await markFinal(trx, d.id, instanceId, 'failed', result.error, at, true))) return null;
       return () => logger.warn(`${describeDelivery(d)} failed for good: ${result.error}`);
     }
-    let loud: (() => void) | null = null;
-    if (result.kind === 'misconfigured' && at.getTime() - lastMisconfiguredLog >= 10 * 60_000) {
-      lastMisconfiguredLog = at.getTime();
-      loud = () => logger.error(`${describeDelivery(d)} refused because our configuration is wrong: ${result.error}. Deliveries are kept and retried.`);
-    }
+    const misconfiguredLog = result.kind === 'misconfigured' && at.getTime() - lastMisconfiguredLog >= 10 * 60_000;
+    const loud = misconfiguredLog
+      ? () => logger.error(`${describeDelivery(d)} refused because our configuration is wrong: ${result.error}. Deliveries are kept and retried.`)
+      : null;
     const plan = planRetry({
       now: at,
       occurredAt: d.occurred_at,
@@ -99,14 +106,18 @@ export function createOutcomeRecorder(deps: OutcomeRecorderDeps): OutcomeRecorde
       minDelayMs: result.kind === 'misconfigured' ? MISCONFIGURED_RETRY_MS : undefined,
       random,
     });
+    const applied =
+      plan.kind === 'dead'
+        ? await markFinal(trx, d.id, instanceId, 'dead', result.error, at, true)
+        : await reschedule(trx, d.id, instanceId, plan.at, result.error, at);
+    if (!applied) return null;
+    if (misconfiguredLog) lastMisconfiguredLog = at.getTime();
     if (plan.kind === 'dead') {
-      await markFinal(trx, d.id, instanceId, 'dead', result.error, at, true);
       return () => {
         loud?.();
         logger.error(`${describeDelivery(d)} is dead: not delivered within 24h of the event after ${d.attempts + 1} attempts; last error: ${result.error}`);
       };
     }
-    await reschedule(trx, d.id, instanceId, plan.at, result.error, at);
     return () => {
       loud?.();
       logger.info(`${describeDelivery(d)} failed (attempt ${d.attempts + 1}): ${result.error}; next try at ${plan.at.toISOString()}`);
@@ -118,7 +129,7 @@ export function createOutcomeRecorder(deps: OutcomeRecorderDeps): OutcomeRecorde
     const logs: Array<() => void> = [];
     await db.transaction().execute(async (trx) => {
       const delivered = batch.filter((o) => o.kind === 'sent' && o.result.kind === 'delivered').map((o) => o.delivery.id);
-      await markDelivered(trx, delivered, now);
+      const markedDelivered = await markDelivered(trx, delivered, now);
       const channelOutcomes: ChannelOutcome[] = [];
       for (const o of batch) {
         const d = o.delivery;
@@ -126,17 +137,17 @@ export function createOutcomeRecorder(deps: OutcomeRecorderDeps): OutcomeRecorde
           await releaseClaim(trx, d.id, instanceId, o.at);
         } else if (o.kind === 'not-sent') {
           const what = o.reason === 'target-missing' ? 'no longer exists' : 'is inactive';
-          await markFinal(trx, d.id, instanceId, 'failed', `${d.channel} ${d.target_id} ${what}`, o.at, false);
+          if (!(await markFinal(trx, d.id, instanceId, 'failed', `${d.channel} ${d.target_id} ${what}`, o.at, false))) continue;
           logs.push(() => logger.info(`${describeDelivery(d)} not sent: the ${d.channel === 'webhook' ? 'webhook' : 'Telegram chat'} ${what}`));
         } else if (o.result.kind === 'delivered') {
           channelOutcomes.push({ channel: d.channel, targetId: d.target_id, success: true, at: o.at });
-          if (d.attempts > 0) logs.push(() => logger.info(`${describeDelivery(d)} delivered after ${d.attempts + 1} attempts`));
+          if (d.attempts > 0 && markedDelivered.has(d.id)) logs.push(() => logger.info(`${describeDelivery(d)} delivered after ${d.attempts + 1} attempts`));
         } else {
           const result = o.result;
           const failureLog = await recordFailure(trx, d, result, o.at);
           channelOutcomes.push({ channel: d.channel, targetId: d.target_id, success: false, error: result.error, deactivate: result.kind === 'gone', at: o.at });
           logs.push(() => {
-            failureLog();
+            failureLog?.();
             if (result.kind === 'gone') logger.warn(`${d.channel === 'webhook' ? 'Webhook' : 'Telegram chat'} ${d.target_id} deactivated: ${result.error}`);
           });
         }

@@ -316,6 +316,30 @@ describe('the dispatcher, with the real senders against local servers', () => {
     expect((await log.messages()).filter((m) => m.includes('is dead'))).toHaveLength(1);
   });
 
+  test.each<[string, WebhookResponse]>([
+    ['a retryable failure (no "next try at" line)', { status: 503 }],
+    ['a permanent failure (no "failed for good" line)', { status: 400 }],
+  ])('an outcome whose write did not apply (another daemon had the row by then) is not logged: %s', async (_name, reply) => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await goOffline();
+    // While the send is out, the claim passes to another daemon (ours expired and it claimed the row).
+    webhookReply = async () => {
+      await db.db.updateTable('deliveries').set({ claimed_by: 'daemon-b' }).execute();
+      return reply;
+    };
+    await dispatcher().runDue();
+    expect(receiver.received).toHaveLength(1);
+    expect((await deliveries())[0]).toMatchObject({ status: 'pending', attempts: 0, claimed_by: 'daemon-b', last_error: null });
+    const lines = (await log.messages()).filter((m) => m.startsWith('Delivery '));
+    expect(lines).toEqual([]);
+
+    // The same answer while we still hold the claim is recorded and logged.
+    await db.db.updateTable('deliveries').set({ claimed_by: null, claimed_until: null }).execute();
+    webhookReply = () => reply;
+    await dispatcher().runDue();
+    expect((await log.messages()).filter((m) => m.startsWith('Delivery '))).toEqual([expect.stringMatching(reply.status === 503 ? /failed \(attempt 1\): .*; next try at / : /failed for good: /)]);
+  });
+
   test('with Telegram off, Telegram deliveries wait untouched while webhooks go out', async () => {
     await insertWebhook(db.db, userId, receiver.url, SECRET);
     await insertTelegramRecipient(db.db, userId, 4242);
