@@ -88,14 +88,32 @@ export function dueQuery(
 }
 
 /**
+ * Whether any pending delivery of these channels may be due: one seek on idx_deliveries_due, no lock
+ * taken. Claims and stream order are not looked at (a row it finds may not be claimable after all);
+ * it only spares the write lock when nothing at all has come due.
+ */
+export function mayBeDueQuery(db: Db, nowIso: string, channels: readonly ChannelKind[]) {
+  return db
+    .selectFrom('deliveries')
+    .select('id')
+    .where('status', '=', PENDING)
+    .where('channel', 'in', channels)
+    .where('next_attempt_at', '<=', nowIso)
+    .limit(1);
+}
+
+/**
  * Claims up to `limit` due deliveries for this instance. Runs in one write transaction (BEGIN
  * IMMEDIATE), so two daemons never claim the same row. A row is due when it is pending, its next
  * attempt has come, nobody holds an unexpired claim on it, and no earlier delivery of the same
  * (channel, target, machine) stream is still pending — which keeps each stream in event order.
+ * A plain read comes first: when nothing has come due, no write lock is taken (an idle wake-up
+ * neither waits behind ingest's writes nor makes them wait).
  */
 export async function claimDue(db: Kysely<Database>, options: ClaimOptions): Promise<ClaimedDelivery[]> {
   if (options.limit <= 0 || options.channels.length === 0) return [];
   const nowIso = options.now.toISOString();
+  if ((await mayBeDueQuery(db, nowIso, options.channels).executeTakeFirst()) === undefined) return [];
   const until = new Date(options.now.getTime() + options.leaseMs).toISOString();
   return db.transaction().execute(async (trx) => {
     const due = await dueQuery(trx, nowIso, options.channels, options.limit, options.skipTargets).execute();

@@ -15,7 +15,7 @@ import { createTestDb, type TestDb } from '../../../test/support/db';
 import { startFakeTelegram, type FakeTelegram, type FakeTelegramResponse } from '../../../test/support/fake-telegram';
 import { insertMachine, insertTelegramRecipient, insertUser, insertWebhook } from '../../../test/support/fixtures';
 import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver, type WebhookResponse } from '../../../test/support/webhook-receiver';
-import { claimHolders, dueQuery, markDelivered, nextDueAt } from '../src/deliveries.repository';
+import { claimHolders, dueQuery, markDelivered, mayBeDueQuery, nextDueAt } from '../src/deliveries.repository';
 import { createDispatcher, type DispatcherDeps } from '../src/dispatcher.usecases';
 import { createSweeper } from '../src/sweep.usecases';
 import { queryPlan, recordingKysely, secondConnection, testLogger } from './helpers';
@@ -633,6 +633,35 @@ describe('the dispatcher, with the real senders against local servers', () => {
       expect.stringMatching(/SEARCH d USING INDEX idx_deliveries_pending_claims \(claimed_until>\?\)/),
     ]);
     for (const plan of plans) expect(plan).not.toMatch(/SCAN (d|deliveries)\b/);
+  });
+
+  test('with nothing due, a wake-up takes no write lock: it completes while another connection holds BEGIN IMMEDIATE', async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await goOffline();
+    webhookReply = () => ({ status: 503 });
+    const d = dispatcher();
+    await d.runDue(); // one failure: the delivery waits for its retry; the minutely expiry has run
+    expect((await deliveries())[0]).toMatchObject({ status: 'pending', attempts: 1 });
+    clock.advance(1_000); // not due yet (the first retry is seconds away)
+    const other = await secondConnection(db.path);
+    cleanups.push(() => other.close());
+    other.sqlite.exec('BEGIN IMMEDIATE');
+    try {
+      // With the write lock taken first, this would wait out the 10 s busy timeout and fail.
+      await expect(d.runDue()).resolves.toBe(0);
+    } finally {
+      other.sqlite.exec('COMMIT');
+    }
+    // Once due, the claim takes the lock and sends.
+    await toNextRetry();
+    webhookReply = () => undefined;
+    expect(await d.runDue()).toBe(1);
+    expect((await deliveries())[0]).toMatchObject({ status: 'delivered', attempts: 2 });
+  });
+
+  test("the claim's lock-free pre-read is one seek on the due index", () => {
+    const compiled = mayBeDueQuery(db.db, clock.now().toISOString(), ['webhook', 'telegram']).compile();
+    expect(queryPlan(db.sqlite, compiled)).toMatch(/^SEARCH deliveries USING (COVERING )?INDEX idx_deliveries_due \(channel=\? AND next_attempt_at<\?\)$/);
   });
 
   test('finding due deliveries reads pending rows through the indexes, never the whole (ever-growing) table', () => {
