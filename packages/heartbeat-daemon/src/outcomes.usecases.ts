@@ -115,7 +115,11 @@ export function createOutcomeRecorder(deps: OutcomeRecorderDeps): OutcomeRecorde
     if (plan.kind === 'dead') {
       return () => {
         loud?.();
-        logger.error(`${describeDelivery(d)} is dead: not delivered within 24h of the event after ${d.attempts + 1} attempts; last error: ${result.error}`);
+        const why =
+          plan.reason === 'retry-after-past-deadline'
+            ? `the server's Retry-After reaches past 24h after the event (attempt ${d.attempts + 1})`
+            : `not delivered within 24h of the event after ${d.attempts + 1} attempts`;
+        logger.error(`${describeDelivery(d)} is dead: ${why}; last error: ${result.error}`);
       };
     }
     return () => {

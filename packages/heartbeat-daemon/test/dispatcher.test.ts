@@ -340,6 +340,17 @@ describe('the dispatcher, with the real senders against local servers', () => {
     expect((await log.messages()).filter((m) => m.startsWith('Delivery '))).toEqual([expect.stringMatching(reply.status === 503 ? /failed \(attempt 1\): .*; next try at / : /failed for good: /)]);
   });
 
+  test("a Retry-After reaching past the 24 h deadline makes the delivery dead at once, logged as an error (no retry before the server allows)", async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await goOffline();
+    clock.advance(24 * 3600_000 - 60_000); // a minute left
+    webhookReply = () => ({ status: 429, headers: { 'retry-after': '600' } });
+    await dispatcher().runDue();
+    expect(await deliveries()).toMatchObject([{ status: 'dead', attempts: 1, last_error: 'HTTP 429 Too Many Requests', claimed_by: null }]);
+    expect(receiver.received).toHaveLength(1);
+    expect((await log.messages()).filter((m) => m.includes('is dead'))).toEqual([expect.stringContaining("the server's Retry-After reaches past 24h after the event")]);
+  });
+
   test('with Telegram off, Telegram deliveries wait untouched while webhooks go out', async () => {
     await insertWebhook(db.db, userId, receiver.url, SECRET);
     await insertTelegramRecipient(db.db, userId, 4242);

@@ -120,7 +120,18 @@ describe('the retry schedule', () => {
   test('the last try happens at the 24 h deadline, and a failure after it is dead', () => {
     const occurredAt = ago(DELIVERY_TTL_MS - 1_000);
     expect(planRetry({ now, occurredAt, failedAttempts: 30, random: () => 1 })).toEqual({ kind: 'retry', at: new Date(now.getTime() + 1_000) });
-    expect(planRetry({ now, occurredAt: ago(DELIVERY_TTL_MS), failedAttempts: 30, random: () => 1 })).toEqual({ kind: 'dead' });
+    expect(planRetry({ now, occurredAt: ago(DELIVERY_TTL_MS), failedAttempts: 30, random: () => 1 })).toEqual({ kind: 'dead', reason: 'expired' });
+  });
+
+  test.each<[string, number, number | undefined, ReturnType<typeof planRetry>]>([
+    // [name, time left to the deadline, Retry-After, plan]
+    ['Retry-After well within the deadline: retried when the server allows', 3600_000, 600_000, { kind: 'retry', at: new Date(now.getTime() + 600_000) }],
+    ['Retry-After ending exactly at the deadline: retried at the deadline', 600_000, 600_000, { kind: 'retry', at: new Date(now.getTime() + 600_000) }],
+    ['Retry-After reaching 1 ms past the deadline: dead now, never retried before the server allows', 600_000, 600_001, { kind: 'dead', reason: 'retry-after-past-deadline' }],
+    ['Retry-After of a day near the deadline: dead now', 60_000, 24 * 3600_000, { kind: 'dead', reason: 'retry-after-past-deadline' }],
+    ['no Retry-After: the backoff is cut to the deadline', 1_000, undefined, { kind: 'retry', at: new Date(now.getTime() + 1_000) }],
+  ])('%s', (_name, left, retryAfterMs, plan) => {
+    expect(planRetry({ now, occurredAt: ago(DELIVERY_TTL_MS - left), failedAttempts: 1, retryAfterMs, random: () => 1 })).toEqual(plan);
   });
 });
 
