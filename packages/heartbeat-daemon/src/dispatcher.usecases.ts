@@ -31,8 +31,9 @@ export interface DispatcherDeps {
    */
   concurrency?: number;
   /**
-   * sends in flight to one channel (one webhook, one Telegram chat) at most; default 4. A slow or
-   * hanging receiver then holds only these slots, and every other user's notifications go on.
+   * sends in flight to one channel (one webhook, one Telegram chat) at most; default `concurrency − 4`
+   * (12). A slow or hanging receiver then holds at most these slots and four are always left for every
+   * other channel, while one healthy receiver taking a burst still gets most of the connections.
    */
   perTargetConcurrency?: number;
   /** due deliveries claimed per transaction; default 256 */
@@ -87,7 +88,7 @@ type SendOutcome = SendResult | 'target-missing' | 'target-inactive';
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const { db, clock, logger, instanceId } = deps;
   const concurrency = deps.concurrency ?? 16;
-  const perTarget = deps.perTargetConcurrency ?? 4;
+  const perTarget = deps.perTargetConcurrency ?? Math.max(1, concurrency - 4);
   const claimBatch = deps.claimBatch ?? 256;
   const leaseMs = deps.leaseMs ?? 30_000;
   const host: Host = deps.host ?? { hostname: hostname(), pid: process.pid, pidAlive };
