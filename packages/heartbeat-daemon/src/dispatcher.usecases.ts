@@ -26,14 +26,15 @@ export interface DispatcherDeps {
    */
   redactor?: Redactor;
   /**
-   * sends in flight at most; default 16, the webhook sender's connections per origin, so a send never
-   * waits in the HTTP client's queue while its time limit is already running
+   * sends in flight at most; default 20: one channel may use 16, the webhook sender's connections per
+   * origin (so a send never waits in the HTTP client's queue while its time limit is already running),
+   * and four are left for every other channel
    */
   concurrency?: number;
   /**
    * sends in flight to one channel (one webhook, one Telegram chat) at most; default `concurrency − 4`
-   * (12). A slow or hanging receiver then holds at most these slots and four are always left for every
-   * other channel, while one healthy receiver taking a burst still gets most of the connections.
+   * (16). A slow or hanging receiver then holds at most these slots and four are always left for every
+   * other channel, while one healthy receiver taking a burst still gets all its connections.
    */
   perTargetConcurrency?: number;
   /** due deliveries claimed per transaction; default 256 */
@@ -85,9 +86,12 @@ type SendOutcome = SendResult | 'target-missing' | 'target-inactive';
  * recorded in batches too (see {@link createOutcomeRecorder}). Channel rows (URL, secret, active) are
  * read once per claim batch.
  */
+/** How long a claim that passed over busy channels and found nothing else keeps the next one waiting. */
+const BUSY_RESCAN_MS = 100;
+
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const { db, clock, logger, instanceId } = deps;
-  const concurrency = deps.concurrency ?? 16;
+  const concurrency = deps.concurrency ?? 20;
   const perTarget = deps.perTargetConcurrency ?? Math.max(1, concurrency - 4);
   const claimBatch = deps.claimBatch ?? 256;
   const leaseMs = deps.leaseMs ?? 30_000;
@@ -248,11 +252,24 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     if (total > 0) logger.info(`Deleted ${total} event(s) older than ${Math.round(retentionMs / 86_400_000)} days, with their deliveries`);
   }
 
+  /** Before this time (ms) no claim is made while some channel has all its slots taken (see fill). */
+  let busyRescanAt = 0;
+
   /** Claims another batch when the queue runs low; returns how many rows were claimed. */
   async function fill(): Promise<number> {
     // Rows waiting for a busy channel do not count: the other channels' rows must still be claimed.
     // The queue stays bounded all the same.
     if (halted || queue.length >= claimBatch || queue.filter((q) => !saturated(q.delivery)).length >= concurrency) return 0;
+    // Channels with all their slots taken are left to later claims: their rows would only wait here.
+    const busy = [...inFlightPerTarget].filter(([, n]) => n >= perTarget).map(([key]) => {
+      const [channel, targetId] = key.split(':');
+      return { channel: channel as ChannelKind, targetId: Number(targetId) };
+    });
+    // A claim that must pass over busy channels walks all their due rows to find others' (10,000 in a
+    // burst to one receiver). When such a claim found nothing, the next one waits a little: other
+    // channels' new rows are then claimed within BUSY_RESCAN_MS, and a burst costs no rescan (nor an
+    // early outcome flush) per send.
+    if (busy.length > 0 && clock.now().getTime() < busyRescanAt) return 0;
     // Outcomes first: a recorded delivery makes the next one of its stream due, and a recorded
     // deactivation keeps the new batch from reading that channel as active.
     await recorder.flush();
@@ -260,13 +277,11 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     await takeOverFromGone(now);
     await expireOld(now);
     await applyRetention(now);
-    // Channels with all their slots taken are left to later claims: their rows would only wait here.
-    const busy = [...inFlightPerTarget].filter(([, n]) => n >= perTarget).map(([key]) => {
-      const [channel, targetId] = key.split(':');
-      return { channel: channel as ChannelKind, targetId: Number(targetId) };
-    });
     const claimed = await claimDue(db, { now, instanceId, leaseMs, channels, limit: claimBatch - queue.length, skipTargets: busy });
-    if (claimed.length === 0) return 0;
+    if (claimed.length === 0) {
+      if (busy.length > 0) busyRescanAt = now.getTime() + BUSY_RESCAN_MS;
+      return 0;
+    }
     targets = new Map();
     const claimedUntil = now.getTime() + leaseMs;
     for (const delivery of claimed) queue.push({ delivery, claimedUntil });
