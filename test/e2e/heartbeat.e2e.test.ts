@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openDatabase, type DatabaseHandle } from '@lunasentri/shared';
-import { Children, binary, cleanEnv, type Running } from '../../packages/heartbeat-daemon/test/child-process';
+import { Children, binary, cleanEnv, type Running } from '../support/child-process';
 import { tempDir } from '../support/db';
 import { freePort, until as untilWithin } from '../support/net';
 import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { migrateToLatest, openDatabase } from '@lunasentri/shared';
-import { Children, binary, cleanEnv } from '../../packages/heartbeat-daemon/test/child-process';
+import { Children, binary, cleanEnv } from '../support/child-process';
 import { tempDir } from '../support/db';
 import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram';
 import { insertMachine, insertTelegramRecipient, insertUser } from '../support/fixtures';

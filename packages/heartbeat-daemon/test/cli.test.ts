@@ -4,7 +4,7 @@ import { openDatabase } from '@lunasentri/shared';
 import { createTestDb, tempDir, type TestDb } from '../../../test/support/db';
 import { insertMachine, insertUser, insertWebhook } from '../../../test/support/fixtures';
 import { startWebhookReceiver, type WebhookReceiver } from '../../../test/support/webhook-receiver';
-import { Children, binary, cleanEnv } from './child-process';
+import { Children, binary, cleanEnv } from '../../../test/support/child-process';
 
 /* The built binary as an operator runs it (`tsc -b` first). */
 const BIN = binary('lunasentri-heartbeat');

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 
-const ROOT = resolve(__dirname, '..', '..', '..');
+const ROOT = resolve(__dirname, '..', '..');
 
 /** The built binaries (`tsc -b` first), as operators run them. */
 export function binary(name: 'lunasentri-heartbeat' | 'lunasentri-api'): string {
