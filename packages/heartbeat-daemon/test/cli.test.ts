@@ -63,6 +63,27 @@ describe('run and status against a real database file', () => {
   const env = (extra: Record<string, string> = {}) => cleanEnv({ DB_PATH: db.path, WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE: 'true', ...extra });
   const longAgo = () => new Date(Date.now() - 3600_000).toISOString();
 
+  /**
+   * Replaces the receiver with one that never answers and seeds one machine due to go offline to it.
+   * `inFlight` resolves once the daemon's send has arrived and hangs (wrapped: an async function would
+   * otherwise adopt the promise and wait for the send itself).
+   */
+  async function hangingSendSetup(): Promise<{ inFlight: Promise<void> }> {
+    await receiver.close();
+    let arrived!: () => void;
+    const inFlight = new Promise<void>((resolve) => (arrived = resolve));
+    receiver = await startWebhookReceiver({
+      secret: SECRET,
+      respond: () => {
+        arrived();
+        return 'hang';
+      },
+    });
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await insertMachine(db.db, userId, { status: 'online', last_seen: longAgo() });
+    return { inFlight };
+  }
+
   test('--once: one check, delivers what is due, logs the contract lines, exits 0', async () => {
     await insertWebhook(db.db, userId, receiver.url, SECRET);
     await insertMachine(db.db, userId, { status: 'online', last_seen: longAgo() });
@@ -198,18 +219,7 @@ describe('run and status against a real database file', () => {
   });
 
   test('a second signal exits at once, even while a send is still being drained', async () => {
-    await receiver.close();
-    let arrived!: () => void;
-    const inFlight = new Promise<void>((resolve) => (arrived = resolve));
-    receiver = await startWebhookReceiver({
-      secret: SECRET,
-      respond: () => {
-        arrived();
-        return 'hang';
-      },
-    });
-    await insertWebhook(db.db, userId, receiver.url, SECRET);
-    await insertMachine(db.db, userId, { status: 'online', last_seen: longAgo() });
+    const { inFlight } = await hangingSendSetup();
     const daemon = children.start(BIN, ['run'], env({ WEBHOOK_TIMEOUT: '20s' }));
     await inFlight;
     daemon.child.kill('SIGTERM');
@@ -220,18 +230,7 @@ describe('run and status against a real database file', () => {
   });
 
   test('SIGTERM during --once goes through the bounded drain: a hanging send is cut short, exit 0, the claim given back', async () => {
-    await receiver.close();
-    let arrived!: () => void;
-    const inFlight = new Promise<void>((resolve) => (arrived = resolve));
-    receiver = await startWebhookReceiver({
-      secret: SECRET,
-      respond: () => {
-        arrived();
-        return 'hang';
-      },
-    });
-    await insertWebhook(db.db, userId, receiver.url, SECRET);
-    await insertMachine(db.db, userId, { status: 'online', last_seen: longAgo() });
+    const { inFlight } = await hangingSendSetup();
     const once = children.start(BIN, ['--once'], env({ WEBHOOK_TIMEOUT: '1m' }));
     await inFlight;
     once.child.kill('SIGTERM');
