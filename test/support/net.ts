@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 
-/** A TCP port free on 127.0.0.1 right now (the OS picks; it is released for a child process to bind). */
+/** A TCP port free on 127.0.0.1 right now (the OS picks and it is released: a child process can bind it, and until then connecting to it is refused). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

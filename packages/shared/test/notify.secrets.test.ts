@@ -1,34 +1,19 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createLogger, createNotifier, createRedactor, generateWebhookSecret, TestClock, type Notifier, type SendResult } from '@lunasentri/shared';
 import { captureStream } from '../../../test/support/capture';
+import { closeAfterEach } from '../../../test/support/cleanup';
 import { startFakeTelegram, type FakeTelegram } from '../../../test/support/fake-telegram';
+import { freePort as closedPort } from '../../../test/support/net';
 import { startWebhookReceiver, type WebhookReceiver } from '../../../test/support/webhook-receiver';
 
 const botToken = '7234567890:AAH-secret_token_value_0123456789abcd';
 const whsecSecret = generateWebhookSecret();
 const plainSecret = 'plain-webhook-secret-value-42';
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 const settings = { webhookTimeout: 200, webhookAllowHttp: true, webhookAllowPrivate: true, telegramBotToken: botToken };
 
 describe('secrets stay out of errors and logs', () => {
   const clock = new TestClock();
-  const closers: Array<() => Promise<void>> = [];
-  afterEach(async () => {
-    for (const close of closers.splice(0).reverse()) await close();
-  });
-  async function track<T extends FakeTelegram | WebhookReceiver | Notifier>(thing: T): Promise<T> {
-    closers.push(() => thing.close());
-    return thing;
-  }
+  const track = closeAfterEach();
 
   test('no bot token or webhook secret appears in any error text or log line of the failure paths', async () => {
     const redactor = createRedactor();

@@ -1,17 +1,10 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { buildOfflinePayload, createTelegramSender, renderTelegramMessage, type TelegramClient } from '@lunasentri/shared';
+import { closeAfterEach } from '../../../test/support/cleanup';
 import { startFakeTelegram, type FakeTelegram, type FakeTelegramOptions } from '../../../test/support/fake-telegram';
+import { freePort as closedPort } from '../../../test/support/net';
 
 const token = '7234567890:AAH-test_token_value_0123456789abcdef';
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 const botError = (status: number, description: string, parameters?: Record<string, unknown>) => () => ({
   status,
@@ -19,26 +12,14 @@ const botError = (status: number, description: string, parameters?: Record<strin
 });
 
 describe('Telegram sender against a fake Bot API', () => {
-  let fakes: FakeTelegram[] = [];
-  let senders: TelegramClient[] = [];
+  const track = closeAfterEach();
 
   async function fake(respond?: FakeTelegramOptions['respond']): Promise<FakeTelegram> {
-    const started = await startFakeTelegram({ token, respond });
-    fakes.push(started);
-    return started;
+    return track(await startFakeTelegram({ token, respond }));
   }
   function sender(apiRoot: string, timeoutMs?: number): TelegramClient {
-    const created = createTelegramSender({ token, apiRoot, timeoutMs });
-    senders.push(created);
-    return created;
+    return track(createTelegramSender({ token, apiRoot, timeoutMs }));
   }
-
-  afterEach(async () => {
-    await Promise.all(senders.map((s) => s.close()));
-    await Promise.all(fakes.map((f) => f.close()));
-    senders = [];
-    fakes = [];
-  });
 
   test('sends sendMessage with chat_id, text and parse_mode HTML', async () => {
     const bot = await fake();
@@ -112,8 +93,7 @@ describe('Telegram sender against a fake Bot API', () => {
 
   test('a wrong token or API root (404) is a configuration error too', async () => {
     const bot = await fake();
-    const wrong = createTelegramSender({ token: '1111111:wrong-token-abcdefghijklmnopqrst', apiRoot: bot.apiRoot });
-    senders.push(wrong);
+    const wrong = track(createTelegramSender({ token: '1111111:wrong-token-abcdefghijklmnopqrst', apiRoot: bot.apiRoot }));
     expect(await wrong.sendMessage(1, 'x')).toMatchObject({ kind: 'misconfigured', status: 404 });
   });
 

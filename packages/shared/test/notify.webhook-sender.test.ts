@@ -1,6 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   buildOfflinePayload,
   createWebhookSender,
@@ -11,6 +9,8 @@ import {
   type WebhookSender,
   type WebhookSenderOptions,
 } from '@lunasentri/shared';
+import { closeAfterEach } from '../../../test/support/cleanup';
+import { freePort as closedPort } from '../../../test/support/net';
 import { startWebhookReceiver, type WebhookReceiver, type WebhookReceiverOptions } from '../../../test/support/webhook-receiver';
 
 const { version } = JSON.parse(readFileSync(`${__dirname}/../package.json`, 'utf8')) as { version: string };
@@ -24,37 +24,18 @@ const body = serializePayload(
   }),
 );
 
-/** A port that was just listening and is now closed: connecting to it is refused. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('webhook sender against a local receiver', () => {
   const clock = new TestClock('2026-11-28T03:02:15.000Z');
-  let receivers: WebhookReceiver[] = [];
-  let senders: WebhookSender[] = [];
+  const track = closeAfterEach();
 
   async function receiver(options: Partial<WebhookReceiverOptions> = {}): Promise<WebhookReceiver> {
-    const started = await startWebhookReceiver({ secret: whsecSecret, now: () => clock.now(), ...options });
-    receivers.push(started);
-    return started;
+    return track(await startWebhookReceiver({ secret: whsecSecret, now: () => clock.now(), ...options }));
   }
   function sender(options: WebhookSenderOptions = {}): WebhookSender {
-    const created = createWebhookSender({ allowHttp: true, allowPrivate: true, clock, ...options });
-    senders.push(created);
-    return created;
+    return track(createWebhookSender({ allowHttp: true, allowPrivate: true, clock, ...options }));
   }
 
-  afterEach(async () => {
-    await Promise.all(senders.map((s) => s.close()));
-    await Promise.all(receivers.map((r) => r.close()));
-    senders = [];
-    receivers = [];
-  });
 
   test.each([
     ['a whsec_ secret', whsecSecret],
