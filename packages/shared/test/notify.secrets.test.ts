@@ -1,9 +1,9 @@
-import { createLogger, createNotifier, createRedactor, generateWebhookSecret, TestClock, type Notifier, type SendResult } from '@lunasentri/shared';
+import { createLogger, createNotifier, createRedactor, generateWebhookSecret, TestClock, type SendResult } from '@lunasentri/shared';
 import { captureStream } from '../../../test/support/capture';
 import { closeAfterEach } from '../../../test/support/cleanup';
-import { startFakeTelegram, type FakeTelegram } from '../../../test/support/fake-telegram';
+import { startFakeTelegram } from '../../../test/support/fake-telegram';
 import { freePort as closedPort } from '../../../test/support/net';
-import { startWebhookReceiver, type WebhookReceiver } from '../../../test/support/webhook-receiver';
+import { startWebhookReceiver } from '../../../test/support/webhook-receiver';
 
 const botToken = '7234567890:AAH-secret_token_value_0123456789abcd';
 const whsecSecret = generateWebhookSecret();
