@@ -1,5 +1,5 @@
 import { startWebhookReceiver, type WebhookReceiver } from '../../../test/support/webhook-receiver';
-import { call, eventually, newMachine, newUser, rawClient, startTestApi, type TestApi } from './support/harness';
+import { call, newMachine, newUser, rawClient, startTestApi, type TestApi } from './support/harness';
 
 describe('graceful stop', () => {
   let api: TestApi;
