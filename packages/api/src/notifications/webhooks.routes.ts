@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { buildTestPayload, checkWebhookUrl, generateWebhookSecret, serializePayload, validateWebhookSecret, type Webhook } from '@lunasentri/shared';
+import { buildTestPayload, checkNewWebhookSecret, checkWebhookUrl, generateWebhookSecret, serializePayload, type Webhook } from '@lunasentri/shared';
 import type { ApiContext } from '../http/context';
 import { isUniqueViolation } from '../http/db-errors';
 import { ApiError, notFound } from '../http/errors';
@@ -10,31 +10,6 @@ import { deleteWebhook, findWebhook, insertWebhook, listWebhooks, updateWebhook 
 
 const URL_MAX = 2048;
 const SECRET_MAX = 1024;
-/** A secret the user chooses must be hard to guess: at least this many characters… */
-export const PLAIN_SECRET_MIN_CHARS = 16;
-/** …or, for a Standard Webhooks `whsec_` secret, this many key bytes after decoding (the generated ones have 32). */
-export const WHSEC_SECRET_MIN_BYTES = 24;
-const WHSEC_PREFIX = 'whsec_';
-
-/**
- * The shared check (non-empty, strict base64 after `whsec_`) plus a minimum strength. The error
- * never repeats the secret.
- */
-function checkSecretStrength(secret: string): { ok: true } | { ok: false; code: string; error: string } {
-  const check = validateWebhookSecret(secret);
-  if (!check.ok) return check;
-  if (secret.startsWith(WHSEC_PREFIX)) {
-    // Already checked to be strict base64, so the decoded length is exact.
-    const bytes = Buffer.from(secret.slice(WHSEC_PREFIX.length), 'base64').length;
-    if (bytes < WHSEC_SECRET_MIN_BYTES) {
-      return { ok: false, code: 'webhook.invalid_secret', error: `a whsec_ webhook secret must decode to at least ${WHSEC_SECRET_MIN_BYTES} bytes (it has ${bytes})` };
-    }
-  } else if (secret.length < PLAIN_SECRET_MIN_CHARS) {
-    return { ok: false, code: 'webhook.invalid_secret', error: `webhook secret must be at least ${PLAIN_SECRET_MIN_CHARS} characters long` };
-  }
-  return { ok: true };
-}
-
 const properties = {
   url: { type: 'string', minLength: 1, maxLength: URL_MAX },
   secret: { type: 'string', minLength: 1, maxLength: SECRET_MAX },
@@ -88,7 +63,7 @@ export function registerWebhookRoutes(app: FastifyInstance, ctx: ApiContext): vo
     return normalizeWebhookUrl(url.trim());
   };
   const checkSecret = (secret: string): string => {
-    const check = checkSecretStrength(secret);
+    const check = checkNewWebhookSecret(secret);
     if (!check.ok) throw new ApiError(400, check.code, check.error);
     return secret;
   };

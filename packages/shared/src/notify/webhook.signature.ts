@@ -35,6 +35,31 @@ export function validateWebhookSecret(secret: string): SecretCheck {
   return { ok: true };
 }
 
+/** A secret a user chooses must be hard to guess: at least this many characters… */
+export const PLAIN_SECRET_MIN_CHARS = 16;
+/** …or, for a `whsec_` secret, this many key bytes after decoding (generated ones have 32). */
+export const WHSEC_SECRET_MIN_BYTES = 24;
+
+/**
+ * What a new or changed secret must meet: {@link validateWebhookSecret} plus a minimum strength.
+ * Signing only needs the former, so secrets stored before a stricter rule keep delivering.
+ * The error never repeats the secret.
+ */
+export function checkNewWebhookSecret(secret: string): SecretCheck {
+  const check = validateWebhookSecret(secret);
+  if (!check.ok) return check;
+  if (secret.startsWith(WHSEC_PREFIX)) {
+    // Already strict base64, so the decoded length is exact.
+    const bytes = standardWebhooksKey(secret).length;
+    if (bytes < WHSEC_SECRET_MIN_BYTES) {
+      return { ok: false, code: 'webhook.invalid_secret', error: `a whsec_ webhook secret must decode to at least ${WHSEC_SECRET_MIN_BYTES} bytes (it has ${bytes})` };
+    }
+  } else if (secret.length < PLAIN_SECRET_MIN_CHARS) {
+    return { ok: false, code: 'webhook.invalid_secret', error: `webhook secret must be at least ${PLAIN_SECRET_MIN_CHARS} characters long` };
+  }
+  return { ok: true };
+}
+
 /** The Standard Webhooks key: the decoded base64 after `whsec_`, else the secret's UTF-8 bytes. */
 function standardWebhooksKey(secret: string): Buffer {
   return secret.startsWith(WHSEC_PREFIX) ? Buffer.from(secret.slice(WHSEC_PREFIX.length), 'base64') : Buffer.from(secret, 'utf8');
