@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
 import { openDatabase } from '@lunasentri/shared';
 import { tempDir } from '../support/cleanup';
 import { envInt, serviceEnv } from '../support/env';
@@ -106,7 +107,8 @@ async function runDaemon(dir: string): Promise<{ run: DaemonRun; request: { head
     await handle.db.insertInto('webhooks').values({ user_id: 1, url: receiver.url, secret, is_active: 1, created_at: iso, updated_at: iso }).execute();
     // In this fresh file delivery ids run 1..N, one per event, each committed with its event: the
     // largest id tells how many transitions are committed, in one index seek (cheap to poll often).
-    const lastDelivery = handle.sqlite.prepare<[], { n: number | null }>('SELECT max(id) AS n FROM deliveries');
+    const raw = new SqliteDatabase(handle.path, { readonly: true });
+    const lastDelivery = raw.prepare<[], { n: number | null }>('SELECT max(id) AS n FROM deliveries');
     const committed = () => (lastDelivery.get()?.n ?? 0) >= MACHINES;
 
     const daemon = startService(
@@ -147,6 +149,7 @@ async function runDaemon(dir: string): Promise<{ run: DaemonRun; request: { head
         .where('type', '=', 'machine.offline')
         .executeTakeFirstOrThrow();
       const statuses = await handle.db.selectFrom('deliveries').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute();
+      raw.close();
       await handle.close();
 
       // The sweep stamps every event it writes with its own "now", taken as it starts: that is when

@@ -1,7 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type SqliteDatabase from 'better-sqlite3';
 import { migrateToLatest, openDatabase, type DatabaseHandle } from '@lunasentri/shared';
+// Tests reach below the database port on purpose (triggers, locks, query plans); production code never does.
+import { sqliteConnection } from '../../packages/shared/src/db/sqlite';
+
+/** The better-sqlite3 connection behind a SQLite handle: for triggers, held locks and query plans in tests. */
+export function rawSqlite(handle: DatabaseHandle): SqliteDatabase.Database {
+  return sqliteConnection(handle);
+}
 
 /** A fresh temp folder, removed by the returned cleanup. */
 export function tempDir(prefix = 'lunasentri-test-'): { dir: string; cleanup: () => void } {
@@ -10,6 +18,8 @@ export function tempDir(prefix = 'lunasentri-test-'): { dir: string; cleanup: ()
 }
 
 export interface TestDb extends DatabaseHandle {
+  /** The handle's own connection, raw (see {@link rawSqlite}). */
+  sqlite: SqliteDatabase.Database;
   /** Closes the connection and removes the temp folder. */
   dispose(): Promise<void>;
 }
@@ -20,6 +30,7 @@ export async function createTestDb(): Promise<TestDb> {
   const handle = openDatabase(join(dir, 'lunasentri.db'));
   await migrateToLatest(handle.db);
   return Object.assign(handle, {
+    sqlite: sqliteConnection(handle),
     async dispose() {
       await handle.close();
       cleanup();

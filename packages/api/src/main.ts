@@ -1,4 +1,15 @@
-import { createLogger, createNotifier, createRedactor, migrateToLatest, openDatabase, systemClock, type DatabaseHandle } from '@lunasentri/shared';
+import {
+  createLogger,
+  createNotifier,
+  createRedactor,
+  errorMessage,
+  installSignalHandlers,
+  migrateToLatest,
+  openDatabase,
+  systemClock,
+  type DatabaseHandle,
+  type ProcessSignals,
+} from '@lunasentri/shared';
 import { AdminError, runAdminCommand } from './cli/admin.commands';
 import { runCli, type AdminCommand, type AdminSettings, type ServeSettings } from './cli/cli.program';
 import { startApiService } from './service/api.service';
@@ -13,11 +24,21 @@ const FINISH_BOUND_MS = 3_000;
  * handles signals and calls `process.exit`.
  */
 export async function main(argv: string[]): Promise<void> {
+  // Before anything starts: a signal during startup is then a graceful stop once started.
+  const signals = installSignalHandlers({ exit: (code) => process.exit(code) });
   let status: number;
   try {
-    status = await runCli(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env }, { serve, admin });
+    const handlers = {
+      serve: (settings: ServeSettings) => serve(settings, signals),
+      admin: (settings: AdminSettings, command: AdminCommand) => {
+        // An admin command has nothing to drain: its first signal ends it.
+        signals.exitOnFirstSignal();
+        return admin(settings, command);
+      },
+    };
+    status = await runCli(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env }, handlers);
   } catch (error) {
-    process.stderr.write(`lunasentri-api: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`lunasentri-api: ${errorMessage(error)}\n`);
     status = 1;
   }
   process.exit(status);
@@ -27,7 +48,7 @@ function openOrReport(path: string): DatabaseHandle | undefined {
   try {
     return openDatabase(path);
   } catch (error) {
-    process.stderr.write(`lunasentri-api: cannot open database ${path}: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`lunasentri-api: cannot open database ${path}: ${errorMessage(error)}\n`);
     return undefined;
   }
 }
@@ -50,7 +71,13 @@ async function admin(settings: AdminSettings, command: AdminCommand): Promise<nu
   }
 }
 
-async function serve(settings: ServeSettings): Promise<number> {
+/** Resolves with the name of the first SIGTERM/SIGINT (at once if one already came during startup). */
+function firstSignal(signal: AbortSignal): Promise<string> {
+  if (signal.aborted) return Promise.resolve(String(signal.reason));
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(String(signal.reason)), { once: true }));
+}
+
+async function serve(settings: ServeSettings, signals: ProcessSignals): Promise<number> {
   const redactor = createRedactor();
   const logger = createLogger({ format: settings.logFormat, level: settings.logLevel, redactor });
   const clock = systemClock;
@@ -80,7 +107,7 @@ async function serve(settings: ServeSettings): Promise<number> {
       metricsRetentionMs: settings.metricsRetention,
     });
   } catch (error) {
-    logger.error(`LunaSentri API could not start: ${error instanceof Error ? error.message : String(error)}`);
+    logger.error(`LunaSentri API could not start: ${errorMessage(error)}`);
     await closeAll();
     await logger.close();
     return 1;
@@ -89,18 +116,9 @@ async function serve(settings: ServeSettings): Promise<number> {
   if (!notifier.telegram) logger.info('Telegram is off: TELEGRAM_BOT_TOKEN is not set (Telegram test sends answer 503)');
   logger.info(`LunaSentri API listening on ${service.url}`, { db: handle.path });
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
-  logger.info(`Received ${signal}: finishing requests and writing buffered reports`);
-  // A second signal means "now": skip the graceful path.
-  const force = () => {
-    logger.warn('Second signal: exiting at once');
-    process.exit(1);
-  };
-  process.once('SIGTERM', force);
-  process.once('SIGINT', force);
+  const signal = await firstSignal(signals.signal);
+  // A second signal means "now": the shell exits at once, skipping the graceful path.
+  logger.info(`Received ${signal}: finishing requests and writing buffered reports (a second signal exits at once)`);
   const deadline = setTimeout(() => {
     logger.error(`Stop took longer than ${STOP_DEADLINE_MS / 1000}s: writing buffered reports, then exiting`);
     // Even on this path, accepted (202) reports and the liveness stop are recorded, within a bound.

@@ -1,6 +1,7 @@
-import { createLogger, TestClock } from '@lunasentri/shared';
+import { createLogger } from '@lunasentri/shared';
+import { TestClock } from '../../../test/support/test-clock';
 import { captureStream } from '../../../test/support/capture';
-import type { IngestBatch, IngestStore } from '../src/ingest/ingest.store';
+import type { IngestBatch, IngestStore } from '@lunasentri/shared';
 import { IngestWriter } from '../src/ingest/ingest.writer';
 
 /** Stands in for the database only to make writes fail on demand; the SQL itself is tested against SQLite. */

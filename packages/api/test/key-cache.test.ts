@@ -1,4 +1,5 @@
 import { openDatabase, type DatabaseHandle } from '@lunasentri/shared';
+import { rawSqlite } from '../../../test/support/db';
 import { hashCredential } from '../src/credentials/credentials';
 import { call, newMachine, newUser, startTestApi, type TestApi } from './support/harness';
 
@@ -34,8 +35,8 @@ describe('machine key cache', () => {
 
     // The CLI or a second API process, on its own connection.
     other = openDatabase(api.db.path);
-    other.sqlite.prepare('UPDATE machine_api_keys SET revoked_at = ? WHERE machine_id = ?').run(api.clock.now().toISOString(), revoked.id);
-    other.sqlite.prepare('UPDATE machines SET is_enabled = 0 WHERE id = ?').run(disabled.id);
+    rawSqlite(other).prepare('UPDATE machine_api_keys SET revoked_at = ? WHERE machine_id = ?').run(api.clock.now().toISOString(), revoked.id);
+    rawSqlite(other).prepare('UPDATE machines SET is_enabled = 0 WHERE id = ?').run(disabled.id);
 
     api.clock.advance(1_000);
     expect((await heartbeat(revoked.key)).status).toBe(401);
@@ -48,7 +49,7 @@ describe('machine key cache', () => {
     const machine = await newMachine(api, alice.id);
     expect((await heartbeat(machine.key)).status).toBe(202);
     other = openDatabase(api.db.path);
-    other.sqlite.prepare("UPDATE machines SET last_seen = ?, name = 'renamed', status = 'online' WHERE id = ?").run(api.clock.now().toISOString(), machine.id);
+    rawSqlite(other).prepare("UPDATE machines SET last_seen = ?, name = 'renamed', status = 'online' WHERE id = ?").run(api.clock.now().toISOString(), machine.id);
     api.clock.advance(1_000);
     expect((await heartbeat(machine.key)).status).toBe(202);
     expect(api.service.ctx.keyCache.size).toBe(1);

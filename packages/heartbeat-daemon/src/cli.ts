@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { ConfigError, addSettingOptions, resolveSettings, type SettingsSpec } from '@lunasentri/shared';
+import { ConfigError, UsageError, addSettingOptions, envOnlyHelp, resolveSettings, type SettingsSpec } from '@lunasentri/shared';
 import { runSettings, statusSettings, type RunSettings, type StatusSettings } from './daemon.settings';
 
 export type CliCommand =
@@ -9,12 +9,6 @@ export type CliCommand =
   | { kind: 'status'; settings: StatusSettings; json: boolean }
   /** Help or version was printed; nothing else to do. */
   | { kind: 'done' };
-
-/** A command line or setting that cannot be used. The message is the one line printed on stderr. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-  readonly exitCode = 2;
-}
 
 export interface CliOutput {
   out(text: string): void;
@@ -28,17 +22,6 @@ function packageVersion(): string {
   } catch {
     return '0.0.0'; // only the --version text depends on it
   }
-}
-
-/** Settings read only from the environment, listed under `run --help`. */
-function envOnlyHelp(spec: SettingsSpec): string {
-  const rows = Object.values(spec).filter((s) => !s.flag && s.env);
-  const width = Math.max(...rows.map((s) => (s.env as string).length));
-  const lines = rows.map((s) => {
-    const def = s.default === '' ? 'unset' : s.format(s.default);
-    return `  ${(s.env as string).padEnd(width)}  ${s.doc} (default: ${def})`;
-  });
-  return `\nEnvironment:\n${lines.join('\n')}\n`;
 }
 
 function flagValues(spec: SettingsSpec, options: Record<string, unknown>): Record<string, string | undefined> {

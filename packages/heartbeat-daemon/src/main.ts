@@ -1,117 +1,131 @@
-import { existsSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import {
+  Cleanups,
+  MissingDatabaseError,
+  UsageError,
   createLogger,
   createNotifier,
   createRedactor,
+  errorMessage,
   formatDuration,
+  installSignalHandlers,
   migrateToLatest,
   openDatabase,
   readIngestLiveness,
   recordBeat,
   recordStopped,
   registerInstance,
-  renderTelegramMessage,
   systemClock,
+  type DatabaseHandle,
   type Logger,
 } from '@lunasentri/shared';
-import { holderStaleMs } from './claims.models';
-import { parseCommandLine, UsageError } from './cli';
+import { parseCommandLine } from './cli';
 import type { RunSettings, StatusSettings } from './daemon.settings';
-import { createDispatcher } from './dispatcher.usecases';
+import { holderStaleMs } from './dispatch/claims.models';
+import { createDispatcher, type Dispatcher } from './dispatch/dispatcher.usecases';
+import { createHousekeeping, type Housekeeping } from './dispatch/housekeeping.usecases';
 import { runMonitor } from './monitor.loop';
 import { printStatus } from './status.command';
-import { createSweeper } from './sweep.usecases';
+import { createSweeper, type Sweeper } from './sweep/sweep.usecases';
 
 /** In-flight sends get this long to finish on shutdown (CONTRACT §2). */
 const DRAIN_MS = 10_000;
 
-type Cleanup = () => Promise<unknown> | unknown;
-
-/** Runs cleanups in reverse order of acquisition; one failing does not stop the others. */
-async function runCleanups(cleanups: Cleanup[], logger: Logger | null): Promise<void> {
-  for (const cleanup of cleanups.reverse()) {
-    try {
-      await cleanup();
-    } catch (error) {
-      const text = `Shutdown step failed: ${error instanceof Error ? error.message : String(error)}`;
-      if (logger) logger.error(text);
-      else process.stderr.write(`${text}\n`);
-    }
-  }
+interface Daemon {
+  handle: DatabaseHandle;
+  instanceId: string;
+  sweeper: Sweeper;
+  dispatcher: Dispatcher;
+  housekeeping: Housekeeping;
 }
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/** Opens, migrates and builds everything `run` needs, registering each cleanup as its resource is acquired. */
+async function buildDaemon(settings: RunSettings, logger: Logger, redactor: ReturnType<typeof createRedactor>, cleanups: Cleanups): Promise<Daemon> {
+  const clock = systemClock;
+  const handle = openDatabase(settings.db);
+  cleanups.add(() => handle.close());
+  await migrateToLatest(handle.db);
+  const instanceId = await registerInstance(handle.db, 'daemon', clock);
+  cleanups.add(() => recordStopped(handle.db, instanceId, clock));
+
+  const notifier = createNotifier(settings, { clock, redactor });
+  cleanups.add(() => notifier.close());
+  if (!notifier.telegram) logger.info('Telegram notifications are off (TELEGRAM_BOT_TOKEN is not set)');
+  if (!(await readIngestLiveness(handle.db, clock.now())).everRecorded) {
+    logger.info('No API liveness recorded in this database yet: checking normally (ingest outages are recognised once the API has run)');
+  }
+
+  const dispatcher = createDispatcher({
+    db: handle.db,
+    clock,
+    logger,
+    instanceId,
+    sender: notifier,
+    redactor,
+    // A claim must outlast any single send (Telegram's limit is 10 s).
+    leaseMs: Math.max(30_000, settings.webhookTimeout * 2),
+  });
+  // Registered after the notifier, so it runs before the senders close: sends drain first.
+  cleanups.add(() => dispatcher.stop(DRAIN_MS));
+  const housekeeping = createHousekeeping({
+    db: handle.db,
+    clock,
+    logger,
+    instanceId,
+    channels: notifier.channels,
+    holderStaleMs: holderStaleMs(settings.interval),
+    onReleased: () => dispatcher.wake(),
+  });
+  cleanups.add(() => housekeeping.stop());
+  // Each committed batch of a long sweep wakes the dispatcher: delivery starts before the sweep ends.
+  const sweeper = createSweeper({
+    db: handle.db,
+    clock,
+    logger,
+    thresholdMs: settings.threshold,
+    intervalMs: settings.interval,
+    onDeliveries: () => dispatcher.wake(),
+  });
+  return { handle, instanceId, sweeper, dispatcher, housekeeping };
 }
 
 /** The composition root of `run`: builds everything once, hands it down, tears it down in reverse. */
 async function runDaemon(settings: RunSettings, once: boolean, signal: AbortSignal): Promise<number> {
-  const clock = systemClock;
   const redactor = createRedactor([settings.telegramBotToken]);
   const logger = createLogger({ format: settings.logFormat, level: settings.logLevel, redactor });
-  const cleanups: Cleanup[] = [() => logger.close()];
+  const cleanups = new Cleanups();
+  cleanups.add(() => logger.close());
   let started = false;
-  cleanups.push(() => {
+  cleanups.add(() => {
     if (started) logger.info('Heartbeat monitor stopped');
   });
   try {
-    const handle = openDatabase(settings.db);
-    cleanups.push(() => handle.close());
-    await migrateToLatest(handle.db);
-    const instanceId = await registerInstance(handle.db, 'daemon', clock);
-    cleanups.push(() => recordStopped(handle.db, instanceId, clock));
-
-    const notifier = createNotifier(settings, { clock, redactor });
-    cleanups.push(() => notifier.close());
-    if (!notifier.telegram) logger.info('Telegram notifications are off (TELEGRAM_BOT_TOKEN is not set)');
-    const liveness = await readIngestLiveness(handle.db, clock.now());
-    if (!liveness.everRecorded) {
-      logger.info('No API liveness recorded in this database yet: checking normally (ingest outages are recognised once the API has run)');
-    }
-
-    const dispatcher = createDispatcher({
-      db: handle.db,
-      clock,
-      logger,
-      instanceId,
-      webhook: notifier.webhook,
-      telegram: notifier.telegram,
-      renderTelegram: renderTelegramMessage,
-      redactor,
-      // A claim must outlast any single send (Telegram's limit is 10 s).
-      leaseMs: Math.max(30_000, settings.webhookTimeout * 2),
-      holderStaleMs: holderStaleMs(settings.interval),
-    });
-    // Registered after the notifier, so it runs before the senders close: sends drain first.
-    cleanups.push(() => dispatcher.stop(DRAIN_MS));
-    // Each committed batch of a long sweep wakes the dispatcher: delivery starts before the sweep ends.
-    const sweeper = createSweeper({ db: handle.db, clock, logger, thresholdMs: settings.threshold, onDeliveries: () => dispatcher.wake() });
-
+    const { handle, instanceId, sweeper, dispatcher, housekeeping } = await buildDaemon(settings, logger, redactor, cleanups);
     const onAbort = () => logger.info(`Received ${String(signal.reason)}: stopping (a second signal exits at once)`);
     signal.addEventListener('abort', onAbort, { once: true });
-    cleanups.push(() => signal.removeEventListener('abort', onAbort));
+    cleanups.add(() => signal.removeEventListener('abort', onAbort));
 
     started = true;
     logger.info(`Heartbeat monitor started (interval: ${formatDuration(settings.interval)}, threshold: ${formatDuration(settings.threshold)})`);
     if (signal.aborted) return 0;
+    const beat = () => recordBeat(handle.db, instanceId, systemClock);
     if (once) {
       await sweeper.run(signal);
-      await recordBeat(handle.db, instanceId, clock);
+      await beat();
+      await housekeeping.runOnce();
       await dispatcher.runDue(signal);
-    } else {
-      dispatcher.start();
-      await runMonitor(
-        { handle, clock, logger, sweeper, dispatcher, instanceId, intervalMs: settings.interval, thresholdMs: settings.threshold },
-        signal,
-      );
+      return 0;
     }
+    housekeeping.start();
+    dispatcher.start();
+    const changes = handle.changeFeed();
+    cleanups.add(() => changes.close());
+    await runMonitor({ changes, clock: systemClock, logger, sweeper, dispatcher, beat, intervalMs: settings.interval }, signal);
     return 0;
   } catch (error) {
-    logger.error(`Heartbeat monitor failed: ${errorText(error)}`);
+    logger.error(`Heartbeat monitor failed: ${errorMessage(error)}`);
     return 1;
   } finally {
-    await runCleanups(cleanups, logger);
+    await cleanups.run((message) => logger.error(message));
   }
 }
 
@@ -121,22 +135,19 @@ async function runDaemon(settings: RunSettings, once: boolean, signal: AbortSign
  * API's business).
  */
 async function runStatus(settings: StatusSettings, json: boolean): Promise<number> {
-  if (!existsSync(settings.db)) {
-    process.stderr.write(`lunasentri-heartbeat: status: no database at ${settings.db}\n`);
-    return 1;
-  }
-  let handle: ReturnType<typeof openDatabase>;
+  let handle: DatabaseHandle;
   try {
-    handle = openDatabase(settings.db);
+    handle = openDatabase(settings.db, { create: false });
   } catch (error) {
-    process.stderr.write(`lunasentri-heartbeat: status failed: ${createRedactor().redact(errorText(error))}\n`);
+    if (error instanceof MissingDatabaseError) process.stderr.write(`lunasentri-heartbeat: status: no database at ${error.path}\n`);
+    else process.stderr.write(`lunasentri-heartbeat: status failed: ${createRedactor().redact(errorMessage(error))}\n`);
     return 1;
   }
   try {
     await printStatus(handle.db, systemClock, { json }, (text) => process.stdout.write(text));
     return 0;
   } catch (error) {
-    process.stderr.write(`lunasentri-heartbeat: status failed: ${createRedactor().redact(errorText(error))}\n`);
+    process.stderr.write(`lunasentri-heartbeat: status failed: ${createRedactor().redact(errorMessage(error))}\n`);
     return 1;
   } finally {
     await handle.close();
@@ -149,25 +160,17 @@ async function runStatus(settings: StatusSettings, json: boolean): Promise<numbe
  * once with 128 + the signal number.
  */
 export async function main(argv: string[]): Promise<void> {
-  const controller = new AbortController();
-  // `status` only reads and prints: nothing to drain, so its first signal exits at once.
-  let exitOnFirstSignal = false;
-  const onSignal = (name: NodeJS.Signals) => {
-    if (exitOnFirstSignal || controller.signal.aborted) process.exit(128 + (osConstants.signals[name] ?? 0));
-    controller.abort(name);
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-
+  const signals = installSignalHandlers({ exit: (code) => process.exit(code) });
   let code: number;
   try {
     const command = parseCommandLine(argv, process.env, {
       out: (text) => process.stdout.write(text),
       err: (text) => process.stderr.write(text),
     });
-    if (command.kind === 'run') code = await runDaemon(command.settings, command.once, controller.signal);
+    if (command.kind === 'run') code = await runDaemon(command.settings, command.once, signals.signal);
     else if (command.kind === 'status') {
-      exitOnFirstSignal = true;
+      // `status` only reads and prints: nothing to drain, so its first signal exits at once.
+      signals.exitOnFirstSignal();
       code = await runStatus(command.settings, command.json);
     } else code = 0;
   } catch (error) {
@@ -175,7 +178,7 @@ export async function main(argv: string[]): Promise<void> {
       process.stderr.write(`lunasentri-heartbeat: ${error.message}\n`);
       code = error.exitCode;
     } else {
-      process.stderr.write(`lunasentri-heartbeat: ${createRedactor().redact(errorText(error))}\n`);
+      process.stderr.write(`lunasentri-heartbeat: ${createRedactor().redact(errorMessage(error))}\n`);
       code = 1;
     }
   }

@@ -1,4 +1,4 @@
-import { formatDuration, type Clock, type Database, type DeliveryStatus } from '@lunasentri/shared';
+import { formatDuration, yieldToEventLoop, type Clock, type Database, type DeliveryStatus } from '@lunasentri/shared';
 import type { Kysely } from 'kysely';
 
 export interface StatusOptions {
@@ -9,12 +9,6 @@ export interface StatusOptions {
 
 type Write = (text: string) => void;
 
-/**
- * Lets signals and other I/O in. better-sqlite3 reads synchronously and writes to a pipe are
- * synchronous on Linux, so a listing that never yielded would hold the process (and leave SIGINT
- * unhandled) until its last machine.
- */
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function agoText(at: string | null, now: Date): string {
   if (at === null) return 'never';
@@ -58,6 +52,8 @@ export async function printStatus(db: Kysely<Database>, clock: Clock, options: S
       };
       write(`${first ? '\n  ' : ',\n  '}${JSON.stringify(machine)}`);
       first = false;
+      // Lets signals in: better-sqlite3 reads and pipe writes are synchronous, so a listing that never
+      // yielded would hold the process (and leave SIGINT unhandled) until its last machine.
       if (++count % 1000 === 0) await yieldToEventLoop();
     }
     write(first ? ']\n' : '\n]\n');

@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from '@lunasentri/shared';
-import { createTestDb, tempDir, type TestDb } from '../../../test/support/db';
+import { createTestDb, rawSqlite, tempDir, type TestDb } from '../../../test/support/db';
 import { insertMachine, insertUser, insertWebhook } from '../../../test/support/fixtures';
 import { startWebhookReceiver, type WebhookReceiver } from '../../../test/support/webhook-receiver';
 import { Children, binary, cleanEnv } from '../../../test/support/child-process';
@@ -183,7 +183,7 @@ describe('run and status against a real database file', () => {
       expect(unmigrated.stdout).not.toContain('Machines:');
       const check = openDatabase(empty);
       try {
-        expect(check.sqlite.prepare('SELECT count(*) AS n FROM sqlite_master').get()).toEqual({ n: 0 }); // no tables were created
+        expect(rawSqlite(check).prepare('SELECT count(*) AS n FROM sqlite_master').get()).toEqual({ n: 0 }); // no tables were created
       } finally {
         await check.close();
       }

@@ -1,3 +1,4 @@
+import type SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { createLogger, openDatabase, migrateToLatest, type Database, type DatabaseHandle, type Logger } from '@lunasentri/shared';
 import { captureStream } from '../../../test/support/capture';
@@ -27,7 +28,7 @@ export async function secondConnection(path: string): Promise<DatabaseHandle> {
  * for checking which index a write really uses. (Kysely's stock SQLite dialect: no statement cache
  * or BEGIN IMMEDIATE, which do not change plans. Never destroy it: that would close the connection.)
  */
-export function recordingKysely(sqlite: DatabaseHandle['sqlite']): { db: Kysely<Database>; statements: Array<{ sql: string; parameters: readonly unknown[] }> } {
+export function recordingKysely(sqlite: SqliteDatabase.Database): { db: Kysely<Database>; statements: Array<{ sql: string; parameters: readonly unknown[] }> } {
   const statements: Array<{ sql: string; parameters: readonly unknown[] }> = [];
   const db = new Kysely<Database>({
     dialect: new SqliteDialect({ database: sqlite }),
@@ -38,7 +39,7 @@ export function recordingKysely(sqlite: DatabaseHandle['sqlite']): { db: Kysely<
   return { db, statements };
 }
 
-export function queryPlan(sqlite: DatabaseHandle['sqlite'], statement: { sql: string; parameters: readonly unknown[] }): string {
+export function queryPlan(sqlite: SqliteDatabase.Database, statement: { sql: string; parameters: readonly unknown[] }): string {
   const plan = sqlite.prepare(`EXPLAIN QUERY PLAN ${statement.sql}`).all(...(statement.parameters as unknown[])) as Array<{ detail: string }>;
   return plan.map((p) => p.detail).join(' | ');
 }

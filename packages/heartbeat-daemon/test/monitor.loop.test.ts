@@ -1,24 +1,28 @@
-import { createWebhookSender, readDaemonLastCheck, registerInstance, renderTelegramMessage, systemClock, type DatabaseHandle } from '@lunasentri/shared';
+import { createChannelSender, createWebhookSender, readDaemonLastCheck, recordBeat, registerInstance, type DatabaseHandle, type EventType } from '@lunasentri/shared';
 import { createTestDb, type TestDb } from '../../../test/support/db';
 import { insertMachine, insertUser, insertWebhook } from '../../../test/support/fixtures';
+import { TestClock } from '../../../test/support/test-clock';
 import { startWebhookReceiver, type WebhookReceiver } from '../../../test/support/webhook-receiver';
-import { createDispatcher, type Dispatcher } from '../src/dispatcher.usecases';
+import { createDispatcher, type Dispatcher } from '../src/dispatch/dispatcher.usecases';
 import { runMonitor } from '../src/monitor.loop';
-import { createSweeper } from '../src/sweep.usecases';
+import { createSweeper } from '../src/sweep/sweep.usecases';
 import { secondConnection, testLogger } from './helpers';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+const INTERVAL = 60_000;
+const POLL = 100;
 
 /*
- * The loop runs on the real clock here: what is tested is *when* it wakes. Every wait is for an
- * observable arrival with a deadline far below the 60 s interval, so a pass proves the loop did not
- * simply wait for the interval.
+ * The loop runs on the test clock: what is tested is *when* it wakes, so the clock is moved to each
+ * moment the loop asked to wake at, and the test reads what the loop did then. No real waiting for
+ * timeouts; the deadlines below only bound the wait for the loop to reach its next sleep.
  */
 describe('the monitor loop', () => {
   let db: TestDb;
   let ingest: DatabaseHandle;
   let receiver: WebhookReceiver;
   let dispatcher: Dispatcher;
+  let clock: TestClock;
   let controller: AbortController;
   let loop: Promise<void>;
   const webhook = createWebhookSender({ allowHttp: true, allowPrivate: true });
@@ -27,6 +31,7 @@ describe('the monitor loop', () => {
     db = await createTestDb();
     ingest = await secondConnection(db.path);
     receiver = await startWebhookReceiver({ secret: SECRET });
+    clock = new TestClock();
     controller = new AbortController();
   });
   afterEach(async () => {
@@ -41,45 +46,70 @@ describe('the monitor loop', () => {
 
   function start(thresholdMs: number, instanceId = 'loop-test') {
     const { logger } = testLogger();
-    const clock = systemClock;
-    dispatcher = createDispatcher({ db: db.db, clock, logger, instanceId: 'loop-test', webhook, telegram: null, renderTelegram: renderTelegramMessage });
+    dispatcher = createDispatcher({ db: db.db, clock, logger, instanceId: 'loop-test', sender: createChannelSender({ webhook, telegram: null }) });
     dispatcher.start();
-    const sweeper = createSweeper({ db: db.db, clock, logger, thresholdMs });
-    loop = runMonitor({ handle: db, clock, logger, sweeper, dispatcher, instanceId, intervalMs: 60_000, thresholdMs, pollMs: 100 }, controller.signal);
+    const sweeper = createSweeper({ db: db.db, clock, logger, thresholdMs, intervalMs: INTERVAL });
+    const beat = () => recordBeat(db.db, instanceId, clock);
+    const deps = { changes: db.changeFeed(), clock, logger, sweeper, dispatcher, beat, intervalMs: INTERVAL, pollMs: POLL, sleep: clock.sleep.bind(clock) };
+    loop = runMonitor(deps, controller.signal);
   }
 
-  test('detects offline at the threshold, not a whole interval later, and a new heartbeat within about a second', async () => {
+  /** Waits (bounded) until the loop sleeps on the test clock, and returns when it asked to wake. */
+  async function nextWake(): Promise<number> {
+    for (const deadline = Date.now() + 10_000; clock.nextWake() === null; ) {
+      if (Date.now() > deadline) throw new Error('the loop never went to sleep');
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    return clock.nextWake()!;
+  }
+
+  /** Moves the clock from one wake-up of the loop to the next until `done` holds; returns the moments it woke at. */
+  async function runUntil(done: () => Promise<boolean>, maxWakes = 1_000): Promise<number[]> {
+    const wakes: number[] = [];
+    while (!(await done())) {
+      if (wakes.length >= maxWakes) throw new Error(`not done after ${maxWakes} wake-ups`);
+      const at = await nextWake();
+      wakes.push(at);
+      clock.set(at);
+    }
+    return wakes;
+  }
+
+  const eventsOf = (type: EventType) => db.db.selectFrom('events').select(['occurred_at']).where('type', '=', type).execute();
+
+  test('detects offline just past the threshold, not a whole interval later, and a new heartbeat within one poll', async () => {
     const userId = await insertUser(db.db);
     await insertWebhook(db.db, userId, receiver.url, SECRET);
-    const lastSeen = Date.now();
+    const lastSeen = clock.now().getTime();
     const id = await insertMachine(db.db, userId, { status: 'online', last_seen: new Date(lastSeen).toISOString() });
     start(1_500);
 
+    const wakes = await runUntil(async () => (await eventsOf('machine.offline')).length > 0);
+    // The first instant strictly past the threshold; polls every 100 ms meanwhile, never the 60 s interval.
+    expect((await eventsOf('machine.offline'))[0]!.occurred_at).toBe(new Date(lastSeen + 1_501).toISOString());
+    expect(Math.max(...wakes.map((at, i) => at - (wakes[i - 1] ?? lastSeen)))).toBeLessThanOrEqual(POLL);
     await receiver.waitFor((r) => r.some((h) => (h.json as { event: string }).event === 'machine.offline'), 10_000);
-    const detectedAfter = Date.now() - lastSeen;
-    expect(detectedAfter).toBeGreaterThan(1_500);
-    expect(detectedAfter).toBeLessThan(10_000);
 
     // The heartbeat arrives through another connection (the API); nothing else would wake the loop for 60 s.
-    const reportedAt = Date.now();
+    await nextWake();
+    const reportedAt = clock.now().getTime();
     await ingest.db.updateTable('machines').set({ last_seen: new Date(reportedAt).toISOString() }).where('id', '=', id).execute();
+    await runUntil(async () => (await eventsOf('machine.online')).length > 0);
+    const [online] = await eventsOf('machine.online');
+    expect(Date.parse(online!.occurred_at) - reportedAt).toBeLessThanOrEqual(POLL);
     await receiver.waitFor((r) => r.some((h) => (h.json as { event: string }).event === 'machine.online'), 10_000);
-    expect(Date.now() - reportedAt).toBeLessThan(5_000);
     expect(receiver.received.every((h) => h.verified)).toBe(true);
   });
 
   test('records its check as the daemon beat (shown by /health) and stops promptly when aborted', async () => {
-    const instanceId = await registerInstance(db.db, 'daemon', systemClock);
-    const registered = await readDaemonLastCheck(db.db);
-    await new Promise((resolve) => setTimeout(resolve, 5)); // so the first check's beat is a later millisecond
+    const instanceId = await registerInstance(db.db, 'daemon', clock);
+    clock.advance(1); // so the first check's beat is a later millisecond than the registration
     start(60_000, instanceId);
-    for (const deadline = Date.now() + 5_000; (await readDaemonLastCheck(db.db)) === registered; ) {
-      if (Date.now() > deadline) throw new Error('the loop never recorded a check');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    const stoppedAt = Date.now();
+    await nextWake();
+    expect(await readDaemonLastCheck(db.db)).toBe(clock.now().toISOString());
+    // Asleep until the next check (a minute away on its clock): an abort ends the sleep at once.
     controller.abort();
     await loop;
-    expect(Date.now() - stoppedAt).toBeLessThan(3_000); // far below the 60 s interval it would otherwise sleep
+    expect(clock.sleeping).toBe(0);
   });
 });

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql, type Generated, type SqliteDatabase as KyselySqliteDatabase } from 'kysely';
-import { SharedFileSqliteDialect, STATEMENT_CACHE_SIZE } from '../src/db/dialect';
+import { SharedFileSqliteDialect, STATEMENT_CACHE_SIZE } from '../src/db/sqlite/sqlite.dialect';
 import { tempDir } from '../../../test/support/db';
 
 interface Tables {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { appliedMigrations, migrateTo, migrateToLatest, migrations, openDatabase } from '@lunasentri/shared';
 import { createTestDb, tempDir } from '../../../test/support/db';
+import { sqliteConnection } from '../src/db/sqlite';
 
 const names = Object.keys(migrations);
 
@@ -15,7 +16,7 @@ describe('openDatabase', () => {
       const first = openDatabase(path);
       const second = openDatabase(path);
       expect(statSync(path).mode & 0o777).toBe(0o600);
-      for (const { sqlite } of [first, second]) {
+      for (const sqlite of [first, second].map(sqliteConnection)) {
         expect(sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
         expect(sqlite.pragma('foreign_keys', { simple: true })).toBe(1);
         expect(sqlite.pragma('synchronous', { simple: true })).toBe(1); // NORMAL

@@ -1,4 +1,5 @@
-import { TestClock, readIngestLiveness, recordBeat, recordStopped, registerInstance } from '@lunasentri/shared';
+import { readIngestLiveness, recordBeat, recordStopped, registerInstance } from '@lunasentri/shared';
+import { TestClock } from '../../../test/support/test-clock';
 import { createTestDb, type TestDb } from '../../../test/support/db';
 
 describe('ingest liveness', () => {

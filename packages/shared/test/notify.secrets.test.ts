@@ -1,4 +1,5 @@
-import { createLogger, createNotifier, createRedactor, generateWebhookSecret, TestClock, type SendResult } from '@lunasentri/shared';
+import { createLogger, createNotifier, createRedactor, generateWebhookSecret, type SendResult } from '@lunasentri/shared';
+import { TestClock } from '../../../test/support/test-clock';
 import { captureStream } from '../../../test/support/capture';
 import { closeAfterEach } from '../../../test/support/cleanup';
 import { startFakeTelegram } from '../../../test/support/fake-telegram';

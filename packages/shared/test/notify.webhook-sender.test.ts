@@ -4,11 +4,11 @@ import {
   createWebhookSender,
   generateWebhookSecret,
   serializePayload,
-  TestClock,
   type HostLookup,
   type WebhookSender,
   type WebhookSenderOptions,
 } from '@lunasentri/shared';
+import { TestClock } from '../../../test/support/test-clock';
 import { closeAfterEach } from '../../../test/support/cleanup';
 import { freePort as closedPort } from '../../../test/support/net';
 import { startWebhookReceiver, type WebhookReceiver, type WebhookReceiverOptions } from '../../../test/support/webhook-receiver';

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { addSettingOptions, ConfigError, resolveSettings, type Setting, type SettingsValues } from '@lunasentri/shared';
+import { addSettingOptions, ConfigError, envOnlyHelp, resolveSettings, UsageError, type SettingsValues } from '@lunasentri/shared';
 import { adminSettings, serveSettings } from '../api.settings';
 import { controlCharacterAt, DESCRIPTION_MAX, HOSTNAME_MAX, NAME_MAX } from '../machines/machines.schemas';
 
@@ -26,11 +26,6 @@ export interface CliHandlers {
   admin(settings: AdminSettings, command: AdminCommand): Promise<number>;
 }
 
-/** Bad usage or a bad value: exit status 2 and one line on stderr naming it. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
-
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
 function checkText(flag: string, value: string | undefined, max: number, required: boolean, allowTab = false): string | undefined {
@@ -53,17 +48,6 @@ function checkEmail(value: string): string {
   const email = value.trim().toLowerCase();
   if (!EMAIL.test(email) || email.length > 320) throw new UsageError(`invalid value for --email: ${JSON.stringify(value.slice(0, 340))} (must be an email address)`);
   return email;
-}
-
-/** The settings that have no flag, for `--help`: same declarations as the flags and the README. */
-function envHelp(spec: Record<string, Setting<unknown>>): string {
-  const rows = Object.values(spec)
-    .filter((setting) => !setting.flag && setting.env)
-    .map((setting) => {
-      const def = setting.default === '' ? 'unset' : setting.format(setting.default);
-      return `  ${String(setting.env).padEnd(26)} ${setting.doc} (default: ${def})`;
-    });
-  return rows.length > 0 ? `\nEnvironment:\n${rows.join('\n')}\n` : '';
 }
 
 /**
@@ -91,7 +75,7 @@ export async function runCli(argv: string[], io: CliIo, handlers: CliHandlers): 
     });
 
   const serve = program.command('serve', { isDefault: true }).description('run the HTTP API (the default command)');
-  addSettingOptions(serve, serveSettings).addHelpText('after', envHelp(serveSettings)).action(async (_options, command: Command) => {
+  addSettingOptions(serve, serveSettings).addHelpText('after', envOnlyHelp(serveSettings)).action(async (_options, command: Command) => {
     status = await handlers.serve(settingsOf(serveSettings, command));
   });
 

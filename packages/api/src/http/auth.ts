@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { MachineKeyLookup, MachineKeyOwner } from '@lunasentri/shared';
 import { hashCredential } from '../credentials/credentials';
 import { findTokenOwner, touchToken } from '../users/users.repository';
 import type { ApiContext } from './context';
@@ -43,18 +44,23 @@ export function machineKeyHook(ctx: ApiContext) {
       request.machineId = cached.machineId;
       return done();
     }
-    let found;
+    const admit = (found: MachineKeyOwner | undefined): void => {
+      if (!found) return done(invalidKey());
+      const enabled = found.isEnabled === 1;
+      ctx.keyCache.set(hash, { machineId: found.machineId, enabled });
+      if (!enabled) return done(disabledMachine());
+      request.machineId = found.machineId;
+      done();
+    };
+    let found: ReturnType<MachineKeyLookup['find']>;
     try {
       found = ctx.keyLookup.find(hash);
     } catch (error) {
       return done(error as Error);
     }
-    if (!found) return done(invalidKey());
-    const enabled = found.isEnabled === 1;
-    ctx.keyCache.set(hash, { machineId: found.machineId, enabled });
-    if (!enabled) return done(disabledMachine());
-    request.machineId = found.machineId;
-    done();
+    // SQLite answers at once; a networked database answers later.
+    if (found instanceof Promise) found.then(admit, (error: Error) => done(error));
+    else admit(found);
   };
 }
 

@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { Clock, Database, Logger, Notifier } from '@lunasentri/shared';
+import type { Clock, Database, Logger, MachineKeyLookup, Notifier } from '@lunasentri/shared';
 import type { MachineKeyCache } from '../credentials/machine-key.cache';
-import type { MachineKeyLookup } from '../credentials/machine-key.lookup';
 import type { IngestWriter } from '../ingest/ingest.writer';
 
 /** Everything a route needs, built once by the composition root and passed down as one object. */

@@ -1,5 +1,4 @@
-import type { Clock, Logger } from '@lunasentri/shared';
-import type { IngestBatch, IngestStore, PendingSample } from './ingest.store';
+import type { Clock, IngestBatch, IngestStore, Logger, PendingSample } from '@lunasentri/shared';
 import type { IngestReport, SystemInfoColumns } from './ingest.types';
 
 export interface IngestWriterOptions {

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { renderTelegramTestMessage, type TelegramRecipient } from '@lunasentri/shared';
+import { isUniqueViolation, renderTelegramTestMessage, type TelegramRecipient } from '@lunasentri/shared';
 import type { ApiContext } from '../http/context';
-import { isUniqueViolation } from '../http/db-errors';
 import { ApiError, notFound } from '../http/errors';
 import { pathId } from '../http/params';
 import { sendTestOutcome } from './channel-test';

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { buildTestPayload, checkNewWebhookSecret, checkWebhookUrl, generateWebhookSecret, serializePayload, type Webhook } from '@lunasentri/shared';
+import { buildTestPayload, checkNewWebhookSecret, isUniqueViolation, checkWebhookUrl, generateWebhookSecret, serializePayload, type Webhook } from '@lunasentri/shared';
 import type { ApiContext } from '../http/context';
-import { isUniqueViolation } from '../http/db-errors';
 import { ApiError, notFound } from '../http/errors';
 import { pathId } from '../http/params';
 import { sendTestOutcome } from './channel-test';

@@ -1,8 +1,6 @@
 import type { AddressInfo } from 'node:net';
-import { openDatabase, type Clock, type DatabaseHandle, type Logger, type Notifier } from '@lunasentri/shared';
+import type { Clock, DatabaseHandle, Logger, Notifier } from '@lunasentri/shared';
 import { MachineKeyCache } from '../credentials/machine-key.cache';
-import { sqliteMachineKeyLookup } from '../credentials/machine-key.lookup';
-import { sqliteIngestStore } from '../ingest/ingest.store';
 import { IngestWriter } from '../ingest/ingest.writer';
 import { startMetricsRetention } from '../ingest/metrics.retention';
 import type { ApiContext } from '../http/context';
@@ -86,16 +84,15 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
   let finish: () => Promise<void> = async () => {};
   try {
     // Their own connection: a short busy timeout there leaves the request path's connection as it is.
-    const shared = options.database.path === ':memory:';
-    const background = shared ? options.database : openDatabase(options.database.path, { busyTimeoutMs: options.backgroundBusyTimeoutMs ?? BACKGROUND_BUSY_TIMEOUT_MS });
-    if (!shared) cleanups.push(() => background.close());
+    const background = options.database.reopen({ busyTimeoutMs: options.backgroundBusyTimeoutMs ?? BACKGROUND_BUSY_TIMEOUT_MS });
+    cleanups.push(() => background.close());
 
     const liveness = await startLiveness(db, clock, logger, options.livenessBeatMs, background.db);
     let livenessStopped: Promise<void> | null = null;
     const stopLiveness = () => (livenessStopped ??= liveness.stop());
     cleanups.push(stopLiveness);
 
-    const ingest = new IngestWriter(sqliteIngestStore(background), clock, logger, {
+    const ingest = new IngestWriter(background.ingestStore(), clock, logger, {
       flushIntervalMs: options.ingestFlushIntervalMs,
       minWriteIntervalMs: options.ingestMinWriteIntervalMs,
     });
@@ -119,7 +116,7 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
     });
     cleanups.push(() => retention.stop());
 
-    const keyLookup = sqliteMachineKeyLookup(options.database);
+    const keyLookup = options.database.machineKeyLookup();
     const ctx: ApiContext = {
       db,
       backgroundDb: background.db,

@@ -1,4 +1,5 @@
-import { createLogger, createNotifier, createRedactor, TestClock, type Notifier } from '@lunasentri/shared';
+import { createLogger, createNotifier, createRedactor, type Notifier } from '@lunasentri/shared';
+import { TestClock } from '../../../../test/support/test-clock';
 import { captureStream } from '../../../../test/support/capture';
 import { createTestDb, type TestDb } from '../../../../test/support/db';
 import { startApiService, type ApiService } from '../../src/service/api.service';

@@ -10,8 +10,24 @@ export function addSettingOptions(command: Command, spec: SettingsSpec): Command
   for (const setting of Object.values(spec)) {
     if (!setting.flag) continue;
     const env = setting.env ? `; env ${setting.env}` : '';
-    const def = setting.default === '' ? 'unset' : setting.format(setting.default);
-    command.addOption(new Option(`--${setting.flag} <${setting.valueName}>`, `${setting.doc} (default: ${def}${env})`));
+    command.addOption(new Option(`--${setting.flag} <${setting.valueName}>`, `${setting.doc} (default: ${defaultText(setting)}${env})`));
   }
   return command;
+}
+
+/** How a setting's default reads in help text. */
+function defaultText(setting: SettingsSpec[string]): string {
+  return setting.default === '' ? 'unset' : setting.format(setting.default);
+}
+
+/**
+ * The settings read only from the environment (no flag), as an `Environment:` section for a
+ * command's `--help`; empty when there are none. Same declarations as the flags and the README.
+ */
+export function envOnlyHelp(spec: SettingsSpec): string {
+  const rows = Object.values(spec).filter((s) => !s.flag && s.env);
+  if (rows.length === 0) return '';
+  const width = Math.max(...rows.map((s) => (s.env as string).length));
+  const lines = rows.map((s) => `  ${(s.env as string).padEnd(width)}  ${s.doc} (default: ${defaultText(s)})`);
+  return `\nEnvironment:\n${lines.join('\n')}\n`;
 }

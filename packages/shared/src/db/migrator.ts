@@ -1,6 +1,7 @@
 import { Migrator, type MigrationResult, type Kysely } from 'kysely';
 import { migrations } from './migrations';
 import type { Database } from './schema';
+import { isSqliteBusy } from './sqlite';
 
 export class MigrationError extends Error {
   override name = 'MigrationError';
@@ -8,11 +9,6 @@ export class MigrationError extends Error {
 
 function newMigrator(db: Kysely<Database>): Migrator {
   return new Migrator({ db, provider: { getMigrations: async () => migrations } });
-}
-
-function isBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
 export interface MigrateOptions {
@@ -31,7 +27,7 @@ export async function migrateToLatest(db: Kysely<Database>, options: MigrateOpti
   for (let attempt = 1; ; attempt++) {
     const { error, results } = await newMigrator(db).migrateToLatest();
     if (!error) return appliedNames(results);
-    if (!isBusy(error) || attempt >= attempts) {
+    if (!isSqliteBusy(error) || attempt >= attempts) {
       throw new MigrationError(`migration failed: ${error instanceof Error ? error.message : String(error)}`);
     }
     await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));

@@ -7,4 +7,5 @@ export { checkWebhookUrl, checkWebhookUrlSyntax, connectLookup, systemLookup, Pr
 export { parseRetryAfter, webhookResultForStatus, describeNetworkError } from './send.results';
 export { createWebhookSender, notifierVersion } from './webhook.sender';
 export { createTelegramSender, type TelegramClient } from './telegram.sender';
+export * from './channel.sender';
 export * from './notifier.factory';

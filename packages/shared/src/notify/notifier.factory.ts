@@ -1,5 +1,6 @@
 import type { Clock } from '../clock';
 import type { Redactor } from '../log';
+import { createChannelSender, type ChannelSender } from './channel.sender';
 import { createTelegramSender, type TelegramClient } from './telegram.sender';
 import type { TelegramSender, WebhookSender } from './types';
 import { createWebhookSender } from './webhook.sender';
@@ -21,8 +22,8 @@ export interface NotifierDeps {
   redactor?: Redactor;
 }
 
-/** Both senders of one process, closed together. */
-export interface Notifier {
+/** Both senders of one process, closed together; as a {@link ChannelSender}, one send for either. */
+export interface Notifier extends ChannelSender {
   webhook: WebhookSender;
   /** `null` when no bot token is configured */
   telegram: TelegramSender | null;
@@ -49,6 +50,7 @@ export function createNotifier(settings: NotifierSettings, deps: NotifierDeps): 
   const telegram: TelegramClient | null =
     settings.telegramBotToken === '' ? null : createTelegramSender({ token: settings.telegramBotToken, apiRoot: settings.telegramApiRoot, redactor: deps.redactor });
   return {
+    ...createChannelSender({ webhook, telegram }),
     webhook,
     telegram,
     async close() {

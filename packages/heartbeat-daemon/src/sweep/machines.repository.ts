@@ -1,4 +1,4 @@
-import type { Database, MachineSnapshot } from '@lunasentri/shared';
+import type { Database, MachineSnapshot, MachineStatus } from '@lunasentri/shared';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { MachineState } from './heartbeat.models';
 
@@ -131,11 +131,9 @@ export function findMachines(db: Db, ids: readonly number[]): Promise<MachineRow
  */
 export async function compareAndSetStatuses(
   trx: Transaction<Database>,
-  ids: readonly number[],
-  from: MachineRow['status'],
-  next: MachineRow['status'],
-  at: string,
+  change: { ids: readonly number[]; from: MachineStatus; to: MachineStatus; at: string },
 ): Promise<Set<number>> {
+  const { ids, from, to: next, at } = change;
   if (ids.length === 0) return new Set();
   const rows = await trx
     .updateTable('machines')
@@ -152,7 +150,7 @@ export async function compareAndSetStatuses(
 }
 
 /** The machine as webhook consumers see it. */
-export function snapshotOf(machine: MachineRow, status: MachineRow['status']): MachineSnapshot {
+export function snapshotOf(machine: MachineRow, status: MachineStatus): MachineSnapshot {
   return {
     id: machine.id,
     name: machine.name,

@@ -1,4 +1,4 @@
-import type { MachineStatus } from '@lunasentri/shared';
+import type { IngestLiveness, MachineStatus } from '@lunasentri/shared';
 
 /**
  * Pure decisions of the monitor (CONTRACT §3): given a machine row, the threshold, the time and the
@@ -20,6 +20,33 @@ export interface IngestState {
   down: boolean;
   /** The latest time ingest resumed after an outage, if any. */
   resumedAt: string | null;
+}
+
+/** What the liveness rows say about ingest, as the decisions need it. */
+export function ingestStateOf(liveness: IngestLiveness): IngestState {
+  // Never recorded: no API has run against this database, so there is no outage to recognise.
+  return { down: liveness.everRecorded && !liveness.live, resumedAt: liveness.resumedAt };
+}
+
+/** The oldest report that still keeps a machine online at `now`: reports before it are past the threshold. */
+export function cutoffOf(now: Date, thresholdMs: number): string {
+  return new Date(now.getTime() - thresholdMs).toISOString();
+}
+
+/**
+ * Whether the last ingest resume still protects every machine: within one threshold of the resume no
+ * machine can go offline (each has a full threshold to report again), whatever its last report.
+ */
+export function resumeProtects(ingest: IngestState, cutoff: string): boolean {
+  return ingest.resumedAt !== null && time(ingest.resumedAt) >= time(cutoff);
+}
+
+/**
+ * Whether any online machine can go offline now: not while ingest is down (silence says nothing then),
+ * nor while a resume protects them all. When false, the sweep does not even look for candidates.
+ */
+export function offlinePossible(ingest: IngestState, cutoff: string): boolean {
+  return !ingest.down && !resumeProtects(ingest, cutoff);
 }
 
 export interface DecisionContext {
@@ -94,19 +121,6 @@ export function decide(machine: MachineState, ctx: DecisionContext): Decision {
       return { kind: 'came-online', offlineSince: machine.status_changed_at };
     }
   }
-}
-
-/** Every transition among `machines`, in input order. */
-export function decideTransitions<M extends MachineState>(
-  machines: readonly M[],
-  ctx: DecisionContext,
-): Array<{ machine: M; decision: Exclude<Decision, { kind: 'none' }> }> {
-  const out: Array<{ machine: M; decision: Exclude<Decision, { kind: 'none' }> }> = [];
-  for (const machine of machines) {
-    const decision = decide(machine, ctx);
-    if (decision.kind !== 'none') out.push({ machine, decision });
-  }
-  return out;
 }
 
 /** Inputs for {@link nextCheckAt}. Times are ISO strings as stored. */

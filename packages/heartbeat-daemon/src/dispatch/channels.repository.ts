@@ -1,4 +1,4 @@
-import type { ChannelKind, Database } from '@lunasentri/shared';
+import type { ChannelKind, ChannelTarget, Database } from '@lunasentri/shared';
 import type { Kysely, Transaction } from 'kysely';
 import type { ChannelOutcome } from './channels.models';
 
@@ -9,14 +9,11 @@ type Db = Kysely<Database> | Transaction<Database>;
  * API), and deactivation of channels the other side says are gone for good.
  */
 
-/** A delivery's target as the dispatcher needs it: where to send, or that it must not. */
-export type ChannelTarget =
-  | { active: false }
-  | { active: true; channel: 'webhook'; url: string; secret: string }
-  | { active: true; channel: 'telegram'; chatId: number };
+/** A delivery's channel as the dispatcher needs it: where to send, or that it must not. */
+export type ChannelState = { active: false } | ({ active: true } & ChannelTarget);
 
-/** The target of a delivery, or undefined when it no longer exists. */
-export async function findChannelTarget(db: Db, channel: ChannelKind, id: number): Promise<ChannelTarget | undefined> {
+/** The channel of a delivery, or undefined when it no longer exists. */
+export async function findChannelTarget(db: Db, channel: ChannelKind, id: number): Promise<ChannelState | undefined> {
   if (channel === 'webhook') {
     const hook = await db.selectFrom('webhooks').select(['url', 'secret', 'is_active']).where('id', '=', id).executeTakeFirst();
     if (!hook) return undefined;

@@ -48,13 +48,9 @@ function paddedIds(ids: readonly number[]): number[] {
 }
 
 /** Deliveries due now and free to claim, with what sending them needs, oldest due first (see {@link claimDue}). */
-export function dueQuery(
-  db: Db,
-  nowIso: string,
-  channels: readonly ChannelKind[],
-  limit: number,
-  skipTargets: ReadonlyArray<{ channel: ChannelKind; targetId: number }> = [],
-) {
+export function dueQuery(db: Db, options: Pick<ClaimOptions, 'now' | 'channels' | 'limit' | 'skipTargets'>) {
+  const { channels, limit, skipTargets = [] } = options;
+  const nowIso = options.now.toISOString();
   let query = db
     .selectFrom('deliveries as d')
     .innerJoin('events as ev', 'ev.id', 'd.event_id')
@@ -116,7 +112,7 @@ export async function claimDue(db: Kysely<Database>, options: ClaimOptions): Pro
   if ((await mayBeDueQuery(db, nowIso, options.channels).executeTakeFirst()) === undefined) return [];
   const until = new Date(options.now.getTime() + options.leaseMs).toISOString();
   return db.transaction().execute(async (trx) => {
-    const due = await dueQuery(trx, nowIso, options.channels, options.limit, options.skipTargets).execute();
+    const due = await dueQuery(trx, options).execute();
     if (due.length === 0) return [];
     await trx
       .updateTable('deliveries')
@@ -155,8 +151,18 @@ export async function markDelivered(db: Db, ids: readonly number[], now: Date): 
   return new Set(rows.map((r) => r.id));
 }
 
-/** Records a failed attempt and when to try again. Only while we still hold the claim; says whether it applied. */
-export async function reschedule(db: Db, id: number, instanceId: string, at: Date, error: string, now: Date): Promise<boolean> {
+/** One claimed row's outcome, recorded only while `instanceId` still holds its claim. */
+export interface ClaimedRowUpdate {
+  id: number;
+  instanceId: string;
+  /** the last error, as shown by `GET /events` and `status` */
+  error: string;
+  now: Date;
+}
+
+/** Records a failed attempt and when to try again (`at`). Only while we still hold the claim; says whether it applied. */
+export async function reschedule(db: Db, update: ClaimedRowUpdate & { at: Date }): Promise<boolean> {
+  const { id, instanceId, at, error, now } = update;
   const result = await db
     .updateTable('deliveries')
     .set((eb) => ({
@@ -180,13 +186,9 @@ export async function reschedule(db: Db, id: number, instanceId: string, at: Dat
  */
 export async function markFinal(
   db: Db,
-  id: number,
-  instanceId: string,
-  status: Extract<DeliveryStatus, 'failed' | 'dead'>,
-  error: string,
-  now: Date,
-  attempted: boolean,
+  update: ClaimedRowUpdate & { status: Extract<DeliveryStatus, 'failed' | 'dead'>; attempted: boolean },
 ): Promise<boolean> {
+  const { id, instanceId, status, error, now, attempted } = update;
   const result = await db
     .updateTable('deliveries')
     .set((eb) => ({

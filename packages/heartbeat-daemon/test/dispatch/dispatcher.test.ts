@@ -1,24 +1,25 @@
 import { hostname } from 'node:os';
 import {
-  TestClock,
   createRedactor,
   registerInstance,
   createTelegramSender,
   createWebhookSender,
-  renderTelegramMessage,
+  createChannelSender,
   type DatabaseHandle,
   type SendResult,
   type TelegramSender,
   type WebhookSender,
 } from '@lunasentri/shared';
-import { createTestDb, type TestDb } from '../../../test/support/db';
-import { startFakeTelegram, type FakeTelegram, type FakeTelegramResponse } from '../../../test/support/fake-telegram';
-import { insertMachine, insertTelegramRecipient, insertUser, insertWebhook } from '../../../test/support/fixtures';
-import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver, type WebhookResponse } from '../../../test/support/webhook-receiver';
-import { claimHolders, dueQuery, markDelivered, mayBeDueQuery, nextDueAt } from '../src/deliveries.repository';
-import { createDispatcher, type DispatcherDeps } from '../src/dispatcher.usecases';
-import { createSweeper } from '../src/sweep.usecases';
-import { queryPlan, recordingKysely, secondConnection, testLogger } from './helpers';
+import { TestClock } from '../../../../test/support/test-clock';
+import { createTestDb, rawSqlite, type TestDb } from '../../../../test/support/db';
+import { startFakeTelegram, type FakeTelegram, type FakeTelegramResponse } from '../../../../test/support/fake-telegram';
+import { insertMachine, insertTelegramRecipient, insertUser, insertWebhook } from '../../../../test/support/fixtures';
+import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver, type WebhookResponse } from '../../../../test/support/webhook-receiver';
+import { claimHolders, dueQuery, markDelivered, mayBeDueQuery, nextDueAt } from '../../src/dispatch/deliveries.repository';
+import { createDispatcher, type DispatcherDeps } from '../../src/dispatch/dispatcher.usecases';
+import { createHousekeeping, type HousekeepingDeps } from '../../src/dispatch/housekeeping.usecases';
+import { createSweeper } from '../../src/sweep/sweep.usecases';
+import { queryPlan, recordingKysely, secondConnection, testLogger } from '../helpers';
 
 const THRESHOLD = 120_000;
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -62,17 +63,29 @@ describe('the dispatcher, with the real senders against local servers', () => {
     await db.dispose();
   });
 
-  function dispatcher(overrides: Partial<DispatcherDeps> = {}, handle: DatabaseHandle = db) {
+  /** The senders to use: the real ones against the local servers unless a test swaps one (null: Telegram off). */
+  type Senders = { webhook?: WebhookSender; telegram?: TelegramSender | null };
+  function dispatcher(overrides: Partial<DispatcherDeps> & Senders = {}, handle: DatabaseHandle = db) {
+    const { webhook: hooks = webhook, telegram: chats = telegram, ...rest } = overrides;
     return createDispatcher({
       db: handle.db,
       clock,
       logger: log.logger,
       instanceId: overrides.instanceId ?? 'daemon-a',
-      webhook,
-      telegram,
-      renderTelegram: renderTelegramMessage,
+      sender: createChannelSender({ webhook: hooks, telegram: chats }),
       random: () => 0.5,
-      ...overrides,
+      ...rest,
+    });
+  }
+  function housekeeping(overrides: Partial<HousekeepingDeps> & Senders = {}) {
+    const { telegram: chats = telegram, webhook: _hooks, ...rest } = overrides;
+    return createHousekeeping({
+      db: db.db,
+      clock,
+      logger: log.logger,
+      instanceId: overrides.instanceId ?? 'daemon-a',
+      channels: createChannelSender({ webhook, telegram: chats }).channels,
+      ...rest,
     });
   }
   const sweep = () => createSweeper({ db: db.db, clock, logger: log.logger, thresholdMs: THRESHOLD }).run();
@@ -215,14 +228,19 @@ describe('the dispatcher, with the real senders against local servers', () => {
 
     // A daemon in another pid namespace of this host: the same pid as ours, the holder's beat fresh. Not gone.
     const twin = { hostname: hostname(), pid: process.pid, pidAlive: () => false };
-    expect(await dispatcher({ instanceId: 'twin', host: twin }).runDue()).toBe(0);
+    await housekeeping({ instanceId: 'twin', host: twin }).runOnce();
+    expect(await dispatcher({ instanceId: 'twin' }).runDue()).toBe(0);
     // Still fresh: a pid that does not exist here proves nothing while the holder keeps beating.
     const host = { hostname: hostname(), pid: process.pid + 1, pidAlive: () => false };
     clock.advance(10_000);
-    expect(await dispatcher({ instanceId: 'restarted', host, holderStaleMs: 10_000 }).runDue()).toBe(0);
+    await housekeeping({ instanceId: 'restarted', host, holderStaleMs: 10_000 }).runOnce();
+    expect(await dispatcher({ instanceId: 'restarted' }).runDue()).toBe(0);
     // The restarted daemon on the same host: that pid is gone and its beat is stale (the lease still runs).
     clock.advance(1);
-    expect(await dispatcher({ instanceId: 'restarted', host, holderStaleMs: 10_000 }).runDue()).toBe(1);
+    let woken = 0;
+    await housekeeping({ instanceId: 'restarted', host, holderStaleMs: 10_000, onReleased: () => woken++ }).runOnce();
+    expect(woken).toBe(1); // the dispatcher is told at once, not at its next idle wake-up
+    expect(await dispatcher({ instanceId: 'restarted' }).runDue()).toBe(1);
     expect(receiver.received.map((r) => r.headers['webhook-id'])).toEqual([event.id, event.id]);
     expect(await log.messages()).toContain(`Took over 1 delivery claim(s) of daemon instance ${dead}, which is no longer running`);
   });
@@ -369,11 +387,18 @@ describe('the dispatcher, with the real senders against local servers', () => {
     await insertTelegramRecipient(db.db, userId, 4242);
     await goOffline();
     await comeBack();
+    const h = housekeeping({ telegram: null });
+    await h.runOnce();
     expect(await dispatcher({ telegram: null }).runDue()).toBe(0);
     clock.advance(24 * 3600_000 - 500); // the offline event is 24 h old, the recovery (1 s later) not yet
+    await h.runOnce();
     expect(await dispatcher({ telegram: null }).runDue()).toBe(0);
     expect((await deliveries()).map((r) => r.status)).toEqual(['dead', 'pending']);
     clock.advance(1_000);
+    await h.runOnce(); // within the minute: expiry does not look again
+    expect((await deliveries()).map((r) => r.status)).toEqual(['dead', 'pending']);
+    clock.advance(60_000);
+    await h.runOnce();
     expect(await dispatcher({ telegram: null }).runDue()).toBe(0);
     expect((await deliveries()).map((r) => [r.channel, r.status, r.attempts, r.last_error])).toEqual([
       ['telegram', 'dead', 0, 'never sent'],
@@ -396,16 +421,17 @@ describe('the dispatcher, with the real senders against local servers', () => {
     const d = dispatcher();
     expect(await d.runDue()).toBe(3); // everything delivered now
     const [offline, online] = await events();
+    const h = housekeeping();
     clock.advance(30 * 24 * 3600_000 - 500); // the offline event is past 30 days, the recovery not yet
-    expect(await d.runDue()).toBe(0);
+    await h.runOnce();
     expect((await events()).map((e) => e.id)).toEqual([online!.id]);
     expect((await deliveries()).every((r) => r.event_id === online!.id)).toBe(true);
-    // Within the hour the same dispatcher does not look again; after it, it does.
+    // Within the hour the same housekeeping does not look again; after it, it does.
     clock.advance(1_000);
-    expect(await d.runDue()).toBe(0);
+    await h.runOnce();
     expect(await events()).toHaveLength(1);
     clock.advance(3600_000);
-    expect(await d.runDue()).toBe(0);
+    await h.runOnce();
     expect(await events()).toHaveLength(0);
     expect(await deliveries()).toHaveLength(0);
     expect(offline).toBeDefined();
@@ -656,12 +682,12 @@ describe('the dispatcher, with the real senders against local servers', () => {
     clock.advance(1_000); // not due yet (the first retry is seconds away)
     const other = await secondConnection(db.path);
     cleanups.push(() => other.close());
-    other.sqlite.exec('BEGIN IMMEDIATE');
+    rawSqlite(other).exec('BEGIN IMMEDIATE');
     try {
       // With the write lock taken first, this would wait out the 10 s busy timeout and fail.
       await expect(d.runDue()).resolves.toBe(0);
     } finally {
-      other.sqlite.exec('COMMIT');
+      rawSqlite(other).exec('COMMIT');
     }
     // Once due, the claim takes the lock and sends.
     await toNextRetry();
@@ -676,7 +702,7 @@ describe('the dispatcher, with the real senders against local servers', () => {
   });
 
   test('finding due deliveries reads pending rows through the indexes, never the whole (ever-growing) table', () => {
-    const compiled = dueQuery(db.db, clock.now().toISOString(), ['webhook', 'telegram'], 8).compile();
+    const compiled = dueQuery(db.db, { now: clock.now(), channels: ['webhook', 'telegram'], limit: 8 }).compile();
     const plan = db.sqlite.prepare(`EXPLAIN QUERY PLAN ${compiled.sql}`).all(...(compiled.parameters as unknown[])) as Array<{ detail: string }>;
     const details = plan.map((p) => p.detail);
     expect(details).toContainEqual(expect.stringMatching(/^SEARCH d USING INDEX idx_deliveries_due \(channel=\? AND next_attempt_at<\?\)/));

@@ -11,7 +11,8 @@ import {
 } from '@lunasentri/shared';
 import type { Kysely } from 'kysely';
 import { endOutages, markOutagesAnnounced } from './dedup.repository';
-import { insertEventsWithDeliveries, type NewEvent } from './events.repository';
+import { insertEventsWithDeliveries } from '../outbox/outbox.repository';
+import type { NewEvent } from '../outbox/outbox.types';
 import { decide, wholeSecondsBetween, type DecisionContext } from './heartbeat.models';
 import { compareAndSetStatuses, findMachines, snapshotOf, type MachineRow } from './machines.repository';
 import { recipientsLookup } from './recipients.repository';
@@ -65,7 +66,7 @@ export async function applyTransitions(
       const decision = machine ? decide(machine, ctx) : null;
       return machine && decision?.kind === expected ? [{ machine, decision }] : [];
     });
-    const moved = await compareAndSetStatuses(trx, due.map((d) => d.machine.id), FROM[expected], TO[expected], nowIso);
+    const moved = await compareAndSetStatuses(trx, { ids: due.map((d) => d.machine.id), from: FROM[expected], to: TO[expected], at: nowIso });
     const done = due.filter((d) => moved.has(d.machine.id));
     const eventless = (machine: MachineRow): Applied => ({ machine, transition: { machineId: machine.id, kind: expected, eventId: null, deliveries: 0 } });
     if (expected === 'first-report') return done.map((d) => eventless(d.machine));

@@ -1,33 +1,16 @@
-import type { DatabaseHandle } from '@lunasentri/shared';
-import type { MetricsSample, SystemInfoColumns } from './ingest.types';
-
-export interface PendingSample extends MetricsSample {
-  machine_id: number;
-  recorded_at: string;
-}
-
-/** What one flush writes: the latest `last_seen` per machine, system facts, every metrics sample. */
-export interface IngestBatch {
-  lastSeen: Map<number, string>;
-  systemInfo: Map<number, SystemInfoColumns>;
-  samples: PendingSample[];
-}
-
-export interface IngestStore {
-  /** Writes the whole batch in one transaction, or nothing. */
-  write(batch: IngestBatch): Promise<void>;
-}
+import type SqliteDatabase from 'better-sqlite3';
+import type { Kysely } from 'kysely';
+import type { IngestBatch, IngestStore } from '../port';
+import type { Database } from '../schema';
 
 /**
- * The flush on SQLite, through the raw better-sqlite3 connection with statements prepared once.
+ * The ingest flush on SQLite, through the raw better-sqlite3 connection with statements prepared once.
  *
  * Why not Kysely here: Kysely compiles every query and its SQLite driver prepares a fresh statement per
  * call, which on this hot path cost more than the HTTP work (the ingest benchmark ran at about a
- * quarter of a bare node:http server that way). The SQL is plain and portable; only this file knows
- * the driver, so a PostgreSQL store is a sibling implementation of {@link IngestStore}.
+ * quarter of a bare node:http server that way).
  */
-export function sqliteIngestStore(handle: DatabaseHandle): IngestStore {
-  const { db, sqlite } = handle;
+export function sqliteIngestStore(db: Kysely<Database>, sqlite: SqliteDatabase.Database): IngestStore {
   let statements: ReturnType<typeof prepare> | undefined;
   function prepare() {
     return {

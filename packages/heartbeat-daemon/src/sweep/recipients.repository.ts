@@ -1,10 +1,6 @@
-import type { ChannelKind, Database, EventType } from '@lunasentri/shared';
+import type { Database, EventType } from '@lunasentri/shared';
 import type { Transaction } from 'kysely';
-
-export interface Recipient {
-  channel: ChannelKind;
-  targetId: number;
-}
+import type { Recipient } from '../outbox/outbox.types';
 
 /**
  * The owner's active webhooks and Telegram chats that want this event type

@@ -1,8 +1,9 @@
 import { sql } from 'kysely';
-import { TestClock, recordBeat, recordStopped, registerInstance, type DatabaseHandle } from '@lunasentri/shared';
-import { createTestDb, type TestDb } from '../../../test/support/db';
-import { insertMachine, insertTelegramRecipient, insertUser, insertWebhook, setPreferences } from '../../../test/support/fixtures';
-import type { IngestState } from '../src/heartbeat.models';
+import { recordBeat, recordStopped, registerInstance, type DatabaseHandle } from '@lunasentri/shared';
+import { TestClock } from '../../../../test/support/test-clock';
+import { createTestDb, type TestDb } from '../../../../test/support/db';
+import { insertMachine, insertTelegramRecipient, insertUser, insertWebhook, setPreferences } from '../../../../test/support/fixtures';
+import type { IngestState } from '../../src/sweep/heartbeat.models';
 import {
   earliestFreshLastSeenQuery,
   earliestProtectingEnableQuery,
@@ -10,10 +11,10 @@ import {
   offlineCandidates,
   pendingWithFreshReport,
   recoveryCandidates,
-} from '../src/machines.repository';
-import { createSweeper } from '../src/sweep.usecases';
-import { applyTransitions } from '../src/transitions.usecases';
-import { queryPlan, recordingKysely, secondConnection, testLogger } from './helpers';
+} from '../../src/sweep/machines.repository';
+import { createSweeper } from '../../src/sweep/sweep.usecases';
+import { applyTransitions } from '../../src/sweep/transitions.usecases';
+import { queryPlan, recordingKysely, secondConnection, testLogger } from '../helpers';
 
 const THRESHOLD = 120_000;
 const T0 = '2026-11-28T03:00:00.000Z';

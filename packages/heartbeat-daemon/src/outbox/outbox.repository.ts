@@ -1,18 +1,6 @@
-import type { Database, EventType } from '@lunasentri/shared';
+import type { Database } from '@lunasentri/shared';
 import type { Kysely, Transaction } from 'kysely';
-import type { Recipient } from './recipients.repository';
-
-export interface NewEvent {
-  id: string;
-  type: EventType;
-  machineId: number;
-  userId: number;
-  occurredAt: string;
-  /** the serialized webhook body; every resend carries exactly this */
-  payload: string;
-  /** one pending delivery each, due at once */
-  recipients: readonly Recipient[];
-}
+import type { NewEvent } from './outbox.types';
 
 /** Rows per multi-row INSERT: well under the bound-parameter limits of SQLite (32,766) and PostgreSQL (65,535). */
 const ROWS_PER_INSERT = 500;

@@ -1,0 +1,226 @@
+import { errorMessage, type ChannelSender, type Clock, type Database, type Logger, type Redactor } from '@lunasentri/shared';
+import type { Kysely } from 'kysely';
+import { Wakeup } from '../wakeup';
+import { claimDue, nextDueAt, releaseClaims, type ClaimedDelivery } from './deliveries.repository';
+import { createDeliverer } from './deliver.usecases';
+import { createOutcomeRecorder, describeDelivery } from './outcomes.usecases';
+import { afterClaim, planClaim, planSends, targetKey, type QueuedRow, type SlotLimits } from './send-slots.models';
+
+export interface DispatcherDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  logger: Logger;
+  /** claims are recorded under this id (the daemon's liveness instance id) */
+  instanceId: string;
+  /** sends one delivery over its channel; its `channels` are the ones claimed (Telegram only with a bot token) */
+  sender: ChannelSender;
+  /** see {@link DeliverDeps.redactor} */
+  redactor?: Redactor;
+  /**
+   * sends in flight at most; default 20: one channel may use 16, the webhook sender's connections per
+   * origin (so a send never waits in the HTTP client's queue while its time limit is already running),
+   * and four are left for every other channel
+   */
+  concurrency?: number;
+  /**
+   * sends in flight to one channel (one webhook, one Telegram chat) at most; default `concurrency − 4`
+   * (16). A slow or hanging receiver then holds at most these slots and four are always left for every
+   * other channel, while one healthy receiver taking a burst still gets all its connections.
+   */
+  perTargetConcurrency?: number;
+  /** due deliveries claimed per transaction; default 256 */
+  claimBatch?: number;
+  /** how long a claim protects a row from other daemons; default 30 s (keep it at least twice any send's time limit) */
+  leaseMs?: number;
+  /** longest idle sleep in background mode; default 30 s */
+  idleMs?: number;
+  random?: () => number;
+}
+
+export interface Dispatcher {
+  /**
+   * Sends everything due now (and whatever becomes eligible as earlier ones finish); resolves when none
+   * is left, or at once when `signal` aborts: sends still in flight are then left to {@link Dispatcher.stop}.
+   */
+  runDue(signal?: AbortSignal): Promise<number>;
+  /** Starts delivering in the background until {@link Dispatcher.stop}. */
+  start(): void;
+  /** Something may be due: look now. */
+  wake(): void;
+  /**
+   * Stops claiming, lets in-flight sends finish for up to `drainMs`, cuts the rest short, records
+   * their outcomes and gives back every claim this instance holds.
+   */
+  stop(drainMs: number): Promise<void>;
+}
+
+type Queued = QueuedRow<ClaimedDelivery>;
+
+/**
+ * The outbox dispatcher. Claims due deliveries in batches (one transaction for up to `claimBatch`
+ * rows), keeps them in a queue and starts sends as the send-slot planner allows ({@link planSends});
+ * a slot that frees up takes the next row at once, and the queue is refilled before it runs dry.
+ * Outcomes are recorded in batches ({@link createOutcomeRecorder}). Housekeeping (takeover, expiry,
+ * retention) is a job of its own.
+ */
+export function createDispatcher(deps: DispatcherDeps): Dispatcher {
+  const { db, clock, logger, instanceId } = deps;
+  const concurrency = deps.concurrency ?? 20;
+  const limits: SlotLimits = { concurrency, perTarget: deps.perTargetConcurrency ?? Math.max(1, concurrency - 4), leaseMs: deps.leaseMs ?? 30_000 };
+  const claimBatch = deps.claimBatch ?? 256;
+  const channels = deps.sender.channels;
+  const queue: Queued[] = [];
+  const inFlight = new Map<number, Promise<void>>();
+  const inFlightPerTarget = new Map<string, number>();
+  // Aborted only when shutdown's drain deadline passes: cuts sends still running then.
+  const sendAbort = new AbortController();
+  const wakeup = new Wakeup();
+  const deliverer = createDeliverer({ db, clock, sender: deps.sender, redactor: deps.redactor });
+  const recorder = createOutcomeRecorder({ db, clock, logger, instanceId, random: deps.random ?? Math.random, onRecorded: () => wakeup.wake() });
+  const state = { loop: null as Promise<void> | null, stopping: false, halted: false, busyRescanAt: 0 };
+
+  const countTarget = (key: string, by: number) => {
+    const n = (inFlightPerTarget.get(key) ?? 0) + by;
+    if (n > 0) inFlightPerTarget.set(key, n);
+    else inFlightPerTarget.delete(key);
+  };
+
+  function launch({ delivery: d }: Queued): void {
+    const key = targetKey(d);
+    countTarget(key, 1);
+    const task = deliverer
+      .deliver(d, sendAbort.signal)
+      .then((outcome) => recorder.add(outcome))
+      // The claim stays until its lease ends, then the row is sent again (same event id).
+      .catch((error: unknown) => {
+        logger.error(`${describeDelivery(d)}: could not finish the send: ${errorMessage(error)}`);
+      })
+      .finally(() => {
+        inFlight.delete(d.id);
+        countTarget(key, -1);
+        pump();
+        wakeup.wake();
+      });
+    inFlight.set(d.id, task);
+  }
+
+  /** Starts what the planner allows; rows whose claims grew too old go back unsent. */
+  function pump(): void {
+    if (state.halted) return;
+    const plan = planSends(queue, inFlightPerTarget, inFlight.size, clock.now().getTime(), limits);
+    queue.splice(0, queue.length, ...plan.keep);
+    for (const row of plan.release) recorder.add({ kind: 'released', delivery: row.delivery, at: clock.now() });
+    for (const row of plan.start) launch(row);
+  }
+
+  /** Claims another batch when the planner says so; returns how many rows were claimed. */
+  async function fill(): Promise<number> {
+    if (state.halted) return 0;
+    const plan = planClaim({ queue, inFlightPerTarget, limits, claimBatch, nowMs: clock.now().getTime(), busyRescanAt: state.busyRescanAt });
+    if (!plan.claim) return 0;
+    // Outcomes first: a recorded delivery makes the next one of its stream due, and a recorded
+    // deactivation keeps the new batch from reading that channel as active.
+    await recorder.flush();
+    const now = clock.now();
+    const claimed = await claimDue(db, { now, instanceId, leaseMs: limits.leaseMs, channels, limit: plan.limit, skipTargets: plan.skipTargets });
+    state.busyRescanAt = afterClaim(plan, claimed.length, now.getTime(), state.busyRescanAt);
+    if (claimed.length === 0) return 0;
+    deliverer.newBatch();
+    const claimedUntil = now.getTime() + limits.leaseMs;
+    for (const delivery of claimed) queue.push({ delivery, claimedUntil });
+    return claimed.length;
+  }
+
+  async function background(): Promise<void> {
+    while (!state.stopping) {
+      try {
+        const claimed = await fill();
+        pump();
+        if (claimed > 0 || state.stopping) continue;
+        // While sends are running, their completions wake us; otherwise sleep until something comes due.
+        const now = clock.now();
+        const due = queue.length === 0 && inFlight.size < concurrency ? await nextDueAt(db, now, channels) : null;
+        await wakeup.sleep(due === null ? (deps.idleMs ?? 30_000) : Math.min(deps.idleMs ?? 30_000, Math.max(0, due.getTime() - now.getTime()) + 1));
+      } catch (error) {
+        logger.error(`Dispatcher: ${errorMessage(error)}`);
+        await wakeup.sleep(1_000);
+      }
+    }
+  }
+
+  return {
+    runDue: (signal) => runUntilIdle({ fill, pump, inFlight, queue, recorder, halt: () => (state.halted = true) }, signal),
+    start() {
+      state.loop ??= background();
+    },
+    wake: () => wakeup.wake(),
+    async stop(drainMs) {
+      state.stopping = true;
+      state.halted = true;
+      wakeup.wake();
+      await state.loop;
+      queue.length = 0; // claimed but never started: released below with the rest
+      await drain(inFlight, drainMs, sendAbort, logger);
+      // Recorded before the claims go: failures are rescheduled only while we hold the claim.
+      await recorder.flush();
+      const released = await releaseClaims(db, instanceId, clock.now());
+      if (released > 0) logger.info(`Released ${released} delivery claim(s)`);
+    },
+  };
+}
+
+interface RunParts {
+  fill(): Promise<number>;
+  pump(): void;
+  inFlight: ReadonlyMap<number, Promise<void>>;
+  queue: readonly Queued[];
+  recorder: { flush(): Promise<void>; readonly pending: number };
+  /** no new sends from now on */
+  halt(): void;
+}
+
+/**
+ * `runDue`: claims and sends until nothing is left. An abort ends the wait for sends in flight at
+ * once: draining them, bounded, is `stop()`'s job.
+ */
+async function runUntilIdle(parts: RunParts, signal?: AbortSignal): Promise<number> {
+  let endWait!: () => void;
+  const aborted = new Promise<void>((resolve) => (endWait = resolve));
+  const onAbort = () => {
+    parts.halt();
+    endWait();
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let total = 0;
+  try {
+    while (!signal?.aborted) {
+      const claimed = await parts.fill();
+      total += claimed;
+      parts.pump();
+      if (parts.inFlight.size > 0) await Promise.race([...parts.inFlight.values(), aborted]);
+      else if (claimed === 0 && parts.queue.length === 0 && parts.recorder.pending === 0) break;
+      // else: record what is buffered (fill does), which may make more rows due
+    }
+    if (!signal?.aborted) {
+      await Promise.allSettled(parts.inFlight.values());
+      await parts.recorder.flush();
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+  return total;
+}
+
+/** Lets sends in flight finish for up to `drainMs`, then cuts the rest short through `sendAbort`. */
+async function drain(inFlight: ReadonlyMap<number, Promise<void>>, drainMs: number, sendAbort: AbortController, logger: Logger): Promise<void> {
+  if (inFlight.size === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)));
+  await Promise.race([Promise.allSettled(inFlight.values()), deadline]);
+  clearTimeout(timer);
+  if (inFlight.size === 0) return;
+  logger.warn(`Stopping: ${inFlight.size} send(s) still running after ${drainMs / 1000}s, cutting them short`);
+  sendAbort.abort();
+  // Senders honour the abort signal; the bound only guards against one that does not.
+  await Promise.race([Promise.allSettled(inFlight.values()), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+}

@@ -1,0 +1,139 @@
+import { hostname } from 'node:os';
+import { errorMessage, yieldToEventLoop, type ChannelKind, type Clock, type Database, type Logger } from '@lunasentri/shared';
+import type { Kysely } from 'kysely';
+import { deleteFinishedEvents } from '../outbox/outbox.repository';
+import { isClaimHolderGone, pidAlive, type Host } from './claims.models';
+import { claimHolders, expireStale, releaseClaims } from './deliveries.repository';
+import { DELIVERY_TTL_MS } from './retry.models';
+
+export interface HousekeepingDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  logger: Logger;
+  /** this daemon's instance id: its own claims are never "taken over" */
+  instanceId: string;
+  /** the channels this process sends on (to say why Telegram rows ended dead) */
+  channels: readonly ChannelKind[];
+  /** this process, for recognising claims of daemon instances that are gone; default the real host */
+  host?: Host;
+  /**
+   * a holder whose pid is gone still keeps its claims until its liveness beat is this old; default
+   * 10 s (the daemon passes {@link holderStaleMs} of its interval: it beats once per check)
+   */
+  holderStaleMs?: number;
+  /** events whose deliveries are all final are deleted this long after they happened; default 30 days */
+  retentionMs?: number;
+  /** how often the job runs in the background; default 5 s (the takeover cadence) */
+  everyMs?: number;
+  /** after claims were taken over: their rows can be sent now */
+  onReleased?: () => void;
+}
+
+export interface Housekeeping {
+  /** Runs whichever of the jobs is due now (takeover each time; expiry once a minute; retention once an hour). */
+  runOnce(): Promise<void>;
+  /** Runs in the background every `everyMs` until {@link Housekeeping.stop}. */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+const EXPIRY_EVERY_MS = 60_000;
+const RETENTION_EVERY_MS = 3600_000;
+const EXPIRE_PER_STATEMENT = 500;
+const DELETE_PER_STATEMENT = 200;
+
+/**
+ * The outbox's housekeeping, off the delivery path: claims of daemons that are certainly gone are
+ * taken over, deliveries still pending 24 h after their event end dead, and old finished events are
+ * deleted. Each job keeps its own cadence; one failing is logged and the others still run.
+ */
+export function createHousekeeping(deps: HousekeepingDeps): Housekeeping {
+  const { db, clock, logger, instanceId } = deps;
+  const host: Host = deps.host ?? { hostname: hostname(), pid: process.pid, pidAlive };
+  const staleMs = deps.holderStaleMs ?? 10_000;
+  const retentionMs = deps.retentionMs ?? 30 * 24 * 3600_000;
+  const last = { expiry: -Infinity, retention: -Infinity };
+  let started = false;
+  let stopped = false;
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<void> = Promise.resolve();
+
+  /** Frees the claims of instances that are certainly gone. */
+  async function takeOverFromGone(now: Date): Promise<void> {
+    let total = 0;
+    for (const holder of await claimHolders(db, instanceId, now)) {
+      if (!isClaimHolderGone(holder, host, now, staleMs)) continue;
+      const released = await releaseClaims(db, holder.instance_id, now);
+      total += released;
+      if (released > 0) logger.info(`Took over ${released} delivery claim(s) of daemon instance ${holder.instance_id}, which is no longer running`);
+    }
+    if (total > 0) deps.onReleased?.();
+  }
+
+  /** 500 rows a statement, one error line per statement, not per row: a channel that is off ends them by the thousand. */
+  async function expireOld(now: Date): Promise<void> {
+    for (;;) {
+      const dead = await expireStale(db, now, new Date(now.getTime() - DELIVERY_TTL_MS), EXPIRE_PER_STATEMENT);
+      if (dead.length === 0) return;
+      const telegram = dead.filter((d) => d.channel === 'telegram').length;
+      const off = telegram > 0 && !deps.channels.includes('telegram') ? ' (Telegram is off: TELEGRAM_BOT_TOKEN is not set)' : '';
+      logger.error(
+        `${dead.length} deliveries are dead: still not delivered 24h after their event (${dead.length - telegram} webhook, ${telegram} Telegram${off}; first: delivery ${dead[0]!.id})`,
+      );
+      if (dead.length < EXPIRE_PER_STATEMENT) return;
+    }
+  }
+
+  /** 200 a statement with a yield between, so the history of a busy fleet never holds the write lock for long. */
+  async function applyRetention(now: Date): Promise<void> {
+    const cutoff = new Date(now.getTime() - retentionMs);
+    let total = 0;
+    for (let n = DELETE_PER_STATEMENT; n === DELETE_PER_STATEMENT && !stopped; ) {
+      n = await deleteFinishedEvents(db, cutoff, DELETE_PER_STATEMENT);
+      total += n;
+      await yieldToEventLoop();
+    }
+    if (total > 0) logger.info(`Deleted ${total} event(s) older than ${Math.round(retentionMs / 86_400_000)} days, with their deliveries`);
+  }
+
+  async function job(name: string, run: () => Promise<void>): Promise<void> {
+    try {
+      await run();
+    } catch (error) {
+      logger.error(`Housekeeping (${name}) failed: ${errorMessage(error)}`);
+    }
+  }
+
+  async function runDue(): Promise<void> {
+    const now = clock.now();
+    await job('claim takeover', () => takeOverFromGone(now));
+    if (now.getTime() - last.expiry >= EXPIRY_EVERY_MS) {
+      last.expiry = now.getTime();
+      await job('expiry', () => expireOld(now));
+    }
+    if (now.getTime() - last.retention >= RETENTION_EVERY_MS) {
+      last.retention = now.getTime();
+      await job('retention', () => applyRetention(now));
+    }
+  }
+
+  const tick = () => {
+    running = runDue().finally(() => {
+      if (!stopped) timer = setTimeout(tick, deps.everyMs ?? 5_000);
+    });
+  };
+
+  return {
+    runOnce: () => (running = running.then(runDue)),
+    start() {
+      if (started || stopped) return;
+      started = true;
+      tick();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,220 @@
+import { errorMessage, type Clock, type Database, type Logger, type SendResult } from '@lunasentri/shared';
+import type { Kysely, Transaction } from 'kysely';
+import { planChannelUpdates, type ChannelOutcome } from './channels.models';
+import { recordChannelOutcome } from './channels.repository';
+import { markDelivered, markFinal, releaseClaim, reschedule, type ClaimedDelivery } from './deliveries.repository';
+import { MISCONFIGURED_RETRY_MS, planRetry } from './retry.models';
+
+/** What became of one claimed delivery, waiting to be recorded. */
+export type Outcome =
+  /** the notifier answered (`at`: when) */
+  | { kind: 'sent'; delivery: ClaimedDelivery; result: SendResult; at: Date }
+  /** its channel was deleted or deactivated: nothing was sent */
+  | { kind: 'not-sent'; delivery: ClaimedDelivery; reason: 'target-missing' | 'target-inactive'; at: Date }
+  /** given back without counting an attempt: cut short by shutdown, or its claim grew too old to start a send */
+  | { kind: 'released'; delivery: ClaimedDelivery; at: Date };
+
+export interface OutcomeRecorder {
+  /** Buffers an outcome; it is recorded soon, together with the others that arrive meanwhile. */
+  add(outcome: Outcome): void;
+  /** Records everything added so far (after any recording in progress). Never rejects: failures are logged. */
+  flush(): Promise<void>;
+  /** outcomes added and not recorded yet */
+  readonly pending: number;
+}
+
+export interface OutcomeRecorderDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  logger: Logger;
+  instanceId: string;
+  random: () => number;
+  /** after each recording: the next delivery of a stream may be due now */
+  onRecorded?: () => void;
+  /**
+   * how long outcomes are gathered before they are recorded together; default 10 ms. Longer means
+   * fewer transactions, and more resends (same event ids) if the process dies in that window.
+   */
+  gatherMs?: number;
+  /** outcomes recorded at once at most; more are recorded right away; default 256 */
+  maxBatch?: number;
+}
+
+export function describeDelivery(d: ClaimedDelivery): string {
+  return `Delivery ${d.id} (${d.event_type} ${d.event_id} for machine ${d.machine_id}) to ${d.channel} ${d.target_id}`;
+}
+
+const OUTCOME_VERB: Record<SendResult['kind'] | 'not-sent' | 'released', string> = {
+  delivered: 'delivered',
+  retryable: 'failed (will retry)',
+  permanent: 'failed',
+  gone: 'failed (channel gone)',
+  misconfigured: 'failed (misconfigured)',
+  'not-sent': 'not sent (channel deleted or inactive)',
+  released: 'given back unsent',
+};
+
+/** `12 delivered, 1 failed (will retry)` */
+function summarize(batch: readonly Outcome[]): string {
+  const counts = new Map<string, number>();
+  for (const o of batch) {
+    const verb = OUTCOME_VERB[o.kind === 'sent' ? o.result.kind : o.kind];
+    counts.set(verb, (counts.get(verb) ?? 0) + 1);
+  }
+  return [...counts].map(([verb, n]) => `${n} ${verb}`).join(', ');
+}
+
+/** What recording one batch needs besides the batch: the log lines it writes, and when misconfiguration last shouted. */
+interface RecordingContext {
+  trx: Transaction<Database>;
+  logger: Logger;
+  instanceId: string;
+  random: () => number;
+  /** the last time a "our configuration is wrong" error line was written (ms); at most one per 10 minutes */
+  loud: { lastMisconfiguredAt: number };
+  /** log lines to write once the transaction commits */
+  logs: Array<() => void>;
+}
+
+const MISCONFIGURED_LOG_EVERY_MS = 10 * 60_000;
+
+/** A permanent failure (4xx, or the channel is gone): the delivery ends `failed`. */
+async function recordPermanent(ctx: RecordingContext, d: ClaimedDelivery, error: string, at: Date): Promise<void> {
+  if (!(await markFinal(ctx.trx, { id: d.id, instanceId: ctx.instanceId, status: 'failed', error, now: at, attempted: true }))) return;
+  ctx.logs.push(() => ctx.logger.warn(`${describeDelivery(d)} failed for good: ${error}`));
+}
+
+/**
+ * A failure worth retrying: rescheduled by the retry plan, or `dead` past the 24 h deadline. Writes
+ * nothing to the log when the write did not apply (another daemon had the row by then: its outcome
+ * is that daemon's to log).
+ */
+async function recordRetryable(ctx: RecordingContext, d: ClaimedDelivery, result: Extract<SendResult, { kind: 'retryable' | 'misconfigured' }>, at: Date): Promise<void> {
+  const { logger } = ctx;
+  const shout = result.kind === 'misconfigured' && at.getTime() - ctx.loud.lastMisconfiguredAt >= MISCONFIGURED_LOG_EVERY_MS;
+  const plan = planRetry({
+    now: at,
+    occurredAt: d.occurred_at,
+    failedAttempts: d.attempts + 1,
+    retryAfterMs: result.kind === 'retryable' ? result.retryAfterMs : undefined,
+    minDelayMs: result.kind === 'misconfigured' ? MISCONFIGURED_RETRY_MS : undefined,
+    random: ctx.random,
+  });
+  const row = { id: d.id, instanceId: ctx.instanceId, error: result.error, now: at };
+  const applied = plan.kind === 'dead' ? await markFinal(ctx.trx, { ...row, status: 'dead', attempted: true }) : await reschedule(ctx.trx, { ...row, at: plan.at });
+  if (!applied) return;
+  if (shout) {
+    ctx.loud.lastMisconfiguredAt = at.getTime();
+    ctx.logs.push(() => logger.error(`${describeDelivery(d)} refused because our configuration is wrong: ${result.error}. Deliveries are kept and retried.`));
+  }
+  if (plan.kind === 'dead') {
+    const why =
+      plan.reason === 'retry-after-past-deadline'
+        ? `the server's Retry-After reaches past 24h after the event (attempt ${d.attempts + 1})`
+        : `not delivered within 24h of the event after ${d.attempts + 1} attempts`;
+    ctx.logs.push(() => logger.error(`${describeDelivery(d)} is dead: ${why}; last error: ${result.error}`));
+    return;
+  }
+  ctx.logs.push(() => logger.info(`${describeDelivery(d)} failed (attempt ${d.attempts + 1}): ${result.error}; next try at ${plan.at.toISOString()}`));
+}
+
+/** Records one outcome of a batch, inside its transaction; returns what it says about the channel, if anything. */
+async function recordOne(ctx: RecordingContext, o: Outcome, markedDelivered: ReadonlySet<number>): Promise<ChannelOutcome | null> {
+  const d = o.delivery;
+  if (o.kind === 'released') {
+    await releaseClaim(ctx.trx, d.id, ctx.instanceId, o.at);
+    return null;
+  }
+  if (o.kind === 'not-sent') {
+    const what = o.reason === 'target-missing' ? 'no longer exists' : 'is inactive';
+    const error = `${d.channel} ${d.target_id} ${what}`;
+    if (await markFinal(ctx.trx, { id: d.id, instanceId: ctx.instanceId, status: 'failed', error, now: o.at, attempted: false })) {
+      ctx.logs.push(() => ctx.logger.info(`${describeDelivery(d)} not sent: the ${d.channel === 'webhook' ? 'webhook' : 'Telegram chat'} ${what}`));
+    }
+    return null;
+  }
+  const result = o.result;
+  if (result.kind === 'delivered') {
+    if (d.attempts > 0 && markedDelivered.has(d.id)) ctx.logs.push(() => ctx.logger.info(`${describeDelivery(d)} delivered after ${d.attempts + 1} attempts`));
+    return { channel: d.channel, targetId: d.target_id, success: true, at: o.at };
+  }
+  if (result.kind === 'permanent' || result.kind === 'gone') await recordPermanent(ctx, d, result.error, o.at);
+  else await recordRetryable(ctx, d, result, o.at);
+  if (result.kind === 'gone') {
+    ctx.logs.push(() => ctx.logger.warn(`${d.channel === 'webhook' ? 'Webhook' : 'Telegram chat'} ${d.target_id} deactivated: ${result.error}`));
+  }
+  return { channel: d.channel, targetId: d.target_id, success: false, error: result.error, deactivate: result.kind === 'gone', at: o.at };
+}
+
+/**
+ * Records one batch in one transaction: successes in one statement, the channels' bookkeeping
+ * folded per channel (see {@link planChannelUpdates}). Log lines follow the commit.
+ */
+async function recordBatch(deps: OutcomeRecorderDeps, loud: RecordingContext['loud'], batch: readonly Outcome[]): Promise<void> {
+  const now = deps.clock.now();
+  const logs: Array<() => void> = [];
+  await deps.db.transaction().execute(async (trx) => {
+    const ctx: RecordingContext = { trx, logger: deps.logger, instanceId: deps.instanceId, random: deps.random, loud, logs };
+    const delivered = batch.filter((o) => o.kind === 'sent' && o.result.kind === 'delivered').map((o) => o.delivery.id);
+    const markedDelivered = await markDelivered(trx, delivered, now);
+    const channelOutcomes: ChannelOutcome[] = [];
+    for (const o of batch) {
+      const channel = await recordOne(ctx, o, markedDelivered);
+      if (channel) channelOutcomes.push(channel);
+    }
+    for (const update of planChannelUpdates(channelOutcomes)) await recordChannelOutcome(trx, update);
+  });
+  for (const log of logs) log();
+  // One line per batch, not per delivery: winston formats a line even when its level is off.
+  deps.logger.debug(`Recorded ${batch.length} delivery outcome(s): ${summarize(batch)}`);
+}
+
+/**
+ * Records delivery outcomes in batches: everything that arrived since the last recording goes into
+ * one transaction (see {@link recordBatch}). A delivery is still marked delivered only after its
+ * receiver accepted it; a crash before the recording means a resend with the same event id.
+ */
+export function createOutcomeRecorder(deps: OutcomeRecorderDeps): OutcomeRecorder {
+  const { logger } = deps;
+  let buffer: Outcome[] = [];
+  let recording = 0;
+  let chain: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | null = null;
+  const loud = { lastMisconfiguredAt: -Infinity };
+  const gatherMs = deps.gatherMs ?? 10;
+  const maxBatch = deps.maxBatch ?? 256;
+
+  function flush(): Promise<void> {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    chain = chain.then(async () => {
+      const batch = buffer;
+      buffer = [];
+      if (batch.length === 0) return;
+      recording = batch.length;
+      try {
+        await recordBatch(deps, loud, batch);
+      } catch (error) {
+        // Nothing of the batch was written: its rows keep their claims until they expire and are
+        // then sent again, with the same event ids (at least once, never lost).
+        logger.error(`Could not record ${batch.length} delivery outcome(s) (first: ${describeDelivery(batch[0]!.delivery)}): ${errorMessage(error)}`);
+      } finally {
+        recording = 0;
+      }
+      deps.onRecorded?.();
+    });
+    return chain;
+  }
+
+  return {
+    add(outcome) {
+      buffer.push(outcome);
+      if (buffer.length >= maxBatch) void flush();
+      else if (!timer) timer = setTimeout(() => void flush(), gatherMs);
+    },
+    flush,
+    get pending() {
+      return buffer.length + recording;
+    },
+  };
+}

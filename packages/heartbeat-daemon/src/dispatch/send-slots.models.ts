@@ -1,0 +1,130 @@
+import type { ChannelKind } from '@lunasentri/shared';
+import { claimLeftToSend } from './claims.models';
+
+/*
+ * The dispatcher's send-slot planning, pure: given the queue of claimed rows, what is in flight per
+ * channel, the time and the limits, which rows start now, which go back, and whether to claim more.
+ * Everything is an argument; the dispatcher holds the state and does the I/O.
+ */
+
+/** A claimed row waiting in the dispatcher's queue. */
+export interface QueuedRow<D extends { channel: ChannelKind; target_id: number } = { channel: ChannelKind; target_id: number }> {
+  delivery: D;
+  /** when the claim ends (ms) */
+  claimedUntil: number;
+}
+
+export interface SlotLimits {
+  /** sends in flight at most */
+  concurrency: number;
+  /** sends in flight to one channel (one webhook, one chat) at most */
+  perTarget: number;
+  /** how long a claim protects a row */
+  leaseMs: number;
+}
+
+/** One channel of one kind: a webhook or a Telegram chat. */
+export interface Target {
+  channel: ChannelKind;
+  targetId: number;
+}
+
+/** `webhook:3`: the key sends in flight are counted under. */
+export function targetKey(d: { channel: ChannelKind; target_id: number }): string {
+  return `${d.channel}:${d.target_id}`;
+}
+
+export interface SendPlan<Q> {
+  /** start these now, in this order */
+  start: Q[];
+  /** their claims are too old to start a send: give them back unsent */
+  release: Q[];
+  /** still waiting, in queue order */
+  keep: Q[];
+}
+
+/**
+ * Which queued rows start now. Oldest first; a row whose channel already has its share of sends in
+ * flight keeps its place, so one slow receiver never holds up the others; a row whose claim has less
+ * than half a lease left goes back (a send must end well before the claim does). Once every slot is
+ * taken the rest of the queue waits as it is. Order within a stream holds because a claim never holds
+ * two rows of one (channel, target, machine) stream.
+ */
+export function planSends<Q extends QueuedRow>(queue: readonly Q[], inFlightPerTarget: ReadonlyMap<string, number>, inFlight: number, nowMs: number, limits: SlotLimits): SendPlan<Q> {
+  const plan: SendPlan<Q> = { start: [], release: [], keep: [] };
+  const counts = new Map(inFlightPerTarget);
+  let running = inFlight;
+  for (let i = 0; i < queue.length; i++) {
+    const row = queue[i]!;
+    if (running >= limits.concurrency) {
+      for (let j = i; j < queue.length; j++) plan.keep.push(queue[j]!);
+      break;
+    }
+    if (!claimLeftToSend(row.claimedUntil, nowMs, limits.leaseMs)) {
+      plan.release.push(row);
+      continue;
+    }
+    const key = targetKey(row.delivery);
+    const n = counts.get(key) ?? 0;
+    if (n >= limits.perTarget) {
+      plan.keep.push(row);
+      continue;
+    }
+    counts.set(key, n + 1);
+    running++;
+    plan.start.push(row);
+  }
+  return plan;
+}
+
+/** Channels with every one of their slots taken. */
+export function busyTargets(inFlightPerTarget: ReadonlyMap<string, number>, perTarget: number): Target[] {
+  return [...inFlightPerTarget]
+    .filter(([, n]) => n >= perTarget)
+    .map(([key]) => {
+      const [channel, targetId] = key.split(':');
+      return { channel: channel as ChannelKind, targetId: Number(targetId) };
+    });
+}
+
+export interface ClaimInputs {
+  queue: readonly QueuedRow[];
+  inFlightPerTarget: ReadonlyMap<string, number>;
+  limits: SlotLimits;
+  /** rows held in the queue at most */
+  claimBatch: number;
+  nowMs: number;
+  /** before this time no claim is made while some channel is busy (see {@link afterClaim}) */
+  busyRescanAt: number;
+}
+
+export type ClaimPlan = { claim: false } | { claim: true; limit: number; skipTargets: Target[] };
+
+/**
+ * Whether to claim more rows now, how many, and which channels to pass over. Rows waiting for a busy
+ * channel do not count towards "enough queued": the other channels' rows must still be claimed, and
+ * the queue stays bounded all the same. Busy channels are left to later claims (their rows would
+ * only wait here).
+ */
+export function planClaim(inputs: ClaimInputs): ClaimPlan {
+  const { queue, inFlightPerTarget, limits } = inputs;
+  if (queue.length >= inputs.claimBatch) return { claim: false };
+  const ready = queue.filter((q) => (inFlightPerTarget.get(targetKey(q.delivery)) ?? 0) < limits.perTarget).length;
+  if (ready >= limits.concurrency) return { claim: false };
+  const busy = busyTargets(inFlightPerTarget, limits.perTarget);
+  if (busy.length > 0 && inputs.nowMs < inputs.busyRescanAt) return { claim: false };
+  return { claim: true, limit: inputs.claimBatch - queue.length, skipTargets: busy };
+}
+
+/** How long a claim that passed over busy channels and found nothing else keeps the next one waiting. */
+export const BUSY_RESCAN_MS = 100;
+
+/**
+ * The next `busyRescanAt` after a claim. A claim that must pass over busy channels walks all their
+ * due rows to find others' (10,000 in a burst to one receiver); when it found nothing, the next one
+ * waits a little: other channels' new rows are then claimed within {@link BUSY_RESCAN_MS}, and a
+ * burst costs no rescan per send.
+ */
+export function afterClaim(plan: Extract<ClaimPlan, { claim: true }>, claimed: number, nowMs: number, previous: number): number {
+  return claimed === 0 && plan.skipTargets.length > 0 ? nowMs + BUSY_RESCAN_MS : previous;
+}

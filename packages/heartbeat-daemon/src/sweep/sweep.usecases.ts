@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import { formatDuration, readIngestLiveness, yieldToEventLoop, type Clock, type Database, type IngestLiveness, type Logger } from '@lunasentri/shared';
+import type { Kysely } from 'kysely';
+import { cutoffOf, decide, ingestStateOf, nextCheckAt, offlinePossible, resumeProtects, type DecisionContext, type IngestState } from './heartbeat.models';
+import {
+  earliestFreshLastSeen,
+  earliestProtectingEnable,
+  offlineCandidates,
+  pendingWithFreshReport,
+  recoveryCandidates,
+  type MachineRow,
+} from './machines.repository';
+import { applyTransitions, type AppliedTransition, type TransitionKind } from './transitions.usecases';
+
+export type { AppliedTransition, TransitionKind } from './transitions.usecases';
+
+export interface SweepDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  logger: Logger;
+  thresholdMs: number;
+  /** the latest a next check may come (the daemon's interval); default 30 s */
+  intervalMs?: number;
+  /**
+   * candidate rows read per query and committed per transaction; default 250. Bounds memory whatever
+   * the fleet size, and how long one batch holds the write lock and the event loop.
+   */
+  batchSize?: number;
+  newEventId?: () => string;
+  /** called after each commit that wrote deliveries, so they can go out while the sweep goes on */
+  onDeliveries?: () => void;
+}
+
+export interface SweepResult {
+  now: Date;
+  ingest: IngestState;
+  liveness: IngestLiveness;
+  transitions: AppliedTransition[];
+  /** delivery rows written by this sweep */
+  deliveries: number;
+  /**
+   * When the next check is due: the first moment an online machine crosses the threshold, at the
+   * latest one interval after `now` (offline is detected at the threshold, not an interval later).
+   */
+  nextCheckAt: Date;
+}
+
+export interface Sweeper {
+  /**
+   * One check: decide and write every transition due now. When `signal` aborts, the check ends after
+   * the batch being committed (shutdown must not wait for a burst of thousands of transitions; the
+   * rest are found by the next check, of this daemon or another).
+   */
+  run(signal?: AbortSignal): Promise<SweepResult>;
+}
+
+type Candidates = (cutoff: string, limit: number) => Promise<MachineRow[]>;
+
+/**
+ * The sweep: finds candidates through the (status, last_seen) index, decides with the pure model and
+ * commits each batch of transitions in one transaction (status compare-and-set, dedup rows, events
+ * and deliveries together; see {@link applyTransitions}). Between batches it yields to the event
+ * loop: better-sqlite3 is synchronous, so without that a burst would hold the process for its whole
+ * length. Keeps one piece of state: whether it already warned about the current ingest outage.
+ */
+export function createSweeper(deps: SweepDeps): Sweeper {
+  const { db, clock, thresholdMs } = deps;
+  const batchSize = deps.batchSize ?? 250;
+  const newEventId = deps.newEventId ?? randomUUID;
+  const noteIngest = ingestOutageNotes(deps.logger, thresholdMs);
+
+  async function drain(query: Candidates, expected: TransitionKind, ctx: DecisionContext, cutoff: string, out: AppliedTransition[], signal?: AbortSignal) {
+    while (!signal?.aborted) {
+      const rows = await query(cutoff, batchSize);
+      const due = rows.filter((row) => decide(row, ctx).kind === expected);
+      const applied = await applyTransitions({ db, logger: deps.logger, newEventId }, due, expected, ctx);
+      out.push(...applied);
+      if (applied.some((t) => t.deliveries > 0)) deps.onDeliveries?.();
+      // Every applied row left the queried status, so the next batch holds new rows; a batch that
+      // moved nothing would only repeat itself.
+      if (rows.length < batchSize || applied.length === 0) return;
+      await yieldToEventLoop();
+    }
+  }
+
+  /** The next check's inputs, read with one index seek each (never the stale part of the fleet while it cannot cross). */
+  async function planNextCheck(now: Date, ingest: IngestState, cutoff: string): Promise<Date> {
+    // Down: nothing can cross. Within a resume's grace: no re-enable can end sooner than the grace
+    // itself, so the stale machines (possibly the whole fleet just after an outage) are not read.
+    const fresh = ingest.down ? null : await earliestFreshLastSeen(db, cutoff);
+    const enabled = ingest.down || resumeProtects(ingest, cutoff) ? null : await earliestProtectingEnable(db, cutoff);
+    return nextCheckAt({ now, intervalMs: deps.intervalMs ?? 30_000, thresholdMs, ingest, earliestFreshLastSeen: fresh, earliestProtectingEnable: enabled });
+  }
+
+  return {
+    async run(signal) {
+      const now = clock.now();
+      const liveness = await readIngestLiveness(db, now);
+      const ingest = ingestStateOf(liveness);
+      noteIngest(liveness, ingest.down);
+      const ctx: DecisionContext = { now, thresholdMs, ingest };
+      const cutoff = cutoffOf(now, thresholdMs);
+      const transitions: AppliedTransition[] = [];
+
+      await drain((c, limit) => pendingWithFreshReport(db, c, limit).execute(), 'first-report', ctx, cutoff, transitions, signal);
+      await drain((c, limit) => recoveryCandidates(db, c, limit).execute(), 'came-online', ctx, cutoff, transitions, signal);
+      if (offlinePossible(ingest, cutoff)) {
+        await drain((c, limit) => offlineCandidates(db, c, limit).execute(), 'went-offline', ctx, cutoff, transitions, signal);
+      }
+      const deliveries = transitions.reduce((n, t) => n + t.deliveries, 0);
+      return { now, ingest, liveness, transitions, deliveries, nextCheckAt: await planNextCheck(now, ingest, cutoff) };
+    },
+  };
+}
+
+/** One warning when an ingest outage starts, one line when it ends; nothing in between. */
+function ingestOutageNotes(logger: Logger, thresholdMs: number): (liveness: IngestLiveness, down: boolean) => void {
+  let warned = false;
+  return (liveness, down) => {
+    if (down && !warned) {
+      warned = true;
+      logger.warn(`Ingest is down (no API process live since ${liveness.downSince ?? 'unknown'}): offline notifications are paused until it is back`);
+    } else if (!down && warned) {
+      warned = false;
+      logger.info(`Ingest is back: machines get a full threshold (${formatDuration(thresholdMs)}) to report before they can go offline`);
+    }
+  };
+}

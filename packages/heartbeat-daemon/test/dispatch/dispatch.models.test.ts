@@ -1,0 +1,94 @@
+import { TestClock } from '../../../../test/support/test-clock';
+import { planChannelUpdates, type ChannelOutcome } from '../../src/dispatch/channels.models';
+import { claimLeftToSend, holderStaleMs, isClaimHolderGone } from '../../src/dispatch/claims.models';
+import { DELIVERY_TTL_MS, RETRY_CAP_MS, planRetry, retryDelayMs } from '../../src/dispatch/retry.models';
+
+const clock = new TestClock('2026-11-28T03:10:00.000Z');
+const now = clock.now();
+const ago = (ms: number) => new Date(now.getTime() - ms).toISOString();
+
+describe('the retry schedule', () => {
+  test('delays grow, stay within [half, full] of the exponential step, and are capped', () => {
+    expect(retryDelayMs(1, () => 0)).toBe(2_500);
+    expect(retryDelayMs(1, () => 1)).toBe(5_000);
+    expect(retryDelayMs(2, () => 1)).toBe(10_000);
+    expect(retryDelayMs(4, () => 0.5)).toBe(30_000);
+    expect(retryDelayMs(50, () => 1)).toBe(RETRY_CAP_MS);
+  });
+
+  test("a server's Retry-After is a floor", () => {
+    const plan = planRetry({ now, occurredAt: ago(0), failedAttempts: 1, retryAfterMs: 90_000, random: () => 0 });
+    expect(plan).toEqual({ kind: 'retry', at: new Date(now.getTime() + 90_000) });
+  });
+
+  test('the last try happens at the 24 h deadline, and a failure after it is dead', () => {
+    const occurredAt = ago(DELIVERY_TTL_MS - 1_000);
+    expect(planRetry({ now, occurredAt, failedAttempts: 30, random: () => 1 })).toEqual({ kind: 'retry', at: new Date(now.getTime() + 1_000) });
+    expect(planRetry({ now, occurredAt: ago(DELIVERY_TTL_MS), failedAttempts: 30, random: () => 1 })).toEqual({ kind: 'dead', reason: 'expired' });
+  });
+
+  test.each<[string, number, number | undefined, ReturnType<typeof planRetry>]>([
+    // [name, time left to the deadline, Retry-After, plan]
+    ['Retry-After well within the deadline: retried when the server allows', 3600_000, 600_000, { kind: 'retry', at: new Date(now.getTime() + 600_000) }],
+    ['Retry-After ending exactly at the deadline: retried at the deadline', 600_000, 600_000, { kind: 'retry', at: new Date(now.getTime() + 600_000) }],
+    ['Retry-After reaching 1 ms past the deadline: dead now, never retried before the server allows', 600_000, 600_001, { kind: 'dead', reason: 'retry-after-past-deadline' }],
+    ['Retry-After of a day near the deadline: dead now', 60_000, 24 * 3600_000, { kind: 'dead', reason: 'retry-after-past-deadline' }],
+    ['no Retry-After: the backoff is cut to the deadline', 1_000, undefined, { kind: 'retry', at: new Date(now.getTime() + 1_000) }],
+  ])('%s', (_name, left, retryAfterMs, plan) => {
+    expect(planRetry({ now, occurredAt: ago(DELIVERY_TTL_MS - left), failedAttempts: 1, retryAfterMs, random: () => 1 })).toEqual(plan);
+  });
+});
+
+describe('whose claims may be taken over before their lease ends', () => {
+  const STALE = 10_000;
+  const host = { hostname: 'box', pid: 100, pidAlive: (pid: number) => pid === 200 };
+  const holder = { instance_id: 'x', pid: 200, hostname: 'box', heartbeat_at: ago(STALE + 1) as string | null, stopped_at: null as string | null };
+  const fresh = ago(STALE);
+  test.each<[string, typeof holder, boolean]>([
+    ['a live process on this host keeps its claims', holder, false],
+    ['a process on this host that no longer exists and whose beat is stale loses them', { ...holder, pid: 300 }, true],
+    ['a pid that no longer exists, with a fresh beat, keeps them (another pid namespace)', { ...holder, pid: 300, heartbeat_at: fresh }, false],
+    ['an instance under our own pid with a fresh beat keeps them (two containers, both pid 1)', { ...holder, pid: 100, heartbeat_at: fresh }, false],
+    ['an instance under our own pid keeps them even with a stale beat (it may be a live twin)', { ...holder, pid: 100 }, false],
+    ['an instance that recorded a graceful stop loses them', { ...holder, hostname: 'elsewhere', stopped_at: '2026-11-28T03:00:00.000Z' }, true],
+    ['a graceful stop counts even with a fresh beat', { ...holder, heartbeat_at: fresh, stopped_at: fresh }, true],
+    ['an instance on another host keeps them until the lease ends', { ...holder, hostname: 'elsewhere', pid: 300 }, false],
+    ['an instance without a liveness row keeps them until the lease ends', { ...holder, pid: null as unknown as number, hostname: null as unknown as string, heartbeat_at: null }, false],
+  ])('%s', (_name, h, gone) => {
+    expect(isClaimHolderGone(h, host, now, STALE)).toBe(gone);
+  });
+
+  test('a beat is stale after two intervals, never sooner than 10 s', () => {
+    expect(holderStaleMs(30_000)).toBe(60_000);
+    expect(holderStaleMs(1_000)).toBe(10_000);
+  });
+});
+
+describe('channel bookkeeping for a batch of outcomes', () => {
+  const at = (s: number) => new Date(Date.UTC(2026, 10, 28, 3, 0, s));
+  const ok = (targetId: number, s: number, channel: 'webhook' | 'telegram' = 'webhook') => ({ channel, targetId, success: true as const, at: at(s) });
+  const fail = (targetId: number, s: number, error = 'HTTP 500', deactivate = false) => ({ channel: 'webhook' as const, targetId, success: false as const, error, deactivate, at: at(s) });
+
+  test.each<[string, ChannelOutcome[], ChannelOutcome[]]>([
+    ['a run of successes on one webhook is one update, the latest', [ok(1, 1), ok(1, 2), ok(1, 3)], [ok(1, 3)]],
+    ['each channel gets its own', [ok(1, 1), ok(2, 2), ok(1, 3), ok(2, 4, 'telegram')], [ok(2, 2), ok(1, 3), ok(2, 4, 'telegram')]],
+    ['failures are all kept, in order (each counts)', [fail(1, 1), fail(1, 2)], [fail(1, 1), fail(1, 2)]],
+    ['a success before a failure is written before it', [ok(1, 1), ok(1, 2), fail(1, 3)], [ok(1, 2), fail(1, 3)]],
+    ['a success after failures is written after them (it resets the count)', [fail(1, 1), ok(1, 2), ok(1, 3)], [fail(1, 1), ok(1, 3)]],
+    ['a deactivation stays in place', [ok(1, 1), fail(1, 2, 'HTTP 410 Gone', true), ok(2, 3)], [ok(1, 1), fail(1, 2, 'HTTP 410 Gone', true), ok(2, 3)]],
+  ])('%s', (_name, outcomes, plan) => {
+    expect(planChannelUpdates(outcomes)).toEqual(plan);
+  });
+});
+
+describe('whether a queued claim may still be sent', () => {
+  test.each<[number, boolean]>([
+    [30_000, true],
+    [15_000, true], // exactly half the lease left
+    [14_999, false],
+    [0, false],
+    [-1, false],
+  ])('%i ms of a 30 s lease left: %s', (left, expected) => {
+    expect(claimLeftToSend(1_000_000 + left, 1_000_000, 30_000)).toBe(expected);
+  });
+});

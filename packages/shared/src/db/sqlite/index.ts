@@ -1,0 +1,3 @@
+export { openSqlite, sqliteConnection, MissingDatabaseError } from './sqlite.open';
+export { isSqliteBusy, isSqliteUniqueViolation } from './sqlite.errors';
+export { STATEMENT_CACHE_SIZE } from './sqlite.dialect';

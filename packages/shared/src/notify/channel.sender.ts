@@ -1,0 +1,35 @@
+import type { ChannelKind } from '../db/schema';
+import { renderTelegramMessage } from './telegram.messages';
+import type { MachineEventPayload, SendResult, TelegramSender, WebhookSender } from './types';
+
+/** Where one delivery goes: a webhook (URL and signing secret) or a Telegram chat. */
+export type ChannelTarget = { channel: 'webhook'; url: string; secret: string } | { channel: 'telegram'; chatId: number };
+
+/** What one delivery carries: the event id (`webhook-id`) and the webhook body exactly as stored. */
+export interface ChannelMessage {
+  eventId: string;
+  payload: string;
+}
+
+/**
+ * Sends one delivery over whichever channel it names. The caller needs no channel knowledge: a
+ * webhook gets the stored body, signed; a Telegram chat gets the event rendered as its message.
+ */
+export interface ChannelSender {
+  /** The channels this process can send on (Telegram only with a bot token). */
+  readonly channels: readonly ChannelKind[];
+  send(target: ChannelTarget, message: ChannelMessage, signal?: AbortSignal): Promise<SendResult>;
+}
+
+export function createChannelSender(senders: { webhook: WebhookSender; telegram: TelegramSender | null }): ChannelSender {
+  const { webhook, telegram } = senders;
+  return {
+    channels: telegram ? ['webhook', 'telegram'] : ['webhook'],
+    send(target, message, signal) {
+      if (target.channel === 'webhook') return webhook.send({ url: target.url, secret: target.secret }, message.eventId, message.payload, signal);
+      if (!telegram) return Promise.resolve({ kind: 'misconfigured', error: 'Telegram is off (TELEGRAM_BOT_TOKEN is not set)' });
+      const payload = JSON.parse(message.payload) as MachineEventPayload;
+      return telegram.sendMessage(target.chatId, renderTelegramMessage(payload), signal);
+    },
+  };
+}

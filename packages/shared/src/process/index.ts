@@ -1,0 +1,4 @@
+export * from './process.errors';
+export * from './event-loop';
+export * from './cleanups';
+export * from './signals';
