@@ -2,6 +2,7 @@ import { TestClock } from '../../../../test/support/test-clock';
 import { planChannelUpdates, type ChannelOutcome } from '../../src/dispatch/channels.models';
 import { claimLeftToSend, holderStaleMs, isClaimHolderGone } from '../../src/dispatch/claims.models';
 import { DELIVERY_TTL_MS, RETRY_CAP_MS, planRetry, retryDelayMs } from '../../src/dispatch/retry.models';
+import { BUSY_RESCAN_MS, afterClaim, planClaim, planSends } from '../../src/dispatch/send-slots.models';
 
 const clock = new TestClock('2026-11-28T03:10:00.000Z');
 const now = clock.now();
@@ -90,5 +91,67 @@ describe('whether a queued claim may still be sent', () => {
     [-1, false],
   ])('%i ms of a 30 s lease left: %s', (left, expected) => {
     expect(claimLeftToSend(1_000_000 + left, 1_000_000, 30_000)).toBe(expected);
+  });
+});
+
+describe('the send-slot planner', () => {
+  const limits = { concurrency: 3, perTarget: 2, leaseMs: 30_000 };
+  const NOW = 1_000_000;
+  const fresh = NOW + 30_000;
+  const row = (id: number, target: number, claimedUntil = fresh, channel: 'webhook' | 'telegram' = 'webhook') => ({
+    delivery: { id, channel, target_id: target },
+    claimedUntil,
+  });
+  const ids = (rows: Array<{ delivery: { id: number } }>) => rows.map((r) => r.delivery.id);
+
+  test.each<[string, ReturnType<typeof row>[], Array<[string, number]>, number, number[], number[], number[]]>([
+    ['oldest first, up to the free slots', [row(1, 1), row(2, 2), row(3, 3), row(4, 4)], [], 0, [1, 2, 3], [], [4]],
+    ['slots already taken count', [row(1, 1), row(2, 2)], [['webhook:9', 2]], 2, [1], [], [2]],
+    ['a busy channel keeps its rows in place and others pass them', [row(1, 1), row(2, 1), row(3, 1), row(4, 2)], [], 0, [1, 2, 4], [], [3]],
+    ['a channel counts what is already in flight', [row(1, 1), row(2, 2)], [['webhook:1', 2]], 2, [2], [], [1]],
+    ['the same target id on the other channel is another channel', [row(1, 1), row(2, 1, fresh, 'telegram')], [['webhook:1', 2]], 2, [2], [], [1]],
+    ['a claim with less than half a lease left goes back unsent', [row(1, 1, NOW + 14_999), row(2, 1, NOW + 15_000)], [], 0, [2], [1], []],
+    ['with every slot taken the rest waits as it is, stale or not', [row(1, 1, NOW), row(2, 2)], [['webhook:9', 3]], 3, [], [], [1, 2]],
+    ['an empty queue starts nothing', [], [], 0, [], [], []],
+  ])('%s', (_name, queue, inFlight, running, start, release, keep) => {
+    const plan = planSends(queue, new Map(inFlight), running, NOW, limits);
+    expect([ids(plan.start), ids(plan.release), ids(plan.keep)]).toEqual([start, release, keep]);
+  });
+
+  const claimInputs = (overrides: Partial<Parameters<typeof planClaim>[0]> = {}) => ({
+    queue: [] as ReturnType<typeof row>[],
+    inFlightPerTarget: new Map<string, number>(),
+    limits,
+    claimBatch: 8,
+    nowMs: NOW,
+    busyRescanAt: 0,
+    ...overrides,
+  });
+
+  test.each<[string, Partial<Parameters<typeof planClaim>[0]>, ReturnType<typeof planClaim>]>([
+    ['an empty queue claims a whole batch', {}, { claim: true, limit: 8, skipTargets: [] }],
+    ['enough rows ready to fill every slot: no claim', { queue: [row(1, 1), row(2, 2), row(3, 3)] }, { claim: false }],
+    ['a full queue: no claim', { queue: Array.from({ length: 8 }, (_, i) => row(i, 1)), inFlightPerTarget: new Map([['webhook:1', 2]]) }, { claim: false }],
+    [
+      'rows waiting for a busy channel do not count as ready; the busy channel is passed over',
+      { queue: [row(1, 1), row(2, 1), row(3, 1)], inFlightPerTarget: new Map([['webhook:1', 2]]) },
+      { claim: true, limit: 5, skipTargets: [{ channel: 'webhook', targetId: 1 }] },
+    ],
+    ['a busy channel and a recent empty rescan: wait', { inFlightPerTarget: new Map([['telegram:4', 2]]), busyRescanAt: NOW + 1 }, { claim: false }],
+    [
+      'a busy channel once the rescan wait is over: claim, passing it over',
+      { inFlightPerTarget: new Map([['telegram:4', 2]]), busyRescanAt: NOW },
+      { claim: true, limit: 8, skipTargets: [{ channel: 'telegram', targetId: 4 }] },
+    ],
+  ])('%s', (_name, overrides, expected) => {
+    expect(planClaim(claimInputs(overrides))).toEqual(expected);
+  });
+
+  test('a claim that passed over busy channels and found nothing makes the next one wait; any other keeps the time', () => {
+    const passing = { claim: true as const, limit: 8, skipTargets: [{ channel: 'webhook' as const, targetId: 1 }] };
+    const plain = { claim: true as const, limit: 8, skipTargets: [] };
+    expect(afterClaim(passing, 0, NOW, 5)).toBe(NOW + BUSY_RESCAN_MS);
+    expect(afterClaim(passing, 3, NOW, 5)).toBe(5);
+    expect(afterClaim(plain, 0, NOW, 5)).toBe(5);
   });
 });

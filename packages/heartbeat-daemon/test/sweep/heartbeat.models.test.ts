@@ -98,3 +98,30 @@ describe('when the next check runs', () => {
   });
 });
 
+
+describe('the threshold rules', () => {
+  const cutoff = cutoffOf(now, THRESHOLD);
+
+  test('the cutoff is one threshold before now, as stored text', () => {
+    expect(cutoff).toBe(ago(THRESHOLD));
+  });
+
+  test.each<[string, IngestState, boolean, boolean]>([
+    ['ingest up, never resumed: offline possible', UP, false, true],
+    ['ingest down: nothing can go offline', { down: true, resumedAt: null }, false, false],
+    ['resumed within the threshold: the resume protects every machine', { down: false, resumedAt: ago(THRESHOLD - 1) }, true, false],
+    ['resumed exactly one threshold ago: still protected (the boundary is inside)', { down: false, resumedAt: ago(THRESHOLD) }, true, false],
+    ['resumed longer ago: offline possible again', { down: false, resumedAt: ago(THRESHOLD + 1) }, false, true],
+  ])('%s', (_name, ingest, protects, possible) => {
+    expect(resumeProtects(ingest, cutoff)).toBe(protects);
+    expect(offlinePossible(ingest, cutoff)).toBe(possible);
+  });
+
+  test.each<[string, Parameters<typeof ingestStateOf>[0], IngestState]>([
+    ['no API ever recorded: not down', { everRecorded: false, live: true, resumedAt: null, downSince: null }, UP],
+    ['an API live now', { everRecorded: true, live: true, resumedAt: ago(5), downSince: null }, { down: false, resumedAt: ago(5) }],
+    ['every API gone', { everRecorded: true, live: false, resumedAt: null, downSince: ago(9) }, { down: true, resumedAt: null }],
+  ])('ingest state: %s', (_name, liveness, state) => {
+    expect(ingestStateOf(liveness)).toEqual(state);
+  });
+});

@@ -1,0 +1,85 @@
+import { join } from 'node:path';
+import { isUniqueViolation, migrateToLatest, MissingDatabaseError, openDatabase } from '@lunasentri/shared';
+import { createTestDb, tempDir, type TestDb } from '../../../test/support/db';
+import { insertMachine, insertUser } from '../../../test/support/fixtures';
+
+describe('the database port on SQLite', () => {
+  let db: TestDb;
+  beforeEach(async () => {
+    db = await createTestDb();
+  });
+  afterEach(() => db.dispose());
+
+  test("the change feed sees other connections' commits, never its own", async () => {
+    const other = db.reopen();
+    const feed = db.changeFeed();
+    try {
+      expect(feed.poll()).toBe(false); // primes
+      await insertUser(db.db, 'own@example.com');
+      expect(feed.poll()).toBe(false);
+      await insertUser(other.db, 'other@example.com');
+      expect(feed.poll()).toBe(true);
+      expect(feed.poll()).toBe(false); // once per change
+    } finally {
+      feed.close();
+      await other.close();
+    }
+  });
+
+  test('a unique violation is recognised as such; other errors are not', async () => {
+    await insertUser(db.db, 'dup@example.com');
+    const duplicate = await insertUser(db.db, 'dup@example.com').then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(isUniqueViolation(duplicate)).toBe(true);
+    const missingTable = await db.db
+      .selectFrom('no_such_table' as 'users')
+      .selectAll()
+      .execute()
+      .then(
+        () => null,
+        (error: unknown) => error,
+      );
+    expect(isUniqueViolation(missingTable)).toBe(false);
+    expect(isUniqueViolation(undefined)).toBe(false);
+  });
+
+  test('the ingest store and the key lookup work through the handle', async () => {
+    const userId = await insertUser(db.db);
+    const iso = '2026-11-28T03:00:00.000Z';
+    const id = await insertMachine(db.db, userId);
+    await db.db.insertInto('machine_api_keys').values({ machine_id: id, key_hash: 'h'.repeat(64), created_at: iso, revoked_at: null }).execute();
+    await db.ingestStore().write({ lastSeen: new Map([[id, iso]]), systemInfo: new Map([[id, { reported_hostname: 'web-01' }]]), samples: [] });
+    expect(await db.db.selectFrom('machines').select(['last_seen', 'reported_hostname']).where('id', '=', id).executeTakeFirst()).toEqual({ last_seen: iso, reported_hostname: 'web-01' });
+    const lookup = db.machineKeyLookup();
+    expect(await lookup.find('h'.repeat(64))).toEqual({ machineId: id, isEnabled: 1 });
+    expect(await lookup.find('x'.repeat(64))).toBeUndefined();
+    expect(typeof lookup.revision()).toBe('number');
+  });
+});
+
+describe('opening a database', () => {
+  test('a command that must not create one refuses a missing file, naming its absolute path, and creates nothing', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, 'nested', 'lunasentri.db');
+      expect(() => openDatabase(path, { create: false })).toThrow(MissingDatabaseError);
+      expect(() => openDatabase(path, { create: false })).toThrow(`no database at ${path}`);
+      expect(() => openDatabase(path, { readonly: true })).toThrow(MissingDatabaseError);
+      expect(() => openDatabase(join(dir, 'nested'), { create: false })).toThrow(MissingDatabaseError);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test('an in-memory database reopens as itself: one connection, and closing the second handle leaves it open', async () => {
+    const memory = openDatabase(':memory:');
+    await migrateToLatest(memory.db);
+    const again = memory.reopen({ busyTimeoutMs: 200 });
+    await insertUser(again.db, 'shared@example.com');
+    await again.close();
+    expect(await memory.db.selectFrom('users').select('email').execute()).toEqual([{ email: 'shared@example.com' }]);
+    await memory.close();
+  });
+});
