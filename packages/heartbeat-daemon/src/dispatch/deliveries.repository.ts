@@ -160,14 +160,21 @@ export interface ClaimedRowUpdate {
   now: Date;
 }
 
-/** Records a failed attempt and when to try again (`at`). Only while we still hold the claim; says whether it applied. */
-export async function reschedule(db: Db, update: ClaimedRowUpdate & { at: Date }): Promise<boolean> {
-  const { id, instanceId, at, error, now } = update;
+/**
+ * Writes an attempt's outcome on a row we claimed and gives the claim up, only while the row is still
+ * pending and the claim still ours (another daemon may have taken it over meanwhile); says whether it applied.
+ */
+async function settleClaimed(
+  db: Db,
+  update: ClaimedRowUpdate & { attempted: boolean; status?: Extract<DeliveryStatus, 'failed' | 'dead'>; nextAttemptAt?: Date },
+): Promise<boolean> {
+  const { id, instanceId, error, now, attempted, status, nextAttemptAt } = update;
   const result = await db
     .updateTable('deliveries')
     .set((eb) => ({
-      attempts: eb('attempts', '+', 1),
-      next_attempt_at: at.toISOString(),
+      ...(status ? { status } : {}),
+      ...(nextAttemptAt ? { next_attempt_at: nextAttemptAt.toISOString() } : {}),
+      attempts: attempted ? eb('attempts', '+', 1) : eb.ref('attempts'),
       last_error: error,
       claimed_until: null,
       claimed_by: null,
@@ -180,30 +187,17 @@ export async function reschedule(db: Db, update: ClaimedRowUpdate & { at: Date }
   return result.numUpdatedRows === 1n;
 }
 
+/** Records a failed attempt and when to try again (`at`). Only while we still hold the claim; says whether it applied. */
+export function reschedule(db: Db, update: ClaimedRowUpdate & { at: Date }): Promise<boolean> {
+  return settleClaimed(db, { ...update, attempted: true, nextAttemptAt: update.at });
+}
+
 /**
  * Ends a delivery as `failed` or `dead`, only while we still hold the claim; says whether it applied.
  * `attempted` says whether this call records an attempt.
  */
-export async function markFinal(
-  db: Db,
-  update: ClaimedRowUpdate & { status: Extract<DeliveryStatus, 'failed' | 'dead'>; attempted: boolean },
-): Promise<boolean> {
-  const { id, instanceId, status, error, now, attempted } = update;
-  const result = await db
-    .updateTable('deliveries')
-    .set((eb) => ({
-      status,
-      attempts: attempted ? eb('attempts', '+', 1) : eb.ref('attempts'),
-      last_error: error,
-      claimed_until: null,
-      claimed_by: null,
-      updated_at: now.toISOString(),
-    }))
-    .where('id', '=', id)
-    .where('status', '=', 'pending')
-    .where('claimed_by', '=', instanceId)
-    .executeTakeFirst();
-  return result.numUpdatedRows === 1n;
+export function markFinal(db: Db, update: ClaimedRowUpdate & { status: Extract<DeliveryStatus, 'failed' | 'dead'>; attempted: boolean }): Promise<boolean> {
+  return settleClaimed(db, update);
 }
 
 /** Gives back one claim without recording an attempt (a send cut short by shutdown). */

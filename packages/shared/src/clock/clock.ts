@@ -11,13 +11,3 @@ export interface Clock {
 export const systemClock: Clock = {
   now: () => new Date(),
 };
-
-/** Formats a time the way every timestamp is stored: ISO-8601 UTC with milliseconds. */
-export function toIso(time: Date | number): string {
-  return (typeof time === 'number' ? new Date(time) : time).toISOString();
-}
-
-/** The clock's time as stored text (ISO-8601 UTC with milliseconds). */
-export function isoNow(clock: Clock): string {
-  return clock.now().toISOString();
-}
