@@ -8,3 +8,4 @@ export * from './log';
 export * from './clock';
 export * from './notify';
 export * from './liveness';
+export * from './quiet';

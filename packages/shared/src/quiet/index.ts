@@ -1,0 +1,8 @@
+/**
+ * Quiet alerts (CONTRACT §6) as pure rules: maintenance windows.
+ * Time is always an argument; nothing here reads the clock or does I/O.
+ */
+export * from './quiet.errors';
+export { type Instant } from './instant';
+export * from './maintenance.schedule';
+export * from './maintenance.validation';
