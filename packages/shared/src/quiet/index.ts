@@ -1,8 +1,9 @@
 /**
- * Quiet alerts (CONTRACT §6) as pure rules: maintenance windows.
+ * Quiet alerts (CONTRACT §6) as pure rules: maintenance windows and snooze.
  * Time is always an argument; nothing here reads the clock or does I/O.
  */
 export * from './quiet.errors';
 export { type Instant } from './instant';
 export * from './maintenance.schedule';
 export * from './maintenance.validation';
+export * from './snooze.models';
