@@ -1,5 +1,5 @@
 /**
- * Quiet alerts (CONTRACT §6) as pure rules: maintenance windows and snooze.
+ * Quiet alerts (CONTRACT §6) as pure rules: maintenance windows, snooze and flapping.
  * Time is always an argument; nothing here reads the clock or does I/O.
  */
 export * from './quiet.errors';
@@ -7,3 +7,4 @@ export { type Instant } from './instant';
 export * from './maintenance.schedule';
 export * from './maintenance.validation';
 export * from './snooze.models';
+export * from './flapping.models';
