@@ -1,5 +1,5 @@
 /**
- * Quiet alerts (CONTRACT §6) as pure rules: maintenance windows, snooze and flapping.
+ * Quiet alerts (CONTRACT §6): maintenance windows, snooze, flapping and reminders as pure rules.
  * Time is always an argument; nothing here reads the clock or does I/O.
  */
 export * from './quiet.errors';
@@ -8,3 +8,4 @@ export * from './maintenance.schedule';
 export * from './maintenance.validation';
 export * from './snooze.models';
 export * from './flapping.models';
+export * from './reminder.models';
