@@ -1,6 +1,7 @@
 /**
- * @lunasentri/shared — what both processes share: the database (schema, migrations, pragmas),
- * settings and durations, logging, the clock, and the notifier.
+ * @lunasentri/shared — what both processes share: the database port (schema, migrations, engines),
+ * settings and durations, logging, the clock, the process shell, the notifier, and the pure rules of
+ * quiet alerts (maintenance windows, snooze, flapping, reminders).
  */
 export * from './db';
 export * from './config';
@@ -9,3 +10,4 @@ export * from './clock';
 export * from './notify';
 export * from './liveness';
 export * from './process';
+export * from './quiet';
