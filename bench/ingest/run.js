@@ -49,10 +49,12 @@ async function seed(dbPath, count) {
   const { randomBytes } = require('node:crypto');
   const handle = openDatabase(dbPath);
   await migrateToLatest(handle.db);
+  await handle.close();
   const now = new Date().toISOString();
   const keys = [];
-  // Bulk seeding through the raw connection: one transaction, prepared statements (bench setup only).
-  const sqlite = handle.sqlite;
+  // Bulk seeding straight through the driver, below the database port: one transaction, prepared
+  // statements (benchmark setup only).
+  const sqlite = new (require('better-sqlite3'))(dbPath);
   const user = sqlite.prepare('insert into users (email, created_at) values (?, ?)').run('bench@example.com', now);
   const insertMachine = sqlite.prepare("insert into machines (user_id, name, status, created_at, updated_at) values (?, ?, 'pending', ?, ?)");
   const insertKey = sqlite.prepare('insert into machine_api_keys (machine_id, key_hash, created_at) values (?, ?, ?)');
@@ -64,7 +66,7 @@ async function seed(dbPath, count) {
       keys.push(key);
     }
   })();
-  await handle.close();
+  sqlite.close();
   return keys;
 }
 
@@ -218,12 +220,11 @@ async function main() {
     await stopChild(bare.child);
 
     // What the API wrote must be there after its graceful stop, and status must be untouched.
-    const { openDatabase } = require('@lunasentri/shared');
-    const check = openDatabase(dbPath, { readonly: true });
-    const seen = check.sqlite.prepare('select count(*) as n from machines where last_seen is not null').get().n;
-    const notPending = check.sqlite.prepare("select count(*) as n from machines where status != 'pending'").get().n;
-    const metricsRows = check.sqlite.prepare('select count(*) as n from machine_metrics').get().n;
-    await check.close();
+    const check = new (require('better-sqlite3'))(dbPath, { readonly: true });
+    const seen = check.prepare('select count(*) as n from machines where last_seen is not null').get().n;
+    const notPending = check.prepare("select count(*) as n from machines where status != 'pending'").get().n;
+    const metricsRows = check.prepare('select count(*) as n from machine_metrics').get().n;
+    check.close();
 
     const med = (name, field) => median(runs[name].map((r) => r[field]));
     const result = {

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { Clock, DatabaseHandle, Logger, Notifier } from '@lunasentri/shared';
+import { Cleanups, type Clock, type DatabaseHandle, type Logger, type Notifier } from '@lunasentri/shared';
 import { MachineKeyCache } from '../credentials/machine-key.cache';
 import { IngestWriter } from '../ingest/ingest.writer';
 import { startMetricsRetention } from '../ingest/metrics.retention';
@@ -69,28 +69,21 @@ export interface ApiService {
 export async function startApiService(options: ApiServiceOptions): Promise<ApiService> {
   const { clock, logger } = options;
   const { db } = options.database;
-  const cleanups: Array<() => Promise<void>> = [];
+  const cleanups = new Cleanups();
   const runCleanups = async () => {
-    for (const cleanup of cleanups.reverse()) {
-      try {
-        await cleanup();
-      } catch (error) {
-        logger.error('Shutdown step failed', { error: error instanceof Error ? error.message : String(error) });
-      }
-    }
-    cleanups.length = 0;
+    await cleanups.run((message) => logger.error(message));
   };
 
   let finish: () => Promise<void> = async () => {};
   try {
     // Their own connection: a short busy timeout there leaves the request path's connection as it is.
     const background = options.database.reopen({ busyTimeoutMs: options.backgroundBusyTimeoutMs ?? BACKGROUND_BUSY_TIMEOUT_MS });
-    cleanups.push(() => background.close());
+    cleanups.add(() => background.close());
 
     const liveness = await startLiveness(db, clock, logger, options.livenessBeatMs, background.db);
     let livenessStopped: Promise<void> | null = null;
     const stopLiveness = () => (livenessStopped ??= liveness.stop());
-    cleanups.push(stopLiveness);
+    cleanups.add(stopLiveness);
 
     const ingest = new IngestWriter(background.ingestStore(), clock, logger, {
       flushIntervalMs: options.ingestFlushIntervalMs,
@@ -98,7 +91,7 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
     });
     let ingestClosed: Promise<void> | null = null;
     const closeIngest = () => (ingestClosed ??= ingest.close());
-    cleanups.push(closeIngest);
+    cleanups.add(closeIngest);
     finish = async () => {
       try {
         await closeIngest();
@@ -114,7 +107,7 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
       retentionMs: options.metricsRetentionMs,
       everyMs: options.metricsPruneEveryMs ?? 10 * 60_000,
     });
-    cleanups.push(() => retention.stop());
+    cleanups.add(() => retention.stop());
 
     const keyLookup = options.database.machineKeyLookup();
     const ctx: ApiContext = {
@@ -131,7 +124,7 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
     const app = buildServer(ctx, { requestTimeoutMs: options.requestTimeoutMs });
     const graceMs = options.closeGraceMs ?? CLOSE_GRACE_MS;
     // Registered before listening: reports accepted until the very last request are written after it.
-    cleanups.push(async () => {
+    cleanups.add(async () => {
       // server.close() drops only the connections idle at that moment; a keep-alive connection whose
       // in-flight request finishes later would hold the close for the keep-alive timeout (72 s).
       const sweeper = setInterval(() => app.server.closeIdleConnections(), 25);
