@@ -8,3 +8,4 @@ export { parseRetryAfter, webhookResultForStatus, describeNetworkError } from '.
 export { createWebhookSender, notifierVersion } from './webhook.sender';
 export { createTelegramSender, type TelegramClient } from './telegram.sender';
 export * from './notifier.factory';
+export * from './quiet-event.types';
