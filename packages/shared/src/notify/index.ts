@@ -11,3 +11,5 @@ export * from './notifier.factory';
 export * from './quiet-event.types';
 export { telegramVisibleLength } from './telegram.text-length';
 export { planTelegramDigest, renderTelegramDigest, type TelegramDigest, type TelegramDigestContext } from './telegram.digest';
+export * from './telegram.pacing';
+export * from './telegram.digest-window';
