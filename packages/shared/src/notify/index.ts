@@ -9,3 +9,8 @@ export { createWebhookSender, notifierVersion } from './webhook.sender';
 export { createTelegramSender, type TelegramClient } from './telegram.sender';
 export * from './channel.sender';
 export * from './notifier.factory';
+export * from './quiet-event.types';
+export { telegramVisibleLength } from './telegram.text-length';
+export { planTelegramDigest, renderTelegramDigest, type TelegramDigest, type TelegramDigestContext } from './telegram.digest';
+export * from './telegram.pacing';
+export * from './telegram.digest-window';
