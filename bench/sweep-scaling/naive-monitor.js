@@ -9,7 +9,7 @@
  * usage: node naive-monitor.js DB_PATH INTERVAL_MS THRESHOLD_MS
  * prints one JSON line per tick: {"tick":n,"ms":<time of the tick>,"rows":n,"stale":n}
  */
-const { openDatabase } = require('@lunasentri/shared');
+const SqliteDatabase = require('better-sqlite3');
 
 const [dbPath, intervalText, thresholdText] = process.argv.slice(2);
 const intervalMs = Number(intervalText);
@@ -19,8 +19,11 @@ if (!dbPath || !(intervalMs > 0) || !(thresholdMs > 0)) {
   process.exit(2);
 }
 
-const handle = openDatabase(dbPath);
-const selectAll = handle.sqlite.prepare('SELECT * FROM machines');
+const sqlite = new SqliteDatabase(dbPath);
+// The pragmas every LunaSentri connection has, so the comparison is on equal terms.
+sqlite.pragma('busy_timeout = 10000');
+sqlite.pragma('journal_mode = WAL');
+const selectAll = sqlite.prepare('SELECT * FROM machines');
 let tick = 0;
 
 function check() {
@@ -36,7 +39,8 @@ function check() {
 }
 
 process.on('SIGTERM', () => {
-  handle.close().then(() => process.exit(0));
+  sqlite.close();
+  process.exit(0);
 });
 process.stdout.write('naive monitor started\n');
 check();
