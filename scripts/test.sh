@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
+# shellcheck source=postgres-test-server.sh
+source scripts/postgres-test-server.sh
 results=$(mktemp -t lunasentri-jest.XXXXXX.json)
 set +e
 node_modules/.bin/jest --json --outputFile="$results" "$@"

@@ -2,7 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type SqliteDatabase from 'better-sqlite3';
-import { migrateToLatest, openDatabase, type DatabaseHandle } from '@lunasentri/shared';
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { migrateToLatest, openDatabase, type DatabaseEngine, type DatabaseHandle } from '@lunasentri/shared';
+import { POSTGRES_URL } from './engines';
 // Tests reach below the database port on purpose (triggers, locks, query plans); production code never does.
 import { sqliteConnection } from '../../packages/shared/src/db/sqlite';
 
@@ -18,14 +21,18 @@ export function tempDir(prefix = 'lunasentri-test-'): { dir: string; cleanup: ()
 }
 
 export interface TestDb extends DatabaseHandle {
-  /** The handle's own connection, raw (see {@link rawSqlite}). */
-  sqlite: SqliteDatabase.Database;
-  /** Closes the connection and removes the temp folder. */
+  /** The handle's own connection, raw (see {@link rawSqlite}); SQLite only. */
+  readonly sqlite: SqliteDatabase.Database;
+  /** Closes the connection and removes the database (its temp folder, or the PostgreSQL database). */
   dispose(): Promise<void>;
 }
 
-/** A real SQLite file in a temp folder with every migration applied. */
-export async function createTestDb(): Promise<TestDb> {
+/**
+ * A fresh database with every migration applied: a real SQLite file in a temp folder, or a new
+ * PostgreSQL database on the test server (copied from a migrated template, made once per process).
+ */
+export async function createTestDb(engine: DatabaseEngine = 'sqlite'): Promise<TestDb> {
+  if (engine === 'postgres') return createPostgresTestDb();
   const { dir, cleanup } = tempDir();
   const handle = openDatabase(join(dir, 'lunasentri.db'));
   await migrateToLatest(handle.db);
@@ -36,4 +43,47 @@ export async function createTestDb(): Promise<TestDb> {
       cleanup();
     },
   });
+}
+
+let admin: DatabaseHandle | null = null;
+let template: Promise<string> | null = null;
+
+/** A URL for database `name` on the test server. */
+function postgresUrl(name: string): string {
+  if (!POSTGRES_URL) throw new Error('no PostgreSQL test server (LUNASENTRI_TEST_POSTGRES_URL is not set)');
+  const url = new URL(POSTGRES_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** The migrated template of this test process; a database copied from it takes a few milliseconds. */
+function migratedTemplate(): Promise<string> {
+  template ??= (async () => {
+    admin ??= openDatabase(POSTGRES_URL!);
+    const name = `lunasentri_tpl_${process.pid}_${randomBytes(3).toString('hex')}`;
+    await sql.raw(`CREATE DATABASE ${name}`).execute(admin.db);
+    const handle = openDatabase(postgresUrl(name));
+    await migrateToLatest(handle.db);
+    await handle.close();
+    return name;
+  })();
+  return template;
+}
+
+async function createPostgresTestDb(): Promise<TestDb> {
+  const source = await migratedTemplate();
+  const name = `lunasentri_t_${randomBytes(6).toString('hex')}`;
+  await sql.raw(`CREATE DATABASE ${name} TEMPLATE ${source}`).execute(admin!.db);
+  const handle = openDatabase(postgresUrl(name));
+  const db = Object.assign(handle, {
+    async dispose() {
+      await handle.close();
+      await sql.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).execute(admin!.db);
+    },
+  });
+  return Object.defineProperty(db, 'sqlite', {
+    get(): never {
+      throw new Error('a PostgreSQL test database has no SQLite connection');
+    },
+  }) as TestDb;
 }

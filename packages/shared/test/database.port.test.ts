@@ -1,16 +1,45 @@
 import { join } from 'node:path';
-import { isUniqueViolation, migrateToLatest, MissingDatabaseError, openDatabase } from '@lunasentri/shared';
+import { isUniqueViolation, migrateToLatest, MissingDatabaseError, openDatabase, type ChangeFeed } from '@lunasentri/shared';
+import { describeEachEngine, testOn } from '../../../test/support/engines';
 import { createTestDb, tempDir, type TestDb } from '../../../test/support/db';
 import { insertMachine, insertUser } from '../../../test/support/fixtures';
 
-describe('the database port on SQLite', () => {
+describeEachEngine('the database port', (engine) => {
   let db: TestDb;
   beforeEach(async () => {
-    db = await createTestDb();
+    db = await createTestDb(engine);
   });
   afterEach(() => db.dispose());
 
-  test("the change feed sees other connections' commits, never its own", async () => {
+  /** Polls the feed until it reports a change, within a generous deadline (PostgreSQL notifies asynchronously). */
+  async function changeSeen(feed: ChangeFeed): Promise<boolean> {
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+      if (feed.poll()) return true;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return false;
+  }
+
+  test("the change feed sees reports another process wrote", async () => {
+    const userId = await insertUser(db.db);
+    const id = await insertMachine(db.db, userId);
+    const other = db.reopen();
+    const feed = db.changeFeed();
+    const report = (at: string) => other.ingestStore().write({ lastSeen: new Map([[id, at]]), systemInfo: new Map(), samples: [] });
+    try {
+      feed.poll(); // primes
+      await report('2026-11-28T03:00:00.000Z');
+      expect(await changeSeen(feed)).toBe(true);
+      expect(feed.poll()).toBe(false); // once per change
+      await report('2026-11-28T03:00:01.000Z');
+      expect(await changeSeen(feed)).toBe(true);
+    } finally {
+      feed.close();
+      await other.close();
+    }
+  });
+
+  testOn('sqlite', engine)("on SQLite the change feed sees any other connection's commit, never its own", async () => {
     const other = db.reopen();
     const feed = db.changeFeed();
     try {
@@ -19,7 +48,6 @@ describe('the database port on SQLite', () => {
       expect(feed.poll()).toBe(false);
       await insertUser(other.db, 'other@example.com');
       expect(feed.poll()).toBe(true);
-      expect(feed.poll()).toBe(false); // once per change
     } finally {
       feed.close();
       await other.close();

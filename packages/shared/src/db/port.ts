@@ -12,7 +12,7 @@ import type { Database } from './schema';
 /** A value now, or later: SQLite answers synchronously, a networked database cannot. */
 export type Awaitable<T> = T | Promise<T>;
 
-export type DatabaseEngine = 'sqlite';
+export type DatabaseEngine = 'sqlite' | 'postgres';
 
 export interface OpenOptions {
   readonly?: boolean;
@@ -32,7 +32,7 @@ export interface DatabaseHandle {
   readonly engine: DatabaseEngine;
   /** Kysely over the connection. */
   readonly db: Kysely<Database>;
-  /** Where the database is, for log lines and errors: the absolute file path, or `:memory:`. */
+  /** Where the database is, for log lines and errors: the absolute file path, `:memory:`, or a PostgreSQL URL without its password. */
   readonly path: string;
   /**
    * Another connection to the same database with other options (the API's background writers use a

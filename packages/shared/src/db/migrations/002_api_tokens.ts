@@ -1,9 +1,8 @@
 import type { Kysely } from 'kysely';
+import { withIdColumn } from '../migrations.portable';
 
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema
-    .createTable('api_tokens')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+  await withIdColumn(db, db.schema.createTable('api_tokens'))
     .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
     .addColumn('token_hash', 'text', (c) => c.notNull().unique())
     .addColumn('name', 'text')

@@ -1,9 +1,8 @@
 import type { Kysely } from 'kysely';
+import { withIdColumn } from '../migrations.portable';
 
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema
-    .createTable('machine_api_keys')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+  await withIdColumn(db, db.schema.createTable('machine_api_keys'))
     .addColumn('machine_id', 'integer', (c) => c.notNull().references('machines.id').onDelete('cascade'))
     .addColumn('key_hash', 'text', (c) => c.notNull().unique())
     .addColumn('created_at', 'text', (c) => c.notNull())

@@ -1,9 +1,8 @@
 import type { Kysely } from 'kysely';
+import { withIdColumn } from '../migrations.portable';
 
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema
-    .createTable('machine_metrics')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+  await withIdColumn(db, db.schema.createTable('machine_metrics'))
     .addColumn('machine_id', 'integer', (c) => c.notNull().references('machines.id').onDelete('cascade'))
     .addColumn('recorded_at', 'text', (c) => c.notNull())
     .addColumn('cpu_pct', 'real')

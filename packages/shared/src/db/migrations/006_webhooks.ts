@@ -1,9 +1,8 @@
 import { sql, type Kysely } from 'kysely';
+import { withIdColumn } from '../migrations.portable';
 
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema
-    .createTable('webhooks')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+  await withIdColumn(db, db.schema.createTable('webhooks'))
     .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
     .addColumn('url', 'text', (c) => c.notNull())
     .addColumn('secret', 'text', (c) => c.notNull())

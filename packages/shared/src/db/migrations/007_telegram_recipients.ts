@@ -1,9 +1,8 @@
 import { sql, type Kysely } from 'kysely';
+import { withIdColumn } from '../migrations.portable';
 
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema
-    .createTable('telegram_recipients')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+  await withIdColumn(db, db.schema.createTable('telegram_recipients'))
     .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
     .addColumn('chat_id', 'integer', (c) => c.notNull())
     .addColumn('is_active', 'integer', (c) => c.notNull().defaultTo(1).check(sql`is_active in (0, 1)`))

@@ -1,9 +1,8 @@
 import { sql, type Kysely } from 'kysely';
+import { withIdColumn } from '../migrations.portable';
 
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema
-    .createTable('deliveries')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+  await withIdColumn(db, db.schema.createTable('deliveries'))
     .addColumn('event_id', 'text', (c) => c.notNull().references('events.id').onDelete('cascade'))
     .addColumn('machine_id', 'integer', (c) => c.notNull())
     .addColumn('channel', 'text', (c) => c.notNull().check(sql`channel in ('webhook', 'telegram')`))

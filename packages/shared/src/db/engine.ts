@@ -1,0 +1,24 @@
+import { PostgresAdapter, type Kysely, type SelectQueryBuilder } from 'kysely';
+import type { DatabaseEngine } from './port';
+
+/** Which engine a Kysely instance talks to (migrations and the few engine-aware query helpers ask). */
+export function engineOf(db: Kysely<any>): DatabaseEngine {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
+}
+
+/** Whether a database setting names PostgreSQL (`postgres://…` or `postgresql://…`) rather than a SQLite path. */
+export function isPostgresUrl(location: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(location.trim());
+}
+
+/**
+ * Rows a claim or a transition is about to change, locked so that several daemons split the work:
+ * on PostgreSQL `FOR UPDATE SKIP LOCKED` (another daemon's rows are passed over, not waited for); on
+ * SQLite nothing, since its transactions take the whole database's write lock up front (`BEGIN
+ * IMMEDIATE`), so no two claims or sweeps ever overlap. `of`: the table whose rows are locked when
+ * the query joins others.
+ */
+export function lockedForClaim<DB, TB extends keyof DB, O>(db: Kysely<any>, query: SelectQueryBuilder<DB, TB, O>, of?: TB): SelectQueryBuilder<DB, TB, O> {
+  if (engineOf(db) !== 'postgres') return query;
+  return (of === undefined ? query.forUpdate() : query.forUpdate(of as never)).skipLocked();
+}

@@ -1,0 +1,2 @@
+export { openPostgres, describePostgresUrl, DatabaseUnreachableError } from './postgres.open';
+export { isPostgresUniqueViolation } from './postgres.errors';
