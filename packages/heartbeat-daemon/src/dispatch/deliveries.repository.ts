@@ -1,4 +1,4 @@
-import type { ChannelKind, Database, DeliveryStatus, EventType } from '@lunasentri/shared';
+import { lockedForClaim, type ChannelKind, type Database, type DeliveryStatus, type EventType } from '@lunasentri/shared';
 import { sql, type Kysely, type Transaction } from 'kysely';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -112,7 +112,8 @@ export async function claimDue(db: Kysely<Database>, options: ClaimOptions): Pro
   if ((await mayBeDueQuery(db, nowIso, options.channels).executeTakeFirst()) === undefined) return [];
   const until = new Date(options.now.getTime() + options.leaseMs).toISOString();
   return db.transaction().execute(async (trx) => {
-    const due = await dueQuery(trx, options).execute();
+    // Several daemons on PostgreSQL split the due rows: each passes over the rows another is claiming.
+    const due = await lockedForClaim(trx, dueQuery(trx, options), 'd').execute();
     if (due.length === 0) return [];
     await trx
       .updateTable('deliveries')

@@ -1,4 +1,4 @@
-import type { Database, MachineSnapshot, MachineStatus } from '@lunasentri/shared';
+import { lockedForClaim, type Database, type MachineSnapshot, type MachineStatus } from '@lunasentri/shared';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { MachineState } from './heartbeat.models';
 
@@ -119,10 +119,14 @@ export function findMachine(db: Db, id: number): Promise<MachineRow | undefined>
   return db.selectFrom('machines').select(MACHINE_COLUMNS).where('id', '=', id).executeTakeFirst();
 }
 
-/** The given machines as they are now (the sweep's re-read under the write lock). */
+/**
+ * The given machines as they are now (the sweep's re-read inside its transaction). On PostgreSQL the
+ * rows are locked, and rows another daemon is deciding right now are passed over: several daemons
+ * split the candidates instead of queueing behind each other (the compare-and-set keeps them exact).
+ */
 export function findMachines(db: Db, ids: readonly number[]): Promise<MachineRow[]> {
   if (ids.length === 0) return Promise.resolve([]);
-  return db.selectFrom('machines').select(MACHINE_COLUMNS).where('id', 'in', ids).execute();
+  return lockedForClaim(db, db.selectFrom('machines').select(MACHINE_COLUMNS).where('id', 'in', ids)).execute();
 }
 
 /**

@@ -12,6 +12,7 @@ import {
 } from '@lunasentri/shared';
 import { TestClock } from '../../../../test/support/test-clock';
 import { createTestDb, rawSqlite, type TestDb } from '../../../../test/support/db';
+import { describeEachEngine, testOn } from '../../../../test/support/engines';
 import { startFakeTelegram, type FakeTelegram, type FakeTelegramResponse } from '../../../../test/support/fake-telegram';
 import { insertMachine, insertTelegramRecipient, insertUser, insertWebhook } from '../../../../test/support/fixtures';
 import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver, type WebhookResponse } from '../../../../test/support/webhook-receiver';
@@ -27,7 +28,7 @@ const TOKEN = '123456:test-token-for-the-fake-bot-api-000';
 
 type Reply = WebhookResponse | 'hang' | undefined | Promise<WebhookResponse | 'hang' | undefined>;
 
-describe('the dispatcher, with the real senders against local servers', () => {
+describeEachEngine('the dispatcher, with the real senders against local servers', (engine) => {
   let db: TestDb;
   let clock: TestClock;
   let log: ReturnType<typeof testLogger>;
@@ -42,7 +43,7 @@ describe('the dispatcher, with the real senders against local servers', () => {
   const cleanups: Array<() => Promise<unknown>> = [];
 
   beforeEach(async () => {
-    db = await createTestDb();
+    db = await createTestDb(engine);
     clock = new TestClock();
     log = testLogger();
     webhookReply = () => undefined;
@@ -642,7 +643,7 @@ describe('the dispatcher, with the real senders against local servers', () => {
     expect(await db.db.selectFrom('webhooks').select(['failure_count']).executeTakeFirst()).toEqual({ failure_count: 2 });
   });
 
-  test('the writes of a dispatch round find their rows by key, never by walking every pending delivery', async () => {
+  testOn('sqlite', engine)('the writes of a dispatch round find their rows by key, never by walking every pending delivery', async () => {
     await insertWebhook(db.db, userId, receiver.url, SECRET);
     await moreMachines(9);
     await allGoOffline();
@@ -659,7 +660,7 @@ describe('the dispatcher, with the real senders against local servers', () => {
     }
   });
 
-  test('the wake-up planning and claim-holder reads use the partial indexes of pending rows, never delivered history', async () => {
+  testOn('sqlite', engine)('the wake-up planning and claim-holder reads use the partial indexes of pending rows, never delivered history', async () => {
     const recording = recordingKysely(db.sqlite);
     await nextDueAt(recording.db, clock.now(), ['webhook', 'telegram']);
     await claimHolders(recording.db, 'daemon-a', clock.now());
@@ -672,7 +673,7 @@ describe('the dispatcher, with the real senders against local servers', () => {
     for (const plan of plans) expect(plan).not.toMatch(/SCAN (d|deliveries)\b/);
   });
 
-  test('with nothing due, a wake-up takes no write lock: it completes while another connection holds BEGIN IMMEDIATE', async () => {
+  testOn('sqlite', engine)('with nothing due, a wake-up takes no write lock: it completes while another connection holds BEGIN IMMEDIATE', async () => {
     await insertWebhook(db.db, userId, receiver.url, SECRET);
     await goOffline();
     webhookReply = () => ({ status: 503 });
@@ -696,12 +697,12 @@ describe('the dispatcher, with the real senders against local servers', () => {
     expect((await deliveries())[0]).toMatchObject({ status: 'delivered', attempts: 2 });
   });
 
-  test("the claim's lock-free pre-read is one seek on the due index", () => {
+  testOn('sqlite', engine)("the claim's lock-free pre-read is one seek on the due index", () => {
     const compiled = mayBeDueQuery(db.db, clock.now().toISOString(), ['webhook', 'telegram']).compile();
     expect(queryPlan(db.sqlite, compiled)).toMatch(/^SEARCH deliveries USING (COVERING )?INDEX idx_deliveries_due \(channel=\? AND next_attempt_at<\?\)$/);
   });
 
-  test('finding due deliveries reads pending rows through the indexes, never the whole (ever-growing) table', () => {
+  testOn('sqlite', engine)('finding due deliveries reads pending rows through the indexes, never the whole (ever-growing) table', () => {
     const compiled = dueQuery(db.db, { now: clock.now(), channels: ['webhook', 'telegram'], limit: 8 }).compile();
     const plan = db.sqlite.prepare(`EXPLAIN QUERY PLAN ${compiled.sql}`).all(...(compiled.parameters as unknown[])) as Array<{ detail: string }>;
     const details = plan.map((p) => p.detail);

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { recordBeat, recordStopped, registerInstance, type DatabaseHandle } from '@lunasentri/shared';
 import { TestClock } from '../../../../test/support/test-clock';
 import { createTestDb, type TestDb } from '../../../../test/support/db';
+import { describeEachEngine, testOn } from '../../../../test/support/engines';
 import { insertMachine, insertTelegramRecipient, insertUser, insertWebhook, setPreferences } from '../../../../test/support/fixtures';
 import type { IngestState } from '../../src/sweep/heartbeat.models';
 import {
@@ -20,7 +21,7 @@ const THRESHOLD = 120_000;
 const T0 = '2026-11-28T03:00:00.000Z';
 const UP: IngestState = { down: false, resumedAt: null };
 
-describe('the sweep on a real SQLite file', () => {
+describeEachEngine('the sweep on a real database', (engine) => {
   let db: TestDb;
   let clock: TestClock;
   let log: ReturnType<typeof testLogger>;
@@ -28,7 +29,7 @@ describe('the sweep on a real SQLite file', () => {
   const others: DatabaseHandle[] = [];
 
   beforeEach(async () => {
-    db = await createTestDb();
+    db = await createTestDb(engine);
     clock = new TestClock(T0);
     log = testLogger();
     userId = await insertUser(db.db);
@@ -303,7 +304,7 @@ describe('the sweep on a real SQLite file', () => {
     return ids;
   }
 
-  test('a batch that fails midway leaves no half transition: earlier batches stay whole, the failed one is not written at all', async () => {
+  testOn('sqlite', engine)('a batch that fails midway leaves no half transition: earlier batches stay whole, the failed one is not written at all', async () => {
     await insertWebhook(db.db, userId, 'https://hooks.example.com/a');
     const ids = await staleFleet(7);
     // The event of the 5th machine (second batch of 3) cannot be written.
@@ -340,7 +341,7 @@ describe('the sweep on a real SQLite file', () => {
     expect(await machine(ids[1]!)).toMatchObject({ status: 'online' });
   });
 
-  test('a long sweep commits batch by batch, lets other work run in between, and says when deliveries are written', async () => {
+  testOn('sqlite', engine)('a long sweep commits batch by batch, lets other work run in between, and says when deliveries are written', async () => {
     await insertWebhook(db.db, userId, 'https://hooks.example.com/a');
     await staleFleet(6);
     const b = await other();
@@ -382,7 +383,7 @@ describe('the sweep on a real SQLite file', () => {
     expect(statements).toBe(small);
   });
 
-  test('the writes of a sweep find their rows by key, never by walking every machine of a status', async () => {
+  testOn('sqlite', engine)('the writes of a sweep find their rows by key, never by walking every machine of a status', async () => {
     await insertWebhook(db.db, userId, 'https://hooks.example.com/a');
     await staleFleet(5);
     const recording = recordingKysely(db.sqlite);
@@ -397,7 +398,7 @@ describe('the sweep on a real SQLite file', () => {
     }
   });
 
-  test('disabled machines left online cost the check nothing: the candidate queries visit enabled rows only', async () => {
+  testOn('sqlite', engine)('disabled machines left online cost the check nothing: the candidate queries visit enabled rows only', async () => {
     const stale = new Date(Date.parse(T0) - 3600_000).toISOString();
     // 2,000 disabled machines still marked online, stale for an hour, and 3 enabled stale ones.
     db.sqlite
@@ -430,7 +431,7 @@ describe('the sweep on a real SQLite file', () => {
     expect((await offlineCandidates(db.db, cutoff, 500).execute()).map((m) => m.name)).toEqual(['on0', 'on1', 'on2']);
   });
 
-  test("the candidate and wake-up queries use the (status, last_seen) index, never a scan of all machines", async () => {
+  testOn('sqlite', engine)("the candidate and wake-up queries use the (status, last_seen) index, never a scan of all machines", async () => {
     const cutoff = T0;
     const queries = {
       pending: pendingWithFreshReport(db.db, cutoff, 500),
