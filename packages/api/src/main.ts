@@ -2,6 +2,8 @@ import {
   createLogger,
   createNotifier,
   createRedactor,
+  databaseSecrets,
+  describeDatabase,
   errorMessage,
   installSignalHandlers,
   migrateToLatest,
@@ -48,7 +50,8 @@ function openOrReport(path: string): DatabaseHandle | undefined {
   try {
     return openDatabase(path);
   } catch (error) {
-    process.stderr.write(`lunasentri-api: cannot open database ${path}: ${errorMessage(error)}\n`);
+    const redactor = createRedactor(databaseSecrets(path));
+    process.stderr.write(`lunasentri-api: cannot open database ${describeDatabase(path)}: ${redactor.redact(errorMessage(error))}\n`);
     return undefined;
   }
 }
@@ -78,7 +81,7 @@ function firstSignal(signal: AbortSignal): Promise<string> {
 }
 
 async function serve(settings: ServeSettings, signals: ProcessSignals): Promise<number> {
-  const redactor = createRedactor();
+  const redactor = createRedactor(databaseSecrets(settings.db));
   const logger = createLogger({ format: settings.logFormat, level: settings.logLevel, redactor });
   const clock = systemClock;
   const handle = openOrReport(settings.db);

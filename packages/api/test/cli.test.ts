@@ -147,7 +147,7 @@ describe('lunasentri-api command line', () => {
   it('serve --help lists the flags and the environment-only settings, and exits 0', () => {
     const help = run(['serve', '--help']);
     expect(help.status).toBe(0);
-    for (const name of ['--db <PATH>', '--port <N>', '--host <ADDR>', 'WEBHOOK_ALLOW_HTTP', 'TELEGRAM_BOT_TOKEN', 'INGEST_FLUSH_INTERVAL', 'KEY_CACHE_TTL', 'METRICS_RETENTION']) {
+    for (const name of ['--db <PATH|URL>', '--port <N>', '--host <ADDR>', 'WEBHOOK_ALLOW_HTTP', 'TELEGRAM_BOT_TOKEN', 'INGEST_FLUSH_INTERVAL', 'KEY_CACHE_TTL', 'METRICS_RETENTION']) {
       expect(help.stdout).toContain(name);
     }
   });

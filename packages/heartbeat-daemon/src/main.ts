@@ -5,6 +5,7 @@ import {
   createLogger,
   createNotifier,
   createRedactor,
+  databaseSecrets,
   errorMessage,
   formatDuration,
   installSignalHandlers,
@@ -90,7 +91,7 @@ async function buildDaemon(settings: RunSettings, logger: Logger, redactor: Retu
 
 /** The composition root of `run`: builds everything once, hands it down, tears it down in reverse. */
 async function runDaemon(settings: RunSettings, once: boolean, signal: AbortSignal): Promise<number> {
-  const redactor = createRedactor([settings.telegramBotToken]);
+  const redactor = createRedactor([settings.telegramBotToken, ...databaseSecrets(settings.db)]);
   const logger = createLogger({ format: settings.logFormat, level: settings.logLevel, redactor });
   const cleanups = new Cleanups();
   cleanups.add(() => logger.close());
@@ -140,14 +141,14 @@ async function runStatus(settings: StatusSettings, json: boolean): Promise<numbe
     handle = openDatabase(settings.db, { create: false });
   } catch (error) {
     if (error instanceof MissingDatabaseError) process.stderr.write(`lunasentri-heartbeat: status: no database at ${error.path}\n`);
-    else process.stderr.write(`lunasentri-heartbeat: status failed: ${createRedactor().redact(errorMessage(error))}\n`);
+    else process.stderr.write(`lunasentri-heartbeat: status failed: ${createRedactor(databaseSecrets(settings.db)).redact(errorMessage(error))}\n`);
     return 1;
   }
   try {
     await printStatus(handle.db, systemClock, { json }, (text) => process.stdout.write(text));
     return 0;
   } catch (error) {
-    process.stderr.write(`lunasentri-heartbeat: status failed: ${createRedactor().redact(errorMessage(error))}\n`);
+    process.stderr.write(`lunasentri-heartbeat: status failed: ${createRedactor(databaseSecrets(settings.db)).redact(errorMessage(error))}\n`);
     return 1;
   } finally {
     await handle.close();

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import type { SettingsSpec } from './settings';
+import { envNames, type SettingsSpec } from './settings';
 
 /**
  * Adds one commander option per setting that has a flag. Defaults are not handed to commander, so
@@ -9,7 +9,7 @@ import type { SettingsSpec } from './settings';
 export function addSettingOptions(command: Command, spec: SettingsSpec): Command {
   for (const setting of Object.values(spec)) {
     if (!setting.flag) continue;
-    const env = setting.env ? `; env ${setting.env}` : '';
+    const env = setting.env ? `; env ${envNames(setting).join(', else ')}` : '';
     command.addOption(new Option(`--${setting.flag} <${setting.valueName}>`, `${setting.doc} (default: ${defaultText(setting)}${env})`));
   }
   return command;

@@ -1,8 +1,15 @@
 import { booleanSetting, durationSetting, enumSetting, stringSetting } from './settings';
 
-/** Where both processes find the shared SQLite file. */
+/** Where both processes find the shared database: a SQLite file, or a `postgres://` URL. */
 export const dbSettings = {
-  db: stringSetting({ flag: 'db', env: 'DB_PATH', valueName: 'PATH', default: './data/lunasentri.db', doc: 'SQLite file shared by the API and the daemon' }),
+  db: stringSetting({
+    flag: 'db',
+    primaryEnv: 'DATABASE_URL',
+    env: 'DB_PATH',
+    valueName: 'PATH|URL',
+    default: './data/lunasentri.db',
+    doc: 'the database shared by the API and the daemon: a SQLite file path, or a postgres:// URL for PostgreSQL',
+  }),
 };
 
 export const logSettings = {

@@ -9,6 +9,8 @@ export interface Setting<T> {
   flag?: string;
   /** Environment variable name. */
   env?: string;
+  /** An environment variable read before `env` (e.g. `DATABASE_URL` before `DB_PATH`). */
+  primaryEnv?: string;
   /** Placeholder shown in help, e.g. `DUR`. */
   valueName: string;
   default: T;
@@ -143,7 +145,8 @@ export function resolveSettings<S extends SettingsSpec>(spec: S, sources: Settin
   const out: Record<string, unknown> = {};
   for (const [key, setting] of Object.entries(spec)) {
     const fromFlag = flags[key];
-    const fromEnv = setting.env !== undefined ? env[setting.env] : undefined;
+    const envName = setting.primaryEnv !== undefined && env[setting.primaryEnv] !== undefined ? setting.primaryEnv : setting.env;
+    const fromEnv = envName !== undefined ? env[envName] : undefined;
     let raw: string | undefined;
     let source: string;
     if (fromFlag !== undefined) {
@@ -151,7 +154,7 @@ export function resolveSettings<S extends SettingsSpec>(spec: S, sources: Settin
       source = `--${setting.flag ?? key}`;
     } else if (fromEnv !== undefined) {
       raw = fromEnv;
-      source = setting.env as string;
+      source = envName as string;
     } else {
       out[key] = setting.default;
       continue;
@@ -166,11 +169,16 @@ export function resolveSettings<S extends SettingsSpec>(spec: S, sources: Settin
   return out as SettingsValues<S>;
 }
 
+/** The environment variables a setting reads, in the order they count. */
+export function envNames(setting: Setting<unknown>): string[] {
+  return [setting.primaryEnv, setting.env].filter((name): name is string => name !== undefined);
+}
+
 /** A Markdown table of settings (flag, env var, default, meaning), for the README and `--help`. */
 export function settingsTable(spec: SettingsSpec): string {
   const rows = Object.values(spec).map((setting) => {
     const flag = setting.flag ? `\`--${setting.flag} ${setting.valueName}\`` : '';
-    const env = setting.env ? `\`${setting.env}\`` : '';
+    const env = envNames(setting).map((name) => `\`${name}\``).join(', ');
     const def = setting.default === '' || setting.default === undefined ? '(unset)' : `\`${setting.format(setting.default)}\``;
     // A bare | would end the cell, even inside backticks (GitHub's table syntax).
     return `| ${[flag, env, def, setting.doc].map((cell) => cell.replace(/\|/g, '\\|')).join(' | ')} |`;

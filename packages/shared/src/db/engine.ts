@@ -22,3 +22,27 @@ export function lockedForClaim<DB, TB extends keyof DB, O>(db: Kysely<any>, quer
   if (engineOf(db) !== 'postgres') return query;
   return (of === undefined ? query.forUpdate() : query.forUpdate(of as never)).skipLocked();
 }
+
+/** The secrets a database setting carries (a PostgreSQL URL's password), for the process's redactor. */
+export function databaseSecrets(location: string): string[] {
+  if (!isPostgresUrl(location)) return [];
+  try {
+    const password = decodeURIComponent(new URL(location.trim()).password);
+    return password ? [password, encodeURIComponent(password)] : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The database setting as log lines and errors may show it: a PostgreSQL URL without its password. */
+export function describeDatabase(location: string): string {
+  if (!isPostgresUrl(location)) return location;
+  try {
+    const u = new URL(location.trim());
+    u.password = '';
+    u.search = '';
+    return u.toString();
+  } catch {
+    return 'postgres://(unparsable URL)';
+  }
+}

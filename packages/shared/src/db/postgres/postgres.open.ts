@@ -1,4 +1,5 @@
 import pg from 'pg';
+import Cursor from 'pg-cursor';
 import { Kysely, PostgresDialect } from 'kysely';
 import type { DatabaseHandle, OpenOptions } from '../port';
 import type { Database } from '../schema';
@@ -66,7 +67,7 @@ export function openPostgres(url: string, options: OpenOptions = {}): DatabaseHa
     connect: () => pool.connect().catch((error: unknown) => Promise.reject(unreachable(url, error))),
     end: () => pool.end(),
   };
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: connectingPool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: connectingPool, cursor: Cursor }) });
   let closed = false;
   return {
     engine: 'postgres',
