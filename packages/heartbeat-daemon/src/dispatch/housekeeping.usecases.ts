@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import { deleteFinishedEvents } from '../outbox/outbox.repository';
 import { isClaimHolderGone, pidAlive, type Host } from './claims.models';
 import { claimHolders, expireStale, releaseClaims } from './deliveries.repository';
+import { takeJobTurn } from './housekeeping.repository';
 import { DELIVERY_TTL_MS } from './retry.models';
 
 export interface HousekeepingDeps {
@@ -45,14 +46,15 @@ const DELETE_PER_STATEMENT = 200;
 /**
  * The outbox's housekeeping, off the delivery path: claims of daemons that are certainly gone are
  * taken over, deliveries still pending 24 h after their event end dead, and old finished events are
- * deleted. Each job keeps its own cadence; one failing is logged and the others still run.
+ * deleted. Each job keeps its own cadence; expiry and retention run once per period for the whole
+ * fleet of daemons sharing the database ({@link takeJobTurn}), not once per daemon. One job failing
+ * is logged and the others still run.
  */
 export function createHousekeeping(deps: HousekeepingDeps): Housekeeping {
   const { db, clock, logger, instanceId } = deps;
   const host: Host = deps.host ?? { hostname: hostname(), pid: process.pid, pidAlive };
   const staleMs = deps.holderStaleMs ?? 10_000;
   const retentionMs = deps.retentionMs ?? 30 * 24 * 3600_000;
-  const last = { expiry: -Infinity, retention: -Infinity };
   let started = false;
   let stopped = false;
   let timer: NodeJS.Timeout | null = null;
@@ -104,17 +106,19 @@ export function createHousekeeping(deps: HousekeepingDeps): Housekeeping {
     }
   }
 
+  /** A fleet-wide job runs when this daemon wins its turn: once per period for all daemons together. */
+  async function fleetJob(name: string, everyMs: number, now: Date, run: () => Promise<void>): Promise<void> {
+    await job(name, async () => {
+      if (await takeJobTurn(db, { job: name, instanceId, now, everyMs })) await run();
+    });
+  }
+
   async function runDue(): Promise<void> {
     const now = clock.now();
+    // Per daemon: whether a holder is gone can only be judged from its own host.
     await job('claim takeover', () => takeOverFromGone(now));
-    if (now.getTime() - last.expiry >= EXPIRY_EVERY_MS) {
-      last.expiry = now.getTime();
-      await job('expiry', () => expireOld(now));
-    }
-    if (now.getTime() - last.retention >= RETENTION_EVERY_MS) {
-      last.retention = now.getTime();
-      await job('retention', () => applyRetention(now));
-    }
+    await fleetJob('expiry', EXPIRY_EVERY_MS, now, () => expireOld(now));
+    await fleetJob('retention', RETENTION_EVERY_MS, now, () => applyRetention(now));
   }
 
   const tick = () => {

@@ -412,6 +412,26 @@ describeEachEngine('the dispatcher, with the real senders against local servers'
     ]);
   });
 
+  test('expiry and retention run once per period for all daemons sharing the database, not once per daemon', async () => {
+    await insertTelegramRecipient(db.db, userId, 4242);
+    await goOffline();
+    clock.advance(24 * 3600_000 + 1);
+    const other = await secondConnection(db.path);
+    cleanups.push(() => other.close());
+    const a = housekeeping({ telegram: null, instanceId: 'daemon-a' });
+    const b = createHousekeeping({ db: other.db, clock, logger: log.logger, instanceId: 'daemon-b', channels: ['webhook'] });
+    await Promise.all([a.runOnce(), b.runOnce()]);
+    const turns = await db.db.selectFrom('monitor_state').select(['key', 'value']).where('key', 'like', 'housekeeping:%').orderBy('key').execute();
+    expect(turns.map((t) => t.key)).toEqual(['housekeeping:expiry', 'housekeeping:retention']);
+    expect((await log.messages()).filter((m) => m.includes('are dead'))).toHaveLength(1);
+    // Within the minute neither looks again, whichever asks.
+    clock.advance(30_000);
+    await Promise.all([a.runOnce(), b.runOnce()]);
+    expect((await db.db.selectFrom('monitor_state').select('updated_at').where('key', '=', 'housekeeping:expiry').executeTakeFirstOrThrow()).updated_at).toBe(
+      new Date(clock.now().getTime() - 30_000).toISOString(),
+    );
+  });
+
   test('events older than 30 days whose deliveries are all final are deleted with their deliveries, at most once an hour', async () => {
     await insertWebhook(db.db, userId, receiver.url, SECRET);
     await insertTelegramRecipient(db.db, userId, 4242);
