@@ -1,16 +1,17 @@
+import { describeEachEngine } from '../../../test/support/engines';
 import { openDatabase } from '@lunasentri/shared';
 import { insertMachine } from '../../../test/support/fixtures';
 import { createMachine, rotateMachineKey, setMachineEnabled } from '../src/machines/machines.repository';
 import { AGENT_FIRST_REPORT, AGENT_STEADY_REPORT, call, eventually, expectError, newUser, startTestApi, type TestApi } from './support/harness';
 
-describe('agent ingest', () => {
+describeEachEngine('agent ingest', (engine) => {
   let api: TestApi;
   let userId: number;
   let machineId: number;
   let key: string;
 
   beforeEach(async () => {
-    api = await startTestApi();
+    api = await startTestApi({ engine });
     userId = (await newUser(api, 'owner@example.com')).id;
     const created = await createMachine(api.db.db, api.clock, userId, { name: 'production-server', hostname: 'prod-01.example.com' });
     machineId = created.machine.id;
@@ -22,7 +23,7 @@ describe('agent ingest', () => {
   });
 
   const machine = () => api.db.db.selectFrom('machines').selectAll().where('id', '=', machineId).executeTakeFirstOrThrow();
-  const metricsRows = () => api.db.db.selectFrom('machine_metrics').selectAll().where('machine_id', '=', machineId).execute();
+  const metricsRows = () => api.db.db.selectFrom('machine_metrics').selectAll().where('machine_id', '=', machineId).orderBy('id').execute();
   const flush = () => api.service.ctx.ingest.flush(true);
 
   it("accepts the Go agent's first report with 202 and an empty body, stamping server time", async () => {
@@ -208,7 +209,7 @@ describe('agent ingest', () => {
 
   it('coalesces fast reports of one machine into one write per write interval, keeping the latest last_seen', async () => {
     await api.dispose();
-    api = await startTestApi({ minWriteIntervalMs: 1_000 });
+    api = await startTestApi({ minWriteIntervalMs: 1_000, engine });
     userId = (await newUser(api, 'owner@example.com')).id;
     const created = await createMachine(api.db.db, api.clock, userId, { name: 'chatty' });
     machineId = created.machine.id;
@@ -248,7 +249,7 @@ describe('agent ingest', () => {
 
   it('keeps a flushed last_seen across a restart: stop writes what is buffered, a reopened file has it', async () => {
     await api.dispose();
-    api = await startTestApi({ flushIntervalMs: 60_000, minWriteIntervalMs: 60_000 });
+    api = await startTestApi({ flushIntervalMs: 60_000, minWriteIntervalMs: 60_000, engine });
     const path = api.db.path;
     const owner = await newUser(api, 'owner@example.com');
     const created = await createMachine(api.db.db, api.clock, owner.id, { name: 'restart-me' });

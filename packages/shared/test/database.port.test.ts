@@ -83,7 +83,7 @@ describeEachEngine('the database port', (engine) => {
     const lookup = db.machineKeyLookup();
     expect(await lookup.find('h'.repeat(64))).toEqual({ machineId: id, isEnabled: 1 });
     expect(await lookup.find('x'.repeat(64))).toBeUndefined();
-    expect(typeof lookup.revision()).toBe('number');
+    expect(typeof (await lookup.revision())).toBe('number');
   });
 });
 

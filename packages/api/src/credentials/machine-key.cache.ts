@@ -19,7 +19,7 @@ export interface MachineKeyCacheOptions {
    * The database's credential revision (bumped on every key or enabled-state change, by any process).
    * Read at most once per `revisionCheckMs`; when it moved, the whole cache is dropped.
    */
-  revision?: () => number;
+  revision?: () => number | Promise<number>;
   /** default 1 s: bounds how long a key revoked or a machine disabled elsewhere still works */
   revisionCheckMs?: number;
   /** Oldest entries are dropped beyond this, so memory stays bounded whatever the fleet size. */
@@ -39,6 +39,8 @@ export class MachineKeyCache {
   private readonly revisionCheckMs: number;
   private checkedAt = Number.NEGATIVE_INFINITY;
   private knownRevision: number | undefined;
+  /** a revision read still on its way (a networked database): until it lands, every lookup misses */
+  private checking = false;
 
   constructor(
     private readonly clock: Clock,
@@ -52,6 +54,8 @@ export class MachineKeyCache {
   get(keyHash: string): CachedMachineKey | undefined {
     const now = this.clock.now().getTime();
     this.checkRevision(now);
+    // While a revision read is out, the cache may be stale: the database answers instead (a miss).
+    if (this.checking) return undefined;
     const entry = this.entries.get(keyHash);
     if (entry === undefined) return undefined;
     if (entry.expiresAt <= now) {
@@ -95,12 +99,33 @@ export class MachineKeyCache {
     return this.entries.size;
   }
 
+  /** Whether a revision read is on its way (a networked database); lookups miss meanwhile. */
+  get checkingRevision(): boolean {
+    return this.checking;
+  }
+
   /** One primary-key read a second at most; a clock going backwards also triggers a check. */
   private checkRevision(now: number): void {
     if (!this.options.revision) return;
     if (now - this.checkedAt < this.revisionCheckMs && now >= this.checkedAt) return;
     this.checkedAt = now;
     const revision = this.options.revision();
+    if (typeof revision === 'number') return this.applyRevision(revision);
+    this.checking = true;
+    revision.then(
+      (value) => {
+        this.checking = false;
+        this.applyRevision(value);
+      },
+      () => {
+        // Unknown: drop everything rather than trust entries that may have been revoked.
+        this.checking = false;
+        this.clear();
+      },
+    );
+  }
+
+  private applyRevision(revision: number): void {
     if (this.knownRevision !== undefined && revision !== this.knownRevision) this.clear();
     this.knownRevision = revision;
   }

@@ -1,4 +1,4 @@
-import { createLogger, createNotifier, createRedactor, type Notifier } from '@lunasentri/shared';
+import { createLogger, createNotifier, createRedactor, type DatabaseEngine, type Notifier } from '@lunasentri/shared';
 import { TestClock } from '../../../../test/support/test-clock';
 import { captureStream } from '../../../../test/support/capture';
 import { createTestDb, type TestDb } from '../../../../test/support/db';
@@ -20,6 +20,8 @@ export interface TestApiOptions {
   closeGraceMs?: number;
   /** reuse a database (restart tests); a fresh one otherwise */
   db?: TestDb;
+  /** the engine of a fresh database; default SQLite */
+  engine?: DatabaseEngine;
 }
 
 export interface TestApi {
@@ -37,7 +39,7 @@ export interface TestApi {
 
 /** The real API on 127.0.0.1, an ephemeral port and a real SQLite file, with a test clock. */
 export async function startTestApi(options: TestApiOptions = {}): Promise<TestApi> {
-  const db = options.db ?? (await createTestDb());
+  const db = options.db ?? (await createTestDb(options.engine));
   const clock = new TestClock();
   const capture = captureStream();
   const redactor = createRedactor();

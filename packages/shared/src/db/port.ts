@@ -113,5 +113,5 @@ export interface MachineKeyLookup {
   /** The machine a live (unrevoked) key belongs to. */
   find(keyHash: string): Awaitable<MachineKeyOwner | undefined>;
   /** `credential_revision.revision`: changes whenever any process changes a key or a machine's enabled state. */
-  revision(): number;
+  revision(): Awaitable<number>;
 }

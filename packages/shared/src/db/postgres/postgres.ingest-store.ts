@@ -45,13 +45,15 @@ export function postgresIngestStore(db: Kysely<Database>): IngestStore {
           RETURNING 1
         ), sampled AS (
           INSERT INTO machine_metrics (machine_id, recorded_at, cpu_pct, mem_used_pct, disk_used_pct, net_rx_bytes, net_tx_bytes, uptime_s)
-          SELECT v.* FROM unnest(
+          SELECT v.machine_id, v.recorded_at, v.cpu_pct, v.mem_used_pct, v.disk_used_pct, v.net_rx_bytes, v.net_tx_bytes, v.uptime_s FROM unnest(
             ${column(s, (m) => m.machine_id)}::int[], ${column(s, (m) => m.recorded_at)}::text[],
             ${column(s, (m) => m.cpu_pct)}::float8[], ${column(s, (m) => m.mem_used_pct)}::float8[],
             ${column(s, (m) => m.disk_used_pct)}::float8[], ${column(s, (m) => m.net_rx_bytes)}::int8[],
             ${column(s, (m) => m.net_tx_bytes)}::int8[], ${column(s, (m) => m.uptime_s)}::int8[]
-          ) AS v(machine_id, recorded_at, cpu_pct, mem_used_pct, disk_used_pct, net_rx_bytes, net_tx_bytes, uptime_s)
+          ) WITH ORDINALITY AS v(machine_id, recorded_at, cpu_pct, mem_used_pct, disk_used_pct, net_rx_bytes, net_tx_bytes, uptime_s, n)
           WHERE EXISTS (SELECT 1 FROM machines WHERE id = v.machine_id)
+          -- In arrival order, as on SQLite: the semi-join above may otherwise reorder them.
+          ORDER BY v.n
           RETURNING 1
         )
         SELECT pg_notify(${CHANGES_CHANNEL}, ''), (SELECT count(*) FROM touched) AS machines, (SELECT count(*) FROM sampled) AS samples`.execute(db);
