@@ -1,6 +1,6 @@
 /**
  * @lunasentri/shared — what both processes share: the database (schema, migrations, pragmas),
- * settings and durations, logging, the clock, and the notifier.
+ * settings and durations, logging, the clock, the notifier, and text checks.
  */
 export * from './db';
 export * from './config';
@@ -8,3 +8,4 @@ export * from './log';
 export * from './clock';
 export * from './notify';
 export * from './liveness';
+export * from './text';
