@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { hashCredential } from '../credentials/credentials';
+import type { RefusedKeysReporter } from '../credentials/refused-keys.reporter';
 import { findTokenOwner, touchToken } from '../users/users.repository';
 import type { ApiContext } from './context';
 import { ApiError } from './errors';
@@ -37,11 +38,15 @@ const keyOnUserRoute = () => new ApiError(401, 'auth.invalid_token', 'this is a 
  * valid key: one more indexed read tells a user who pasted their personal token into an agent config
  * what is wrong. The hint is best effort; if the read fails, the plain refusal stands.
  */
-function refuseUnknownKey(ctx: ApiContext, hash: string, done: HookHandlerDoneFunction): void {
+function refuseUnknownKey(ctx: ApiContext, refused: RefusedKeysReporter, request: FastifyRequest, hash: string, done: HookHandlerDoneFunction): void {
   findTokenOwner(ctx.db, hash).then(
-    (owner) => done(owner ? tokenOnAgentRoute() : invalidKey()),
+    (owner) => {
+      refused.note(owner ? 'personal_token' : 'invalid_key', request.ip);
+      done(owner ? tokenOnAgentRoute() : invalidKey());
+    },
     (error: unknown) => {
       ctx.logger.debug('Could not check a refused machine key against the API tokens', { error: error instanceof Error ? error.message : String(error) });
+      refused.note('invalid_key', request.ip);
       done(invalidKey());
     },
   );
@@ -50,12 +55,15 @@ function refuseUnknownKey(ctx: ApiContext, hash: string, done: HookHandlerDoneFu
 /**
  * The ingest hot path's gate, synchronous: a cached key answers from memory; a miss costs one indexed
  * read through a prepared statement. Runs at onRequest, so a request without a valid key is refused
- * before its body is parsed.
+ * before its body is parsed. Refusals are counted for the rate-bounded log line.
  */
-export function machineKeyHook(ctx: ApiContext) {
+export function machineKeyHook(ctx: ApiContext, refused: RefusedKeysReporter) {
   return (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     const key = machineKey(request);
-    if (key === undefined) return done(missingKey());
+    if (key === undefined) {
+      refused.note('missing_key', request.ip);
+      return done(missingKey());
+    }
     const hash = hashCredential(key);
     const cached = ctx.keyCache.get(hash);
     if (cached) {
@@ -69,7 +77,7 @@ export function machineKeyHook(ctx: ApiContext) {
     } catch (error) {
       return done(error as Error);
     }
-    if (!found) return refuseUnknownKey(ctx, hash, done);
+    if (!found) return refuseUnknownKey(ctx, refused, request, hash, done);
     const enabled = found.isEnabled === 1;
     ctx.keyCache.set(hash, { machineId: found.machineId, enabled });
     if (!enabled) return done(disabledMachine());
