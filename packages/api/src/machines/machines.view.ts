@@ -1,12 +1,16 @@
 import type { Selectable } from 'kysely';
 import type { Machine, MachineMetricsTable } from '@lunasentri/shared';
 
-/** A machine as the API shows it. Built field by field so nothing new (or secret) leaks by default. */
+/**
+ * A machine as the API shows it. Built field by field so nothing new (or secret) leaks by default.
+ * `hostname` is the one the user gave, else (null or empty) the one the agent reports; the stored
+ * column is untouched, so giving one later, or clearing it, behaves as expected.
+ */
 export function machineView(m: Machine) {
   return {
     id: m.id,
     name: m.name,
-    hostname: m.hostname,
+    hostname: m.hostname || m.reported_hostname,
     description: m.description,
     status: m.status,
     last_seen: m.last_seen,
