@@ -1,3 +1,4 @@
+import { parseIsoTime } from '@lunasentri/shared';
 import { ApiError, notFound } from './errors';
 
 const ID = /^[1-9][0-9]{0,14}$/;
@@ -47,4 +48,13 @@ export function queryInt(query: unknown, name: string, options: { min: number; m
     throw new ApiError(400, 'request.invalid_query', `${name} must be a whole number from ${options.min} to ${options.max}`);
   }
   return value;
+}
+
+/** An optional time query parameter (RFC 3339 with a zone), as stored text: ISO-8601 UTC with milliseconds. */
+export function queryTime(query: unknown, name: string): string | undefined {
+  if ((query as Record<string, unknown>)[name] === undefined) return undefined;
+  const text = queryValue(query, name);
+  const ms = text === undefined ? undefined : parseIsoTime(text);
+  if (ms === undefined) throw new ApiError(400, 'request.invalid_query', `${name} must be an ISO-8601 time with a zone, such as 2026-11-28T03:00:00Z`);
+  return new Date(ms).toISOString();
 }

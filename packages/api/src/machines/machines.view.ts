@@ -32,8 +32,8 @@ export function machineView(m: Machine) {
   };
 }
 
-export function metricsView(row: Selectable<MachineMetricsTable> | undefined) {
-  if (!row) return null;
+/** One stored metrics sample, as `latest_metrics` and `GET /machines/:id/metrics` show it. */
+export function metricsView(row: Selectable<MachineMetricsTable>) {
   return {
     recorded_at: row.recorded_at,
     cpu_pct: row.cpu_pct,

@@ -1,2 +1,3 @@
 export * from './clock';
 export * from './test-clock';
+export * from './iso-time';
