@@ -66,6 +66,32 @@ describe('machines', () => {
     expect(one.body.latest_metrics).toMatchObject({ cpu_pct: 12.5, mem_used_pct: 40.2 });
   });
 
+  it('shows the hostname the agent reports when none was given, and the given one otherwise', async () => {
+    const bare = await register(alice.token, { name: 'bare' });
+    const named = await register(alice.token, { name: 'named', hostname: 'prod-01.example.com' });
+    for (const created of [bare, named]) {
+      const report = { ...AGENT_STEADY_REPORT, system_info: { hostname: `vm-${created.body.name}` } };
+      expect((await call(api.url, 'POST', '/agent/metrics', { auth: created.body.api_key, json: report })).status).toBe(202);
+    }
+    await api.service.ctx.ingest.flush(true);
+
+    const one = await call(api.url, 'GET', `/machines/${bare.body.id}`, { auth: alice.token });
+    expect(one.body).toMatchObject({ hostname: 'vm-bare', system_info: { hostname: 'vm-bare' } });
+    const list = await call(api.url, 'GET', '/machines', { auth: alice.token });
+    expect(list.body.map((m: { hostname: string }) => m.hostname)).toEqual(['vm-bare', 'prod-01.example.com']);
+    expect(list.body[1].system_info.hostname).toBe('vm-named');
+
+    // Clearing a given hostname (null or empty) falls back to the reported one; the column keeps what was given.
+    for (const hostname of [null, '']) {
+      const cleared = await call(api.url, 'PATCH', `/machines/${named.body.id}`, { auth: alice.token, json: { hostname } });
+      expect(cleared.body.hostname).toBe('vm-named');
+      const row = await api.db.db.selectFrom('machines').select('hostname').where('id', '=', named.body.id).executeTakeFirstOrThrow();
+      expect(row.hostname).toBe(hostname);
+    }
+    const given = await call(api.url, 'PATCH', `/machines/${bare.body.id}`, { auth: alice.token, json: { hostname: 'chosen' } });
+    expect(given.body.hostname).toBe('chosen');
+  });
+
   it('updates name, hostname and description with PATCH, and never status', async () => {
     const mine = await register(alice.token, { name: 'a1', hostname: 'h1' });
     await api.db.db.updateTable('machines').set({ status: 'online' }).where('id', '=', mine.body.id).execute();

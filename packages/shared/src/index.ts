@@ -1,7 +1,7 @@
 /**
  * @lunasentri/shared — what both processes share: the database port (schema, migrations, engines),
- * settings and durations, logging, the clock, the process shell, the notifier, and the pure rules of
- * quiet alerts (maintenance windows, snooze, flapping, reminders).
+ * settings and durations, logging, the clock, the process shell, the notifier, text checks, and the
+ * pure rules of quiet alerts (maintenance windows, snooze, flapping, reminders).
  */
 export * from './db';
 export * from './config';
@@ -11,3 +11,4 @@ export * from './notify';
 export * from './liveness';
 export * from './process';
 export * from './quiet';
+export * from './text';

@@ -37,6 +37,21 @@ describe('Go durations', () => {
     },
   );
 
+  test.each([
+    ['10', 'missing unit in duration "10": add a unit, e.g. 10s'],
+    ['1.5', 'missing unit in duration "1.5": add a unit, e.g. 1.5s'],
+    ['-10', 'missing unit in duration "-10": add a unit, e.g. -10s'],
+    [' 30 ', 'missing unit in duration " 30 ": add a unit, e.g. 30s'],
+    ['00', 'missing unit in duration "00": add a unit, e.g. 00s'],
+    ['1h30', 'missing unit in duration "1h30": add a unit to 30, e.g. 30s'],
+  ])('a number without a unit (%j) is told to add one', (text, message) => {
+    expect(() => parseDuration(text)).toThrow(new DurationSyntaxError(message));
+  });
+
+  test.each(['0', '+0', '-0', ' 0 '])('%j is zero without a unit, as in Go', (text) => {
+    expect(parseDuration(text)).toBe(0);
+  });
+
   test('formats the contract examples', () => {
     expect(formatDuration(30_000)).toBe('30s');
     expect(formatDuration(120_000)).toBe('2m0s');

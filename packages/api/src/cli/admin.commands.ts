@@ -3,6 +3,7 @@ import { migrateToLatest, type Clock, type Database } from '@lunasentri/shared';
 import { createMachine } from '../machines/machines.repository';
 import { machineView } from '../machines/machines.view';
 import { createToken, createUser, findUserByEmail, listTokens, revokeToken, UserExistsError, type TokenSummary } from '../users/users.repository';
+import { checkAdminText } from './admin.input';
 import type { AdminCommand } from './cli.program';
 
 export interface AdminIo {
@@ -23,6 +24,7 @@ export class AdminError extends Error {
 export async function runAdminCommand(db: Kysely<Database>, clock: Clock, command: AdminCommand, io: AdminIo): Promise<void> {
   const say = (text: string) => io.stderr.write(`${text}\n`);
   const print = (text: string) => io.stdout.write(`${text}\n`);
+  checkAdminText(command);
   switch (command.kind) {
     case 'migrate': {
       const applied = await migrateToLatest(db);

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { MachineKeyLookup, MachineKeyOwner } from '@lunasentri/shared';
 import { hashCredential } from '../credentials/credentials';
+import type { RefusedKeysReporter } from '../credentials/refused-keys.reporter';
 import { findTokenOwner, touchToken } from '../users/users.repository';
 import type { ApiContext } from './context';
 import { ApiError } from './errors';
@@ -27,16 +28,43 @@ function machineKey(request: FastifyRequest): string | undefined {
 const missingKey = () => new ApiError(401, 'auth.missing_key', 'machine API key required (Authorization: Bearer <key> or X-API-Key)');
 const invalidKey = () => new ApiError(401, 'auth.invalid_key', 'unknown or revoked machine API key');
 const disabledMachine = () => new ApiError(403, 'machine.disabled', 'machine is disabled');
+const tokenOnAgentRoute = () =>
+  new ApiError(401, 'auth.invalid_key', "this is a personal API token; agent routes need the machine's API key (Authorization: Bearer lsk_… or X-API-Key)");
+const missingToken = () => new ApiError(401, 'auth.missing_token', 'API token required (Authorization: Bearer <token>)');
+const invalidToken = () => new ApiError(401, 'auth.invalid_token', 'unknown or revoked API token');
+const keyOnUserRoute = () => new ApiError(401, 'auth.invalid_token', 'this is a machine API key; user routes need a personal API token (Authorization: Bearer lst_…)');
+
+/**
+ * The refusal of a credential that is not a live machine key. Only on this failure path, never for a
+ * valid key: one more indexed read tells a user who pasted their personal token into an agent config
+ * what is wrong. The hint is best effort; if the read fails, the plain refusal stands.
+ */
+function refuseUnknownKey(ctx: ApiContext, refused: RefusedKeysReporter, request: FastifyRequest, hash: string, done: HookHandlerDoneFunction): void {
+  findTokenOwner(ctx.db, hash).then(
+    (owner) => {
+      refused.note(owner ? 'personal_token' : 'invalid_key', request.ip);
+      done(owner ? tokenOnAgentRoute() : invalidKey());
+    },
+    (error: unknown) => {
+      ctx.logger.debug('Could not check a refused machine key against the API tokens', { error: error instanceof Error ? error.message : String(error) });
+      refused.note('invalid_key', request.ip);
+      done(invalidKey());
+    },
+  );
+}
 
 /**
  * The ingest hot path's gate, synchronous: a cached key answers from memory; a miss costs one indexed
  * read through a prepared statement. Runs at onRequest, so a request without a valid key is refused
- * before its body is parsed.
+ * before its body is parsed. Refusals are counted for the rate-bounded log line.
  */
-export function machineKeyHook(ctx: ApiContext) {
+export function machineKeyHook(ctx: ApiContext, refused: RefusedKeysReporter) {
   return (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     const key = machineKey(request);
-    if (key === undefined) return done(missingKey());
+    if (key === undefined) {
+      refused.note('missing_key', request.ip);
+      return done(missingKey());
+    }
     const hash = hashCredential(key);
     const cached = ctx.keyCache.get(hash);
     if (cached) {
@@ -45,7 +73,7 @@ export function machineKeyHook(ctx: ApiContext) {
       return done();
     }
     const admit = (found: MachineKeyOwner | undefined): void => {
-      if (!found) return done(invalidKey());
+      if (!found) return refuseUnknownKey(ctx, refused, request, hash, done);
       const enabled = found.isEnabled === 1;
       ctx.keyCache.set(hash, { machineId: found.machineId, enabled });
       if (!enabled) return done(disabledMachine());
@@ -68,9 +96,11 @@ export function machineKeyHook(ctx: ApiContext) {
 export function userTokenHook(ctx: ApiContext) {
   return async (request: FastifyRequest): Promise<void> => {
     const token = bearer(request.headers.authorization);
-    if (token === undefined) throw new ApiError(401, 'auth.missing_token', 'API token required (Authorization: Bearer <token>)');
-    const owner = await findTokenOwner(ctx.db, hashCredential(token));
-    if (!owner) throw new ApiError(401, 'auth.invalid_token', 'unknown or revoked API token');
+    if (token === undefined) throw missingToken();
+    const hash = hashCredential(token);
+    const owner = await findTokenOwner(ctx.db, hash);
+    // Only on the failure path: was it a machine key sent to a user route?
+    if (!owner) throw ctx.keyLookup.find(hash) ? keyOnUserRoute() : invalidToken();
     request.userId = owner.userId;
     const now = ctx.clock.now();
     if (owner.lastUsedAt === null || now.getTime() - Date.parse(owner.lastUsedAt) >= TOKEN_TOUCH_EVERY_MS) {

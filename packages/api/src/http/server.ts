@@ -12,6 +12,7 @@ import { registerWebhookRoutes } from '../notifications/webhooks.routes';
 import { userTokenHook } from './auth';
 import type { ApiContext } from './context';
 import { ApiError, type ErrorBody } from './errors';
+import { illFormedBodyError } from './well-formed';
 
 /** CONTRACT §5: bodies over 64 KiB get 413. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -73,7 +74,8 @@ export function buildServer(ctx: ApiContext, options: ServerOptions = {}): Fasti
 }
 
 /**
- * JSON is the only body type accepted (anything else: 415). An empty JSON body counts as no body,
+ * JSON is the only body type accepted (anything else: 415), and a string in it (value or key) with
+ * a lone UTF-16 surrogate is a 400 on every route. An empty JSON body counts as no body,
  * so `POST /agent/heartbeat` with `Content-Type: application/json` and nothing else is fine; routes
  * that need a body reject `undefined` through their schema.
  *
@@ -87,7 +89,13 @@ function registerJsonParser(app: FastifyInstance): void {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body as string;
     if (text === '') return done(null, undefined);
-    parseJson(request, text, done);
+    parseJson(request, text, (error: Error | null, value?: unknown) => {
+      if (error) return done(error);
+      // Text that cannot be UTF-8 is refused before any route sees it, whatever the route stores.
+      const illFormed = illFormedBodyError(text, value);
+      if (illFormed) return done(illFormed);
+      done(null, value);
+    });
   });
   app.addContentTypeParser('*', (request, payload, done) => {
     const unsupported = () => new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(String(request.headers['content-type'] ?? '').slice(0, 100));

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { RefusedKeysReporter } from '../credentials/refused-keys.reporter';
 import { machineKeyHook } from '../http/auth';
 import type { ApiContext } from '../http/context';
 import { metricsBodySchema, type MetricsBody } from './ingest.schemas';
@@ -10,7 +11,10 @@ import type { MetricsSample, SystemInfoColumns } from './ingest.types';
  * interval. Neither ever touches `status`.
  */
 export function registerIngestRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  const onRequest = machineKeyHook(ctx);
+  const refused = new RefusedKeysReporter(ctx.clock, ctx.logger);
+  // What was counted since the last line is not lost on a graceful stop.
+  app.addHook('onClose', async () => refused.flush());
+  const onRequest = machineKeyHook(ctx, refused);
 
   app.post('/agent/metrics', { onRequest, schema: { body: metricsBodySchema }, config: { area: 'ingest' } }, (request, reply) => {
     const body = request.body as MetricsBody;

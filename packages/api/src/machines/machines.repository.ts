@@ -138,3 +138,17 @@ export function latestMetrics(db: Kysely<Database>, machineId: number): Promise<
     .limit(1)
     .executeTakeFirst();
 }
+
+export interface MetricsHistoryQuery {
+  machineId: number;
+  /** only samples recorded at or after this (ISO-8601 UTC text, as stored) */
+  since?: string;
+  limit: number;
+}
+
+/** A machine's stored samples, newest first: one range read on its (machine_id, recorded_at) index. */
+export function metricsHistory(db: Kysely<Database>, query: MetricsHistoryQuery): Promise<Array<Selectable<MachineMetricsTable>>> {
+  let select = db.selectFrom('machine_metrics').selectAll().where('machine_id', '=', query.machineId);
+  if (query.since !== undefined) select = select.where('recorded_at', '>=', query.since);
+  return select.orderBy('recorded_at', 'desc').orderBy('id', 'desc').limit(query.limit).execute();
+}

@@ -1,13 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../http/context';
 import { notFound } from '../http/errors';
-import { pathId } from '../http/params';
+import { onlyQueryParameters, pathId, queryInt, queryTime } from '../http/params';
 import {
   createMachine,
   deleteMachine,
   findMachine,
   latestMetrics,
   listMachines,
+  metricsHistory,
   rotateMachineKey,
   setMachineEnabled,
   updateMachine,
@@ -16,6 +17,9 @@ import { patchBodySchema, registerBodySchema, type PatchBody, type RegisterBody 
 import { machineView, metricsView } from './machines.view';
 
 const config = { area: 'machine' };
+/** Samples per answer of `GET /machines/:id/metrics`: by default about a quarter hour of a 10 s agent. */
+const METRICS_LIMIT_DEFAULT = 100;
+const METRICS_LIMIT_MAX = 1_000;
 const machineId = (params: unknown) => pathId(params, 'machine', 'machine');
 
 /** Machines of the calling user. Another user's machine answers 404, exactly like a missing one. */
@@ -40,7 +44,17 @@ export function registerMachineRoutes(app: FastifyInstance, ctx: ApiContext): vo
     const id = machineId(request.params);
     const machine = await findMachine(ctx.db, request.userId, id);
     if (!machine) throw notFound('machine');
-    return { ...machineView(machine), latest_metrics: metricsView(await latestMetrics(ctx.db, id)) };
+    const latest = await latestMetrics(ctx.db, id);
+    return { ...machineView(machine), latest_metrics: latest ? metricsView(latest) : null };
+  });
+
+  app.get('/machines/:id/metrics', async (request) => {
+    const id = machineId(request.params);
+    onlyQueryParameters(request.query, ['since', 'limit']);
+    const since = queryTime(request.query, 'since');
+    const limit = queryInt(request.query, 'limit', { min: 1, max: METRICS_LIMIT_MAX, default: METRICS_LIMIT_DEFAULT });
+    if (!(await findMachine(ctx.db, request.userId, id))) throw notFound('machine');
+    return (await metricsHistory(ctx.db, { machineId: id, since, limit })).map(metricsView);
   });
 
   app.patch('/machines/:id', { schema: { body: patchBodySchema }, config }, async (request) => {

@@ -1,12 +1,16 @@
 import type { Selectable } from 'kysely';
 import type { Machine, MachineMetricsTable } from '@lunasentri/shared';
 
-/** A machine as the API shows it. Built field by field so nothing new (or secret) leaks by default. */
+/**
+ * A machine as the API shows it. Built field by field so nothing new (or secret) leaks by default.
+ * `hostname` is the one the user gave, else (null or empty) the one the agent reports; the stored
+ * column is untouched, so giving one later, or clearing it, behaves as expected.
+ */
 export function machineView(m: Machine) {
   return {
     id: m.id,
     name: m.name,
-    hostname: m.hostname,
+    hostname: m.hostname || m.reported_hostname,
     description: m.description,
     status: m.status,
     last_seen: m.last_seen,
@@ -28,8 +32,8 @@ export function machineView(m: Machine) {
   };
 }
 
-export function metricsView(row: Selectable<MachineMetricsTable> | undefined) {
-  if (!row) return null;
+/** One stored metrics sample, as `latest_metrics` and `GET /machines/:id/metrics` show it. */
+export function metricsView(row: Selectable<MachineMetricsTable>) {
   return {
     recorded_at: row.recorded_at,
     cpu_pct: row.cpu_pct,

@@ -16,12 +16,21 @@ const NS_PER_UNIT: Record<string, number> = {
 };
 
 const COMPONENT = /^(\d*)(?:\.(\d*))?([a-zµμ]+)/;
+/** A number with nothing after it: `10`, `1.5`, the `30` of `1h30`. */
+const UNITLESS = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
+
+/** `10` is not a duration in Go (only `0` may go without a unit): say how to fix it. */
+function missingUnit(text: string, input: string, number: string, whole: boolean): DurationSyntaxError {
+  const hint = whole ? `add a unit, e.g. ${input}s` : `add a unit to ${number}, e.g. ${number}s`;
+  return new DurationSyntaxError(`missing unit in duration "${text}": ${hint}`);
+}
 
 export class DurationSyntaxError extends Error {}
 
 /**
  * Parses a Go duration (`500ms`, `30s`, `2m`, `1h30m`, `1.5s`, `-1m`, `0`) into milliseconds.
- * Throws {@link DurationSyntaxError} on anything else, including the empty string.
+ * Throws {@link DurationSyntaxError} on anything else, including the empty string; a number
+ * without a unit (`10`; only `0` may go without one, as in Go) is told to add one (`10s`).
  */
 export function parseDuration(text: string): number {
   const input = text.trim();
@@ -34,9 +43,11 @@ export function parseDuration(text: string): number {
   }
   if (rest === '0') return 0;
   if (rest === '') throw new DurationSyntaxError(`invalid duration "${text}"`);
+  const unsigned = rest;
   let totalNs = 0;
   while (rest !== '') {
     const match = COMPONENT.exec(rest);
+    if (!match && UNITLESS.test(rest)) throw missingUnit(text, input, rest, rest === unsigned);
     if (!match) throw new DurationSyntaxError(`invalid duration "${text}"`);
     const [whole, intPart, fracPart, unit] = match;
     if (intPart === '' && (fracPart === undefined || fracPart === '')) {
