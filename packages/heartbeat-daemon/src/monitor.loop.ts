@@ -1,4 +1,4 @@
-import { errorMessage, type ChangeFeed, type Clock, type Logger } from '@lunasentri/shared';
+import { failureStreak, type ChangeFeed, type Clock, type Logger } from '@lunasentri/shared';
 import type { Dispatcher } from './dispatch/dispatcher.usecases';
 import type { Sweeper } from './sweep/sweep.usecases';
 import { Wakeup } from './wakeup';
@@ -34,11 +34,13 @@ function timerSleep(): (ms: number, signal: AbortSignal) => Promise<void> {
  */
 export async function runMonitor(deps: MonitorDeps, signal: AbortSignal): Promise<void> {
   const { clock, logger } = deps;
+  // A loop that only ever returns when aborted: each failure is logged once per streak and retried.
   const pollMs = deps.pollMs ?? 500;
   const beatEveryMs = deps.beatEveryMs ?? 1_000;
   const sleep = deps.sleep ?? timerSleep();
   let nextAt = 0;
   let lastBeat = -Infinity;
+  const checks = failureStreak(logger, 'Check');
 
   while (!signal.aborted) {
     const changed = deps.changes.poll();
@@ -52,9 +54,11 @@ export async function runMonitor(deps: MonitorDeps, signal: AbortSignal): Promis
           lastBeat = result.now.getTime();
         }
         nextAt = result.nextCheckAt.getTime();
+        checks.succeeded();
       } catch (error) {
-        logger.error(`Check failed: ${errorMessage(error)}`);
-        nextAt = clock.now().getTime() + Math.min(deps.intervalMs, 5_000);
+        checks.failed(error);
+        // Retried with backoff (0.5 s, 1 s, 2 s … up to 5 s or the interval): a database that is back is used at once.
+        nextAt = clock.now().getTime() + Math.min(deps.intervalMs, 5_000, 250 * 2 ** Math.min(checks.failures, 5));
       }
     }
     await sleep(Math.min(pollMs, Math.max(0, nextAt - clock.now().getTime())), signal);

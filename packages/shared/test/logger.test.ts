@@ -1,4 +1,4 @@
-import { createLogger, createRedactor } from '@lunasentri/shared';
+import { createLogger, createRedactor, failureStreak, type Logger } from '@lunasentri/shared';
 import { captureStream } from '../../../test/support/capture';
 
 describe('logger', () => {
@@ -95,6 +95,33 @@ describe('log line integrity', () => {
     await logger.close();
     expect(out.lines()).toEqual([
       '<4>Machine 1 (evil)\\n<6>Heartbeat monitor stopped\\u0000\\u001b[31m) went offline (last seen: 2m15s ago) hostname=a\\nb',
+    ]);
+  });
+});
+
+describe('failure streaks', () => {
+  test('one error line per streak, debug for the retries, one info line when it works again', async () => {
+    const lines: string[] = [];
+    const logger = {
+      error: (m: string) => lines.push(`error ${m}`),
+      warn: (m: string) => lines.push(`warn ${m}`),
+      info: (m: string) => lines.push(`info ${m}`),
+      debug: (m: string) => lines.push(`debug ${m}`),
+    } as unknown as Logger;
+    const streak = failureStreak(logger, 'Check');
+    streak.succeeded();
+    streak.failed(new Error('connection refused'));
+    streak.failed(new Error('connection refused'));
+    streak.failed('still down');
+    expect(streak.failures).toBe(3);
+    streak.succeeded();
+    streak.failed(new Error('again'));
+    expect(lines).toEqual([
+      'error Check failed: connection refused (retrying; logged again only when it works)',
+      'debug Check failed again (attempt 2): connection refused',
+      'debug Check failed again (attempt 3): still down',
+      'info Check works again after 3 failed attempt(s)',
+      'error Check failed: again (retrying; logged again only when it works)',
     ]);
   });
 });

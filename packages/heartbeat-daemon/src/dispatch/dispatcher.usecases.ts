@@ -1,4 +1,4 @@
-import { errorMessage, type ChannelSender, type Clock, type Database, type Logger, type Redactor } from '@lunasentri/shared';
+import { errorMessage, failureStreak, type ChannelSender, type Clock, type Database, type Logger, type Redactor } from '@lunasentri/shared';
 import type { Kysely } from 'kysely';
 import { Wakeup } from '../wakeup';
 import { claimDue, nextDueAt, releaseClaims, type ClaimedDelivery } from './deliveries.repository';
@@ -132,9 +132,11 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   }
 
   async function background(): Promise<void> {
+    const rounds = failureStreak(logger, 'Dispatcher');
     while (!state.stopping) {
       try {
         const claimed = await fill();
+        rounds.succeeded();
         pump();
         if (claimed > 0 || state.stopping) continue;
         // While sends are running, their completions wake us; otherwise sleep until something comes due.
@@ -142,8 +144,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         const due = queue.length === 0 && inFlight.size < concurrency ? await nextDueAt(db, now, channels) : null;
         await wakeup.sleep(due === null ? (deps.idleMs ?? 30_000) : Math.min(deps.idleMs ?? 30_000, Math.max(0, due.getTime() - now.getTime()) + 1));
       } catch (error) {
-        logger.error(`Dispatcher: ${errorMessage(error)}`);
-        await wakeup.sleep(1_000);
+        rounds.failed(error);
+        await wakeup.sleep(Math.min(5_000, 250 * 2 ** Math.min(rounds.failures, 5)));
       }
     }
   }

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { errorMessage, yieldToEventLoop, type ChannelKind, type Clock, type Database, type Logger } from '@lunasentri/shared';
+import { failureStreak, yieldToEventLoop, type FailureStreak, type ChannelKind, type Clock, type Database, type Logger } from '@lunasentri/shared';
 import type { Kysely } from 'kysely';
 import { deleteFinishedEvents } from '../outbox/outbox.repository';
 import { isClaimHolderGone, pidAlive, type Host } from './claims.models';
@@ -98,11 +98,15 @@ export function createHousekeeping(deps: HousekeepingDeps): Housekeeping {
     if (total > 0) logger.info(`Deleted ${total} event(s) older than ${Math.round(retentionMs / 86_400_000)} days, with their deliveries`);
   }
 
+  const streaks = new Map<string, FailureStreak>();
   async function job(name: string, run: () => Promise<void>): Promise<void> {
+    let streak = streaks.get(name);
+    if (!streak) streaks.set(name, (streak = failureStreak(logger, `Housekeeping (${name})`)));
     try {
       await run();
+      streak.succeeded();
     } catch (error) {
-      logger.error(`Housekeeping (${name}) failed: ${errorMessage(error)}`);
+      streak.failed(error);
     }
   }
 
