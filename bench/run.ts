@@ -36,6 +36,7 @@ const BENCHMARKS: Benchmark[] = [
   { name: 'latency', script: 'bench/latency/latency.bench.ts', typescript: true, quickEnv: { BENCH_LATENCY_RUNS: '1' } },
   // Written by the API's engineers (issue 4); this runner only calls it and reads its JSON.
   { name: 'ingest', script: 'bench/ingest/run.js', typescript: false, quickArgs: ['--duration', '2', '--reps', '1', '--warmup', '1'] },
+  { name: 'burst-postgres', script: 'bench/postgres/burst-postgres.bench.ts', typescript: true, quickEnv: { BENCH_BURST_MACHINES: '1000', BENCH_BURST_REPETITIONS: '1' } },
 ];
 
 interface Outcome {

@@ -5,4 +5,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
-TS_NODE_PROJECT=tsconfig.jest.json exec node -r ts-node/register/transpile-only bench/run.ts "$@"
+# The PostgreSQL benchmarks use a private server (BENCH_POSTGRES_URL); without server binaries they are skipped.
+# shellcheck source=private-postgres.sh
+source scripts/private-postgres.sh
+TS_NODE_PROJECT=tsconfig.jest.json node -r ts-node/register/transpile-only bench/run.ts "$@"

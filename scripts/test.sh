@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
-# shellcheck source=postgres-test-server.sh
-source scripts/postgres-test-server.sh
+# shellcheck source=private-postgres.sh
+source scripts/private-postgres.sh
 results=$(mktemp -t lunasentri-jest.XXXXXX.json)
 set +e
 node_modules/.bin/jest --json --outputFile="$results" "$@"

@@ -20,6 +20,7 @@ export function serviceEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of [
     'DB_PATH',
+    'DATABASE_URL',
     'PORT',
     'HOST',
     'MACHINE_HEARTBEAT_CHECK_INTERVAL',

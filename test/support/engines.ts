@@ -2,7 +2,7 @@ import type { DatabaseEngine } from '@lunasentri/shared';
 
 /**
  * The engines a database test runs on: SQLite always; PostgreSQL when the test command started a
- * private server (LUNASENTRI_TEST_POSTGRES_URL, see scripts/postgres-test-server.sh). Without one,
+ * private server (LUNASENTRI_TEST_POSTGRES_URL, see scripts/private-postgres.sh). Without one,
  * `test/postgres.availability.test.ts` says so in one line (and fails under CI=true).
  */
 export const POSTGRES_URL = process.env.LUNASENTRI_TEST_POSTGRES_URL;

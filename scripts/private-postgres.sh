@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sourced by the test command: starts a private PostgreSQL for the tests from the machine's server
+# Sourced by the test and bench commands: starts a private PostgreSQL for the tests from the machine's server
 # binaries (Debian's `postgresql` package), listening on 127.0.0.1 on a free port, with its data in a
 # temp folder, and stops and removes it when the test command exits. Exports
 # LUNASENTRI_TEST_POSTGRES_URL when it runs; without server binaries it exports nothing and the
@@ -28,6 +28,7 @@ if [ -n "$pg_bin" ]; then
     "${as_owner[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w \
       -o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null; then
     export LUNASENTRI_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
+    export BENCH_POSTGRES_URL="$LUNASENTRI_TEST_POSTGRES_URL"
     trap stop_test_postgres EXIT
   else
     echo "PostgreSQL: could not start a private server from $pg_bin (see $pg_dir); its tests are skipped" >&2
