@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { formatDuration, readIngestLiveness, yieldToEventLoop, type Clock, type Database, type IngestLiveness, type Logger } from '@lunasentri/shared';
+import { errorMessage, formatDuration, readIngestLiveness, refreshPlannerStatistics, yieldToEventLoop, type Clock, type Database, type IngestLiveness, type Logger } from '@lunasentri/shared';
 import type { Kysely } from 'kysely';
 import { cutoffOf, decide, ingestStateOf, nextCheckAt, offlinePossible, resumeProtects, type DecisionContext, type IngestState } from './heartbeat.models';
 import {
@@ -56,6 +56,9 @@ export interface Sweeper {
 
 type Candidates = (cutoff: string, limit: number) => Promise<MachineRow[]>;
 
+/** Delivery rows written by one check that count as a burst (see refreshPlannerStatistics). */
+const BURST_ROWS = 500;
+
 /**
  * The sweep: finds candidates through the (status, last_seen) index, decides with the pure model and
  * commits each batch of transitions in one transaction (status compare-and-set, dedup rows, events
@@ -92,6 +95,14 @@ export function createSweeper(deps: SweepDeps): Sweeper {
     return nextCheckAt({ now, intervalMs: deps.intervalMs ?? 30_000, thresholdMs, ingest, earliestFreshLastSeen: fresh, earliestProtectingEnable: enabled });
   }
 
+  /** A burst's rows change what the planner should do with the outbox: at most every 5 minutes. */
+  let statisticsAt = -Infinity;
+  async function refreshStatisticsAfterBurst(now: Date, deliveries: number): Promise<void> {
+    if (deliveries < BURST_ROWS || now.getTime() - statisticsAt < 5 * 60_000) return;
+    statisticsAt = now.getTime();
+    await refreshPlannerStatistics(db).catch((error: unknown) => deps.logger.debug(`Could not refresh planner statistics: ${errorMessage(error)}`));
+  }
+
   return {
     async run(signal) {
       const now = clock.now();
@@ -108,6 +119,7 @@ export function createSweeper(deps: SweepDeps): Sweeper {
         await drain((c, limit) => offlineCandidates(db, c, limit).execute(), 'went-offline', ctx, cutoff, transitions, signal);
       }
       const deliveries = transitions.reduce((n, t) => n + t.deliveries, 0);
+      await refreshStatisticsAfterBurst(now, deliveries);
       return { now, ingest, liveness, transitions, deliveries, nextCheckAt: await planNextCheck(now, ingest, cutoff) };
     },
   };

@@ -1,4 +1,4 @@
-import { PostgresAdapter, type Kysely, type SelectQueryBuilder } from 'kysely';
+import { PostgresAdapter, sql, type Kysely, type SelectQueryBuilder } from 'kysely';
 import type { DatabaseEngine } from './port';
 
 /** Which engine a Kysely instance talks to (migrations and the few engine-aware query helpers ask). */
@@ -45,4 +45,16 @@ export function describeDatabase(location: string): string {
   } catch {
     return 'postgres://(unparsable URL)';
   }
+}
+
+/**
+ * After a bulk write (a burst of thousands of transitions), brings the query planner's statistics up
+ * to date at once. PostgreSQL plans from statistics, and until autovacuum's next round (up to a
+ * minute) it believes the outbox is as small as it was: the claim's stream-order check then probes
+ * the wrong index for every row (seconds per claim at 10,000 rows instead of milliseconds). SQLite
+ * keeps no statistics for these plans: nothing to do there.
+ */
+export async function refreshPlannerStatistics(db: Kysely<any>): Promise<void> {
+  if (engineOf(db) !== 'postgres') return;
+  await sql`ANALYZE deliveries, events, machine_offline_notifications, machines`.execute(db);
 }

@@ -4,5 +4,5 @@ export * from './open';
 export * from './migrator';
 export { MissingDatabaseError } from './sqlite';
 export { DatabaseUnreachableError, describePostgresUrl } from './postgres';
-export { databaseSecrets, describeDatabase, engineOf, isPostgresUrl, lockedForClaim } from './engine';
+export { databaseSecrets, describeDatabase, engineOf, isPostgresUrl, lockedForClaim, refreshPlannerStatistics } from './engine';
 export { migrations } from './migrations';
