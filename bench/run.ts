@@ -3,7 +3,7 @@
  * own process so one crash or one memory-hungry baseline does not touch the next, then prints one
  * table of every target and writes it to bench/results/summary.md.
  *
- *   node -r ts-node/register/transpile-only bench/run.ts [--quick] [sweep-scaling] [burst] [latency] [ingest]
+ *   node -r ts-node/register/transpile-only bench/run.ts [--quick] [sweep-scaling] [burst] [latency] [ingest] [ingest-postgres] [burst-postgres]
  *
  * --quick shrinks every benchmark (small fleets, one repetition) to check that they run; its figures
  * are not the ones to publish.
@@ -22,6 +22,8 @@ interface Benchmark {
   /** TypeScript runs through ts-node; the ingest benchmark is plain JavaScript */
   typescript: boolean;
   quickEnv?: NodeJS.ProcessEnv;
+  /** arguments always passed (before the quick ones) */
+  args?: string[];
   quickArgs?: string[];
 }
 
@@ -36,6 +38,7 @@ const BENCHMARKS: Benchmark[] = [
   { name: 'latency', script: 'bench/latency/latency.bench.ts', typescript: true, quickEnv: { BENCH_LATENCY_RUNS: '1' } },
   // Written by the API's engineers (issue 4); this runner only calls it and reads its JSON.
   { name: 'ingest', script: 'bench/ingest/run.js', typescript: false, quickArgs: ['--duration', '2', '--reps', '1', '--warmup', '1'] },
+  { name: 'ingest-postgres', script: 'bench/ingest/run.js', typescript: false, args: ['--postgres', '1'], quickArgs: ['--duration', '2', '--reps', '1', '--warmup', '1'] },
   { name: 'burst-postgres', script: 'bench/postgres/burst-postgres.bench.ts', typescript: true, quickEnv: { BENCH_BURST_MACHINES: '1000', BENCH_BURST_REPETITIONS: '1' } },
 ];
 
@@ -50,7 +53,7 @@ function runOne(bench: Benchmark, quick: boolean): Promise<Outcome> {
   const script = join(REPO_ROOT, bench.script);
   if (!existsSync(script)) return Promise.resolve({ name: bench.name, exitCode: null, seconds: 0, skipped: `${bench.script} does not exist yet` });
   rmSync(join(RESULTS_DIR, `${bench.name}.json`), { force: true });
-  const args = [...(bench.typescript ? ['-r', 'ts-node/register/transpile-only'] : []), script, ...(quick ? (bench.quickArgs ?? []) : [])];
+  const args = [...(bench.typescript ? ['-r', 'ts-node/register/transpile-only'] : []), script, ...(bench.args ?? []), ...(quick ? (bench.quickArgs ?? []) : [])];
   const env = { ...process.env, TS_NODE_PROJECT: join(REPO_ROOT, 'tsconfig.jest.json'), ...(quick ? bench.quickEnv : {}) };
   const started = Date.now();
   process.stdout.write(`\n=== ${bench.name}${quick ? ' (quick)' : ''} ===\n`);
@@ -71,13 +74,13 @@ interface IngestJson {
 }
 
 /** Judged on its `ratio` (of the medians), the figure that benchmark calls its result; the paired median is shown beside it. */
-function ingestRows(json: IngestJson): Array<Array<string | number>> {
+function ingestRows(name: string, json: IngestJson): Array<Array<string | number>> {
   const ratio = json.ratio ?? Number.NaN;
   const target = json.target_ratio ?? 0.8;
   const paired = json.median_paired_ratio === undefined ? '' : `; paired median ${formatNumber(json.median_paired_ratio)}×`;
   return [
     [
-      'ingest',
+      name,
       `API req/s vs bare node:http (${formatNumber(json.api?.median_requests_per_s ?? Number.NaN)} vs ${formatNumber(json.bare?.median_requests_per_s ?? Number.NaN)}${paired})`,
       `${formatNumber(ratio)} ×`,
       `≥ ${target}×`,
@@ -105,7 +108,7 @@ async function main(): Promise<void> {
     const file = join(RESULTS_DIR, `${outcome.name}.json`);
     if (outcome.skipped) rows.push([outcome.name, 'not run', '—', '—', outcome.skipped]);
     else if (!existsSync(file)) rows.push([outcome.name, 'no result', '—', '—', `exited with code ${outcome.exitCode}`]);
-    else if (outcome.name === 'ingest') rows.push(...ingestRows(JSON.parse(readFileSync(file, 'utf8')) as IngestJson));
+    else if (outcome.name.startsWith('ingest')) rows.push(...ingestRows(outcome.name, JSON.parse(readFileSync(file, 'utf8')) as IngestJson));
     else rows.push(...targetRows(outcome.name, (JSON.parse(readFileSync(file, 'utf8')) as BenchResult).targets));
   }
   const machine = machineInfo();

@@ -28,7 +28,7 @@ const autocannon = require('autocannon');
 const root = resolve(__dirname, '..', '..');
 
 function args() {
-  const options = { machines: 1000, connections: 16, duration: 10, reps: 3, warmup: 3, pin: 1, miss: 1 };
+  const options = { machines: 1000, connections: 16, duration: 10, reps: 3, warmup: 3, pin: 1, miss: 1, postgres: 0 };
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
@@ -42,6 +42,52 @@ function args() {
 
 /** The Go agent's steady-state report (system_info only comes with the first one). */
 const BODY = JSON.stringify({ cpu_pct: 80.4, mem_used_pct: 2.7, disk_used_pct: 23.5, net_rx_bytes: 696995159, net_tx_bytes: 13100327, uptime_s: 1035 });
+
+/**
+ * `--postgres 1`: the same benchmark on a fresh PostgreSQL database on BENCH_POSTGRES_URL's server
+ * (bench.sh starts a private one). Seeded through Kysely (1,000 rows: no bulk path needed).
+ */
+async function seedPostgres(base, count) {
+  const { openDatabase, migrateToLatest } = require('@lunasentri/shared');
+  const { hashCredential, MACHINE_KEY_PREFIX } = require('@lunasentri/api');
+  const { randomBytes } = require('node:crypto');
+  const { sql } = require('kysely');
+  const name = `lunasentri_bench_ingest_${randomBytes(4).toString('hex')}`;
+  const admin = openDatabase(base);
+  await sql.raw(`CREATE DATABASE ${name}`).execute(admin.db);
+  await admin.close();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  const handle = openDatabase(url.toString());
+  await migrateToLatest(handle.db);
+  const now = new Date().toISOString();
+  const { id: userId } = await handle.db.insertInto('users').values({ email: 'bench@example.com', is_admin: 0, created_at: now }).returning('id').executeTakeFirstOrThrow();
+  const keys = [];
+  for (let i = 0; i < count; i++) {
+    const { id } = await handle.db.insertInto('machines').values({ user_id: userId, name: `bench-${i}`, status: 'pending', is_enabled: 1, created_at: now, updated_at: now }).returning('id').executeTakeFirstOrThrow();
+    const key = MACHINE_KEY_PREFIX + randomBytes(32).toString('base64url');
+    await handle.db.insertInto('machine_api_keys').values({ machine_id: id, key_hash: hashCredential(key), created_at: now, revoked_at: null }).execute();
+    keys.push(key);
+  }
+  await handle.close();
+  return { keys, url: url.toString(), drop: async () => {
+    const again = openDatabase(base);
+    await sql.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).execute(again.db);
+    await again.close();
+  } };
+}
+
+/** What the API wrote, read back through the database port (either engine). */
+async function writtenRows(location) {
+  const { openDatabase } = require('@lunasentri/shared');
+  const check = openDatabase(location, { create: false });
+  const count = async (query) => Number((await query.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  const seen = await count(check.db.selectFrom('machines').where('last_seen', 'is not', null));
+  const notPending = await count(check.db.selectFrom('machines').where('status', '!=', 'pending'));
+  const metricsRows = await count(check.db.selectFrom('machine_metrics'));
+  await check.close();
+  return { seen, notPending, metricsRows };
+}
 
 async function seed(dbPath, count) {
   const { openDatabase, migrateToLatest } = require('@lunasentri/shared');
@@ -162,12 +208,23 @@ function summary(result, cpu) {
 async function main() {
   const options = args();
   const tmp = mkdtempSync(join(os.tmpdir(), 'lunasentri-bench-ingest-'));
-  const dbPath = join(tmp, 'bench.db');
   const children = [];
+  let dropPostgres = async () => undefined;
   try {
+    if (options.postgres && !process.env.BENCH_POSTGRES_URL) {
+      console.log('ingest on PostgreSQL: skipped (no PostgreSQL server: BENCH_POSTGRES_URL is not set)');
+      return;
+    }
     pinned = pinning(options);
-    process.stderr.write(`${pinned ? 'Pinned: load generator on CPU 0, servers on CPU 1. ' : 'Not pinned. '}Seeding ${options.machines} machines into ${dbPath}…\n`);
-    const keys = await seed(dbPath, options.machines);
+    let dbPath = join(tmp, 'bench.db');
+    let keys;
+    process.stderr.write(`${pinned ? 'Pinned: load generator on CPU 0, servers on CPU 1. ' : 'Not pinned. '}Seeding ${options.machines} machines${options.postgres ? ' into PostgreSQL' : ` into ${dbPath}`}…\n`);
+    if (options.postgres) {
+      const seeded = await seedPostgres(process.env.BENCH_POSTGRES_URL, options.machines);
+      ({ keys, url: dbPath, drop: dropPostgres } = seeded);
+    } else {
+      keys = await seed(dbPath, options.machines);
+    }
 
     const api = await startChild(
       'lunasentri-api',
@@ -220,15 +277,12 @@ async function main() {
     await stopChild(bare.child);
 
     // What the API wrote must be there after its graceful stop, and status must be untouched.
-    const check = new (require('better-sqlite3'))(dbPath, { readonly: true });
-    const seen = check.prepare('select count(*) as n from machines where last_seen is not null').get().n;
-    const notPending = check.prepare("select count(*) as n from machines where status != 'pending'").get().n;
-    const metricsRows = check.prepare('select count(*) as n from machine_metrics').get().n;
-    check.close();
+    const { seen, notPending, metricsRows } = await writtenRows(dbPath);
 
     const med = (name, field) => median(runs[name].map((r) => r[field]));
     const result = {
-      benchmark: 'ingest',
+      benchmark: options.postgres ? 'ingest-postgres' : 'ingest',
+      engine: options.postgres ? 'postgres' : 'sqlite',
       date: new Date().toISOString(),
       machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? 'unknown', memory_mb: Math.round(os.totalmem() / 1048576), platform: `${os.platform()} ${os.release()}`, node: process.version },
       options: { ...options, pinned, body_bytes: Buffer.byteLength(BODY), tool: 'autocannon 9.0.0' },
@@ -254,7 +308,7 @@ async function main() {
     };
     const outDir = join(root, 'bench', 'results');
     mkdirSync(outDir, { recursive: true });
-    writeFileSync(join(outDir, 'ingest.json'), `${JSON.stringify(result, null, 2)}\n`);
+    writeFileSync(join(outDir, `${result.benchmark}.json`), `${JSON.stringify(result, null, 2)}\n`);
 
     const row = (label, r) =>
       `| ${label.padEnd(26)} | ${r.median_requests_per_s.toFixed(0).padStart(9)} | ${String(r.median_latency_p50_ms).padStart(7)} | ${String(r.median_latency_p99_ms).padStart(7)} |`;
@@ -270,7 +324,7 @@ async function main() {
     }
     console.log(`server CPU per request (median): api ${result.median_cpu_us_per_request.api.toFixed(1)} µs, bare ${result.median_cpu_us_per_request.bare.toFixed(1)} µs`);
     console.log(`after stop: ${seen}/${options.machines} machines have last_seen, ${notPending} status changes, ${metricsRows} metrics rows; API exit ${apiCode}`);
-    console.log(`written: bench/results/ingest.json`);
+    console.log(`written: bench/results/${result.benchmark}.json`);
     const ok = apiCode === 0 && apiMissCode === 0 && seen === options.machines && notPending === 0 && [...runs.api, ...(runs.api_miss ?? [])].every((r) => r.non_2xx === 0 && r.errors === 0);
     if (!ok) {
       console.error('benchmark checks failed (see above)');
@@ -279,6 +333,7 @@ async function main() {
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
     rmSync(tmp, { recursive: true, force: true });
+    await dropPostgres().catch(() => undefined);
   }
 }
 
