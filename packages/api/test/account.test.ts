@@ -1,14 +1,15 @@
+import { describeEachEngine } from '../../../test/support/engines';
 import { randomUUID } from 'node:crypto';
 import { insertMachine } from '../../../test/support/fixtures';
 import { call, expectError, newUser, startTestApi, type TestApi } from './support/harness';
 
-describe('preferences, events, health and liveness', () => {
+describeEachEngine('preferences, events, health and liveness', (engine) => {
   let api: TestApi;
   let alice: { id: number; token: string };
   let bob: { id: number; token: string };
 
   beforeEach(async () => {
-    api = await startTestApi();
+    api = await startTestApi({ engine });
     alice = await newUser(api, 'alice@example.com');
     bob = await newUser(api, 'bob@example.com');
   });
@@ -129,7 +130,7 @@ describe('preferences, events, health and liveness', () => {
 
     it('beats about once a second while running', async () => {
       await api.dispose();
-      api = await startTestApi();
+      api = await startTestApi({ engine });
       api.clock.advance(1_500);
       const expected = api.clock.now().toISOString();
       // Waits for the beat itself (an observable write), not for a fixed time.

@@ -1,16 +1,17 @@
+import { describeEachEngine } from '../../../test/support/engines';
 import { revokeToken } from '../src/users/users.repository';
 import { AGENT_STEADY_REPORT, call, expectError, newMachine, newUser, startTestApi, type TestApi } from './support/harness';
 
 const KEY_ON_USER_ROUTE = 'this is a machine API key; user routes need a personal API token (Authorization: Bearer lst_…)';
 const TOKEN_ON_AGENT_ROUTE = "this is a personal API token; agent routes need the machine's API key (Authorization: Bearer lsk_… or X-API-Key)";
 
-describe('a credential of the wrong kind', () => {
+describeEachEngine('a credential of the wrong kind', (engine) => {
   let api: TestApi;
   let user: { id: number; token: string };
   let machine: { id: number; key: string };
 
   beforeEach(async () => {
-    api = await startTestApi();
+    api = await startTestApi({ engine });
     user = await newUser(api, 'owner@example.com');
     machine = await newMachine(api, user.id);
   });

@@ -1,13 +1,14 @@
+import { describeEachEngine } from '../../../test/support/engines';
 import { call, expectError, newMachine, newUser, rawClient, startTestApi, type TestApi } from './support/harness';
 
 /** `curl -d ''` sends an empty form body; an empty body means "no body" whatever its content type. */
-describe('empty bodies with a non-JSON content type', () => {
+describeEachEngine('empty bodies with a non-JSON content type', (engine) => {
   let api: TestApi;
   let user: { id: number; token: string };
   let machine: { id: number; key: string };
 
   beforeEach(async () => {
-    api = await startTestApi();
+    api = await startTestApi({ engine });
     user = await newUser(api, 'owner@example.com');
     machine = await newMachine(api, user.id);
   });

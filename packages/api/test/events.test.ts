@@ -1,15 +1,16 @@
+import { describeEachEngine, testOn } from '../../../test/support/engines';
 import { randomUUID } from 'node:crypto';
 import { insertMachine } from '../../../test/support/fixtures';
 import { decodeEventCursor, encodeEventCursor } from '../src/events/events.cursor';
 import { call, expectError, newUser, startTestApi, type CallResult, type TestApi } from './support/harness';
 
-describe('GET /events: machine filter and paging', () => {
+describeEachEngine('GET /events: machine filter and paging', (engine) => {
   let api: TestApi;
   let alice: { id: number; token: string };
   let bob: { id: number; token: string };
 
   beforeEach(async () => {
-    api = await startTestApi();
+    api = await startTestApi({ engine });
     alice = await newUser(api, 'alice@example.com');
     bob = await newUser(api, 'bob@example.com');
   });
@@ -130,7 +131,7 @@ describe('GET /events: machine filter and paging', () => {
     }
   });
 
-  it('reads each page through an index on the user’s or the machine’s events, never a table scan', async () => {
+  testOn('sqlite', engine)('reads each page through an index on the user’s or the machine’s events, never a table scan', async () => {
     const plan = (where: string) =>
       (api.db.sqlite.prepare(`EXPLAIN QUERY PLAN SELECT * FROM events WHERE ${where} ORDER BY occurred_at DESC, created_at DESC, id DESC LIMIT 51`).all() as Array<{ detail: string }>)
         .map((r) => r.detail)
@@ -143,7 +144,7 @@ describe('GET /events: machine filter and paging', () => {
   });
 });
 
-describe('event cursors', () => {
+describeEachEngine('event cursors', (engine) => {
   test.each([
     ['an ISO triple', { occurredAt: '2026-11-28T03:00:00.000Z', createdAt: '2026-11-28T03:00:00.001Z', id: randomUUID() }],
     ['any text the database holds', { occurredAt: 'odd "text", with / and +', createdAt: 'é', id: '1' }],

@@ -1,13 +1,14 @@
+import { describeEachEngine } from '../../../test/support/engines';
 import { randomUUID } from 'node:crypto';
 import { AGENT_STEADY_REPORT, call, expectError, newUser, seenResponses, startTestApi, type TestApi } from './support/harness';
 
-describe('machines', () => {
+describeEachEngine('machines', (engine) => {
   let api: TestApi;
   let alice: { id: number; token: string };
   let bob: { id: number; token: string };
 
   beforeEach(async () => {
-    api = await startTestApi();
+    api = await startTestApi({ engine });
     alice = await newUser(api, 'alice@example.com');
     bob = await newUser(api, 'bob@example.com');
   });

@@ -1,12 +1,13 @@
+import { describeEachEngine, testOn } from '../../../test/support/engines';
 import { AGENT_STEADY_REPORT, call, eventually, expectError, newMachine, newUser, startTestApi, type TestApi } from './support/harness';
 
-describe('GET /machines/:id/metrics', () => {
+describeEachEngine('GET /machines/:id/metrics', (engine) => {
   let api: TestApi;
   let alice: { id: number; token: string };
   let machine: { id: number; key: string };
 
   beforeEach(async () => {
-    api = await startTestApi();
+    api = await startTestApi({ engine });
     alice = await newUser(api, 'alice@example.com');
     machine = await newMachine(api, alice.id);
   });
@@ -114,7 +115,7 @@ describe('GET /machines/:id/metrics', () => {
     expectError(await call(api.url, 'GET', `/machines/${machine.id}/metrics`), 401, 'auth.missing_token');
   });
 
-  it('reads the history as a range on the (machine_id, recorded_at) index', () => {
+  testOn('sqlite', engine)('reads the history as a range on the (machine_id, recorded_at) index', () => {
     const plan = (api.db.sqlite
       .prepare(`EXPLAIN QUERY PLAN SELECT * FROM machine_metrics WHERE machine_id = 1 AND recorded_at >= 't' ORDER BY recorded_at DESC, id DESC LIMIT 100`)
       .all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');

@@ -1,7 +1,8 @@
+import { describeEachEngine } from '../../../test/support/engines';
 import { startWebhookReceiver, type WebhookReceiver } from '../../../test/support/webhook-receiver';
 import { call, newMachine, newUser, rawClient, startTestApi, type TestApi } from './support/harness';
 
-describe('graceful stop', () => {
+describeEachEngine('graceful stop', (engine) => {
   let api: TestApi;
   let receiver: WebhookReceiver | undefined;
   let release: () => void = () => {};
@@ -13,7 +14,7 @@ describe('graceful stop', () => {
   });
 
   it('lets an in-flight request finish before the server closes', async () => {
-    api = await startTestApi({ allowHttp: true, allowPrivate: true });
+    api = await startTestApi({ engine, allowHttp: true, allowPrivate: true });
     const alice = await newUser(api, 'alice@example.com');
     const gate = new Promise<void>((resolve) => (release = resolve));
     let arrived: () => void = () => {};
@@ -44,7 +45,7 @@ describe('graceful stop', () => {
 
   it('cuts off a client trickling a body after the grace period, then writes the buffered reports and records the stop', async () => {
     // Long flush interval: the accepted report is still only in memory when the stop begins.
-    api = await startTestApi({ flushIntervalMs: 60_000, closeGraceMs: 200 });
+    api = await startTestApi({ engine, flushIntervalMs: 60_000, closeGraceMs: 200 });
     const alice = await newUser(api, 'alice@example.com');
     const machine = await newMachine(api, alice.id);
     const accepted = await call(api.url, 'POST', '/agent/heartbeat', { headers: { 'x-api-key': machine.key } });
@@ -72,7 +73,7 @@ describe('graceful stop', () => {
   });
 
   it('answers 408 and closes the socket when a request body does not arrive within the request timeout', async () => {
-    api = await startTestApi({ requestTimeoutMs: 200 });
+    api = await startTestApi({ engine, requestTimeoutMs: 200 });
     const alice = await newUser(api, 'alice@example.com');
     const machine = await newMachine(api, alice.id);
     const slow = rawClient(api.url);

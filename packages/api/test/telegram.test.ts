@@ -1,9 +1,10 @@
+import { describeEachEngine } from '../../../test/support/engines';
 import { startFakeTelegram, type FakeTelegram } from '../../../test/support/fake-telegram';
 import { call, expectError, newUser, startTestApi, type TestApi, type TestApiOptions } from './support/harness';
 
 const BOT_TOKEN = '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw';
 
-describe('Telegram recipients', () => {
+describeEachEngine('Telegram recipients', (engine) => {
   let api: TestApi;
   let alice: { id: number; token: string };
   let bob: { id: number; token: string };

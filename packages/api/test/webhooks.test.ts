@@ -1,10 +1,11 @@
+import { describeEachEngine } from '../../../test/support/engines';
 import { startWebhookReceiver, type WebhookReceiver } from '../../../test/support/webhook-receiver';
 import { call, expectError, newUser, seenResponses, startTestApi, type TestApi, type TestApiOptions } from './support/harness';
 
 /** A public address literal: passes the private-address rule without any DNS query. */
 const PUBLIC_URL = 'https://93.184.215.14/hooks/lunasentri';
 
-describe('webhooks', () => {
+describeEachEngine('webhooks', (engine) => {
   let api: TestApi;
   let alice: { id: number; token: string };
   let bob: { id: number; token: string };

@@ -100,7 +100,7 @@ export function userTokenHook(ctx: ApiContext) {
     const hash = hashCredential(token);
     const owner = await findTokenOwner(ctx.db, hash);
     // Only on the failure path: was it a machine key sent to a user route?
-    if (!owner) throw ctx.keyLookup.find(hash) ? keyOnUserRoute() : invalidToken();
+    if (!owner) throw (await ctx.keyLookup.find(hash)) ? keyOnUserRoute() : invalidToken();
     request.userId = owner.userId;
     const now = ctx.clock.now();
     if (owner.lastUsedAt === null || now.getTime() - Date.parse(owner.lastUsedAt) >= TOKEN_TOUCH_EVERY_MS) {
