@@ -1,12 +1,13 @@
+import { describeEachEngine } from '../../../test/support/engines';
 import { readIngestLiveness, recordBeat, recordStopped, registerInstance } from '@lunasentri/shared';
 import { TestClock } from '../../../test/support/test-clock';
 import { createTestDb, type TestDb } from '../../../test/support/db';
 
-describe('ingest liveness', () => {
+describeEachEngine('ingest liveness', (engine) => {
   let db: TestDb;
   let clock: TestClock;
   beforeEach(async () => {
-    db = await createTestDb();
+    db = await createTestDb(engine);
     clock = new TestClock();
   });
   afterEach(() => db.dispose());
