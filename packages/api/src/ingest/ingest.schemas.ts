@@ -1,3 +1,5 @@
+import type { MetricsSample, SystemInfoColumns } from '@lunasentri/shared';
+
 /**
  * The original Go agent's body (CONTRACT §5). Its counters are `omitempty` (a zero is left out), so
  * nothing is required; `timestamp` is part of the agent's struct but ignored: the server stamps time.
@@ -43,22 +45,9 @@ export const metricsBodySchema = {
   },
 } as const;
 
-export interface MetricsBody {
+/** The agent's body as the schema admits it: the sample's figures and its system facts, each optional. */
+export type MetricsBody = Partial<Record<keyof MetricsSample, number>> & {
   timestamp?: string;
-  cpu_pct?: number;
-  mem_used_pct?: number;
-  disk_used_pct?: number;
-  net_rx_bytes?: number;
-  net_tx_bytes?: number;
-  uptime_s?: number;
-  system_info?: {
-    hostname?: string;
-    platform?: string;
-    platform_version?: string;
-    kernel_version?: string;
-    cpu_cores?: number;
-    memory_total_mb?: number;
-    disk_total_gb?: number;
-    last_boot_time?: string;
-  };
-}
+  /** the machines columns, except that the agent calls `reported_hostname` just `hostname` */
+  system_info?: Omit<SystemInfoColumns, 'reported_hostname'> & { hostname?: string };
+};
