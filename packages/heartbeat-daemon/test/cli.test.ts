@@ -2,6 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from '@lunasentri/shared';
 import { createTestDb, rawSqlite, tempDir, type TestDb } from '../../../test/support/db';
+import { describeEachEngine, testOn } from '../../../test/support/engines';
 import { insertMachine, insertUser, insertWebhook } from '../../../test/support/fixtures';
 import { startWebhookReceiver, type WebhookReceiver } from '../../../test/support/webhook-receiver';
 import { Children, binary, cleanEnv } from '../../../test/support/child-process';
@@ -46,12 +47,12 @@ describe('bad settings', () => {
   });
 });
 
-describe('run and status against a real database file', () => {
+describeEachEngine('run and status against a real database', (engine) => {
   let db: TestDb;
   let receiver: WebhookReceiver;
   let userId: number;
   beforeEach(async () => {
-    db = await createTestDb();
+    db = await createTestDb(engine);
     receiver = await startWebhookReceiver({ secret: SECRET });
     userId = await insertUser(db.db);
   });
@@ -137,7 +138,7 @@ describe('run and status against a real database file', () => {
     ]);
   });
 
-  test('status exits on the first signal, in the middle of a long listing', async () => {
+  testOn('sqlite', engine)('status exits on the first signal, in the middle of a long listing', async () => {
     const machines = 300_000;
     const stale = longAgo();
     db.sqlite
@@ -166,7 +167,7 @@ describe('run and status against a real database file', () => {
     expect(result.stdout).not.toMatch(new RegExp(`^${machines}\\s+m${machines}\\s`, 'm'));
   });
 
-  test('status never creates a database: a missing path exits 1 with one line naming it; an existing file is not migrated', async () => {
+  testOn('sqlite', engine)('status never creates a database: a missing path exits 1 with one line naming it; an existing file is not migrated', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const typo = join(dir, 'typo', 'lunasentri.db');
@@ -246,7 +247,7 @@ describe('run and status against a real database file', () => {
     expect(await db.db.selectFrom('deliveries').select(['status', 'attempts', 'claimed_by']).execute()).toEqual([{ status: 'pending', attempts: 0, claimed_by: null }]);
   });
 
-  test('SIGTERM during a long check stops after the batch in progress: exit 0, the rest left for the next check', async () => {
+  testOn('sqlite', engine)('SIGTERM during a long check stops after the batch in progress: exit 0, the rest left for the next check', async () => {
     const machines = 50_000;
     const stale = longAgo();
     // Seeded in one statement: 50k inserts through Kysely would take longer than the check itself.
