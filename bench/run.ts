@@ -22,8 +22,9 @@ interface Benchmark {
   /** TypeScript runs through ts-node; the ingest benchmark is plain JavaScript */
   typescript: boolean;
   quickEnv?: NodeJS.ProcessEnv;
-  /** arguments always passed (before the quick ones) */
+  /** arguments and environment always passed (before the quick ones) */
   args?: string[];
+  env?: NodeJS.ProcessEnv;
   quickArgs?: string[];
 }
 
@@ -39,6 +40,7 @@ const BENCHMARKS: Benchmark[] = [
   // Written by the API's engineers (issue 4); this runner only calls it and reads its JSON.
   { name: 'ingest', script: 'bench/ingest/run.js', typescript: false, quickArgs: ['--duration', '2', '--reps', '1', '--warmup', '1'] },
   { name: 'ingest-postgres', script: 'bench/ingest/run.js', typescript: false, args: ['--postgres', '1'], quickArgs: ['--duration', '2', '--reps', '1', '--warmup', '1'] },
+  { name: 'latency-postgres', script: 'bench/latency/latency.bench.ts', typescript: true, env: { BENCH_LATENCY_ENGINE: 'postgres' }, quickEnv: { BENCH_LATENCY_RUNS: '1' } },
   { name: 'burst-postgres', script: 'bench/postgres/burst-postgres.bench.ts', typescript: true, quickEnv: { BENCH_BURST_MACHINES: '1000', BENCH_BURST_REPETITIONS: '1' } },
 ];
 
@@ -54,7 +56,7 @@ function runOne(bench: Benchmark, quick: boolean): Promise<Outcome> {
   if (!existsSync(script)) return Promise.resolve({ name: bench.name, exitCode: null, seconds: 0, skipped: `${bench.script} does not exist yet` });
   rmSync(join(RESULTS_DIR, `${bench.name}.json`), { force: true });
   const args = [...(bench.typescript ? ['-r', 'ts-node/register/transpile-only'] : []), script, ...(bench.args ?? []), ...(quick ? (bench.quickArgs ?? []) : [])];
-  const env = { ...process.env, TS_NODE_PROJECT: join(REPO_ROOT, 'tsconfig.jest.json'), ...(quick ? bench.quickEnv : {}) };
+  const env = { ...process.env, TS_NODE_PROJECT: join(REPO_ROOT, 'tsconfig.jest.json'), ...bench.env, ...(quick ? bench.quickEnv : {}) };
   const started = Date.now();
   process.stdout.write(`\n=== ${bench.name}${quick ? ' (quick)' : ''} ===\n`);
   return new Promise((resolve) => {

@@ -5,6 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { sql } from 'kysely';
+import { openDatabase } from '@lunasentri/shared';
 import { tempDir } from '../support/cleanup';
 import { envInt, serviceEnv } from '../support/env';
 import { call, freePort, waitForHttp200 } from '../support/http';
@@ -60,7 +62,31 @@ async function machineStatus(base: string, token: string, id: number): Promise<s
   return (body as { status: string }).status;
 }
 
+/** `BENCH_LATENCY_ENGINE=postgres`: the same on a fresh database on BENCH_POSTGRES_URL's server. */
+const ON_POSTGRES = process.env.BENCH_LATENCY_ENGINE === 'postgres';
+const NAME = ON_POSTGRES ? 'latency-postgres' : 'latency';
+
+/** A fresh, empty PostgreSQL database and how to drop it. */
+async function postgresDatabase(base: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `lunasentri_bench_latency_${randomBytes(4).toString('hex')}`;
+  const admin = openDatabase(base);
+  await sql.raw(`CREATE DATABASE ${name}`).execute(admin.db);
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      await sql.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).execute(admin.db);
+      await admin.close();
+    },
+  };
+}
+
 async function main(): Promise<void> {
+  if (ON_POSTGRES && !process.env.BENCH_POSTGRES_URL) {
+    log('latency-postgres: skipped (no PostgreSQL server: BENCH_POSTGRES_URL is not set)');
+    return;
+  }
   const startedAt = new Date();
   log(`latency: API + daemon (--interval ${INTERVAL} --threshold ${THRESHOLD}), ${RUNS} outages of one machine`);
   const tmp = tempDir('lunasentri-bench-latency-');
@@ -69,8 +95,11 @@ async function main(): Promise<void> {
   const services: Service[] = [];
   const runs: Run[] = [];
   const notes: string[] = [];
+  let dropDatabase = async (): Promise<void> => undefined;
   try {
-    const db = join(tmp.dir, 'latency.db');
+    const pg = ON_POSTGRES ? await postgresDatabase(process.env.BENCH_POSTGRES_URL!) : null;
+    if (pg) dropDatabase = pg.drop;
+    const db = pg ? pg.url : join(tmp.dir, 'latency.db');
     const env = serviceEnv({ WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE: 'true' });
     await runCommand(API_BIN, ['migrate', '--db', db], { env, cwd: REPO_ROOT });
     const token = lastLine(await runCommand(API_BIN, ['user', 'create', '--email', 'bench@example.com', '--db', db], { env, cwd: REPO_ROOT }));
@@ -144,6 +173,7 @@ async function main(): Promise<void> {
     for (const service of services) await service.stop();
     await receiver.close();
     tmp.remove();
+    await dropDatabase();
   }
 
   const offline = runs.map((r) => r.offlineMs);
@@ -181,7 +211,7 @@ async function main(): Promise<void> {
   log('');
   log(formatTable(TARGET_HEADERS, targetRows('latency', targets)));
   for (const note of notes) log(`note: ${note}`);
-  const file = writeResult(newResult('latency', startedAt, { runs: RUNS, interval: INTERVAL, threshold: THRESHOLD }, figures, targets, notes));
+  const file = writeResult(newResult(NAME, startedAt, { runs: RUNS, interval: INTERVAL, threshold: THRESHOLD }, figures, targets, notes));
   log(`wrote ${file}`);
 }
 
