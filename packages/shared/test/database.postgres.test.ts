@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { appliedMigrations, DatabaseUnreachableError, migrateToLatest, migrations, openDatabase, type DatabaseHandle } from '@lunasentri/shared';
+import { appliedMigrations, DatabaseUnreachableError, migrateTo, migrateToLatest, migrations, openDatabase, type DatabaseHandle } from '@lunasentri/shared';
 import { createTestDb, type TestDb } from '../../../test/support/db';
 import { POSTGRES_URL } from '../../../test/support/engines';
 import { insertMachine, insertUser } from '../../../test/support/fixtures';
@@ -32,6 +32,24 @@ onPostgres('PostgreSQL: one schema, the same values', () => {
       expect(await appliedMigrations(handles[0]!.db)).toEqual(Object.keys(migrations));
     } finally {
       for (const h of handles) await h.close();
+      await fresh.drop();
+      await admin.close();
+    }
+  });
+
+  test.each(Object.keys(migrations).slice(0, -1))('apply on a database left at %s, and down again to the first', async (name) => {
+    const names = Object.keys(migrations);
+    const admin = openDatabase(POSTGRES_URL!);
+    const fresh = await emptyDatabase(admin);
+    const handle = openDatabase(fresh.url);
+    try {
+      await migrateTo(handle.db, name);
+      expect(await appliedMigrations(handle.db)).toEqual(names.slice(0, names.indexOf(name) + 1));
+      expect(await migrateToLatest(handle.db)).toEqual(names.slice(names.indexOf(name) + 1));
+      await migrateTo(handle.db, name);
+      expect(await appliedMigrations(handle.db)).toEqual(names.slice(0, names.indexOf(name) + 1));
+    } finally {
+      await handle.close();
       await fresh.drop();
       await admin.close();
     }
