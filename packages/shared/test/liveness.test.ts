@@ -1,6 +1,6 @@
 import { readIngestLiveness, recordBeat, recordStopped, registerInstance } from '@lunasentri/shared';
 import { TestClock } from '../../../test/support/test-clock';
-import { createTestDb, type TestDb } from '../../../test/support/db';
+import { createTestDb, fillDisk, type TestDb } from '../../../test/support/db';
 
 describe('ingest liveness', () => {
   let db: TestDb;
@@ -44,6 +44,25 @@ describe('ingest liveness', () => {
 
   test('daemon rows do not count as ingest', async () => {
     await registerInstance(db.db, 'daemon', clock);
+    expect((await readIngestLiveness(db.db, clock.now())).everRecorded).toBe(false);
+  });
+
+  test('an API liveness write on a full disk fails with the disk error, not with a failed rollback', async () => {
+    fillDisk(db);
+    // Pack service_liveness's pages until no row fits: the next instance needs a page the disk cannot give.
+    const at = clock.now().toISOString();
+    const filler = db.sqlite.prepare("INSERT INTO service_liveness (instance_id, kind, pid, hostname, started_at, heartbeat_at) VALUES (?, 'daemon', 1, ?, ?, ?)");
+    let n = 0;
+    for (const size of [2000, 500, 100, 20, 1]) {
+      for (;;) {
+        try {
+          filler.run(`filler-${n++}`, 'h'.repeat(size), at, at);
+        } catch {
+          break;
+        }
+      }
+    }
+    await expect(registerInstance(db.db, 'api', clock)).rejects.toMatchObject({ code: 'SQLITE_FULL', message: 'database or disk is full' });
     expect((await readIngestLiveness(db.db, clock.now())).everRecorded).toBe(false);
   });
 });
