@@ -12,7 +12,7 @@ describe('ingest liveness', () => {
   afterEach(() => db.dispose());
 
   test('with no API ever recorded, ingest counts as live and never-recorded', async () => {
-    expect(await readIngestLiveness(db.db, clock.now())).toEqual({ everRecorded: false, live: true, resumedAt: null, downSince: null });
+    expect(await readIngestLiveness(db.db, clock.now())).toEqual({ everRecorded: false, live: true, resumedAt: null, beatAt: null, downSince: null });
   });
 
   test('a first API start is a resume; a second start while the first is live is not', async () => {
@@ -21,7 +21,7 @@ describe('ingest liveness', () => {
     clock.advance(1_000);
     await registerInstance(db.db, 'api', clock);
     const state = await readIngestLiveness(db.db, clock.now());
-    expect(state).toEqual({ everRecorded: true, live: true, resumedAt: started, downSince: null });
+    expect(state).toEqual({ everRecorded: true, live: true, resumedAt: started, beatAt: clock.now().toISOString(), downSince: null });
     expect(first).toMatch(/^[0-9a-f-]{36}$/);
   });
 
@@ -40,6 +40,19 @@ describe('ingest liveness', () => {
     clock.advance(10_000);
     await recordBeat(db.db, b, clock);
     expect(await readIngestLiveness(db.db, clock.now())).toMatchObject({ live: true, resumedAt: clock.now().toISOString() });
+  });
+
+  test("the latest beat is that of a live API instance: a stopped one's last stamp is not a beat", async () => {
+    const a = await registerInstance(db.db, 'api', clock);
+    const b = await registerInstance(db.db, 'api', clock);
+    clock.advance(700);
+    await recordBeat(db.db, a, clock);
+    const beat = clock.now().toISOString();
+    clock.advance(200);
+    await recordStopped(db.db, b, clock);
+    expect(await readIngestLiveness(db.db, clock.now())).toMatchObject({ live: true, beatAt: beat });
+    await registerInstance(db.db, 'daemon', clock);
+    expect((await readIngestLiveness(db.db, clock.now())).beatAt).toBe(beat);
   });
 
   test('daemon rows do not count as ingest', async () => {
