@@ -87,3 +87,18 @@ async function createPostgresTestDb(): Promise<TestDb> {
     },
   }) as TestDb;
 }
+
+/**
+ * A full disk, as SQLite reports it: from now on this connection cannot add a page to the file
+ * (`PRAGMA max_page_count` at its current size), so the next write that needs one fails with
+ * SQLITE_FULL ("database or disk is full") and SQLite rolls the whole transaction back by itself.
+ * Returns the undo (space freed).
+ */
+export function fillDisk(handle: DatabaseHandle): () => void {
+  const sqlite = rawSqlite(handle);
+  const before = sqlite.pragma('max_page_count', { simple: true }) as number;
+  sqlite.pragma(`max_page_count = ${sqlite.pragma('page_count', { simple: true }) as number}`);
+  return () => {
+    sqlite.pragma(`max_page_count = ${before}`);
+  };
+}

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { isUniqueViolation, migrateToLatest, MissingDatabaseError, openDatabase, type ChangeFeed } from '@lunasentri/shared';
 import { describeEachEngine, testOn } from '../../../test/support/engines';
-import { createTestDb, tempDir, type TestDb } from '../../../test/support/db';
+import { createTestDb, fillDisk, tempDir, type TestDb } from '../../../test/support/db';
 import { insertMachine, insertUser } from '../../../test/support/fixtures';
 
 describeEachEngine('the database port', (engine) => {
@@ -71,6 +71,28 @@ describeEachEngine('the database port', (engine) => {
       );
     expect(isUniqueViolation(missingTable)).toBe(false);
     expect(isUniqueViolation(undefined)).toBe(false);
+  });
+
+  testOn('sqlite', engine)('a transaction the disk cannot hold fails with the disk error, never with a failed rollback, and the connection stays usable', async () => {
+    const freeSpace = fillDisk(db);
+    const failure = await db.db
+      .transaction()
+      .execute(async (trx) => {
+        for (let i = 0; i < 500; i++) {
+          await trx.insertInto('users').values({ email: `user-${i}-${'x'.repeat(40)}@example.com`, created_at: '2026-11-28T03:00:00.000Z' }).execute();
+        }
+      })
+      .then(
+        () => null,
+        (error: unknown) => error,
+      );
+    // Matched by shape: toBeInstanceOf misreads better-sqlite3's errors across Jest module registries.
+    expect(failure).toMatchObject({ message: 'database or disk is full' });
+    expect(await db.db.selectFrom('users').select('id').execute()).toEqual([]); // rolled back whole
+
+    freeSpace();
+    await db.db.transaction().execute((trx) => insertUser(trx, 'after@example.com'));
+    expect(await db.db.selectFrom('users').select('email').execute()).toEqual([{ email: 'after@example.com' }]);
   });
 
   test('the ingest store and the key lookup work through the handle', async () => {

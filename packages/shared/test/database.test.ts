@@ -65,6 +65,28 @@ describe('migrations', () => {
     }
   });
 
+  test("017 gives deliveries a nullable retry_not_before (the receiver's Retry-After); rows delivered before keep NULL", async () => {
+    const { dir, cleanup } = tempDir();
+    const handle = openDatabase(join(dir, 'db.sqlite'));
+    try {
+      await migrateTo(handle.db, '016_credential_revision');
+      const raw = sqliteConnection(handle);
+      const now = '2026-11-28T03:00:00.000Z';
+      raw.prepare("INSERT INTO users (email, created_at) VALUES ('a@example.com', ?)").run(now);
+      raw.prepare("INSERT INTO events (id, type, machine_id, user_id, occurred_at, payload, created_at) VALUES ('e1', 'machine.offline', 1, 1, ?, '{}', ?)").run(now, now);
+      raw
+        .prepare("INSERT INTO deliveries (event_id, machine_id, channel, target_id, next_attempt_at, created_at, updated_at) VALUES ('e1', 1, 'webhook', 1, ?, ?, ?)")
+        .run(now, now, now);
+      expect(await migrateToLatest(handle.db)).toContain('017_delivery_retry_not_before');
+      const column = (raw.prepare('PRAGMA table_info(deliveries)').all() as Array<{ name: string; type: string; notnull: number }>).find((c) => c.name === 'retry_not_before');
+      expect(column).toMatchObject({ type: 'TEXT', notnull: 0 });
+      expect(raw.prepare('SELECT retry_not_before FROM deliveries').pluck().all()).toEqual([null]);
+    } finally {
+      await handle.close();
+      cleanup();
+    }
+  });
+
   test('two processes migrating the same new file at the same moment both succeed', async () => {
     const { dir, cleanup } = tempDir();
     const path = join(dir, 'race.db');

@@ -131,6 +131,17 @@ export class IngestWriter {
   }
 
   /**
+   * Writes what is due now, without waiting for a retry back-off, and says whether every report the
+   * database refused before is written. The liveness beat waits on it: a beat claims that ingest
+   * works, which is only true once the reports held through a stall are in the database (otherwise
+   * the daemon would give machines a threshold from the beat while their reports are still here).
+   */
+  async writeHeld(): Promise<boolean> {
+    await this.flush();
+    return this.failures === 0 || !this.hasPending();
+  }
+
+  /**
    * Stops the timer and writes everything left, whatever its write interval. A database that refuses
    * the write (another process holds the lock) is retried for a bounded while before reports are lost.
    */

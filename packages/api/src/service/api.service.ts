@@ -80,15 +80,18 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
     const background = options.database.reopen({ busyTimeoutMs: options.backgroundBusyTimeoutMs ?? BACKGROUND_BUSY_TIMEOUT_MS });
     cleanups.add(() => background.close());
 
-    const liveness = await startLiveness(db, clock, logger, options.livenessBeatMs, background.db);
-    let livenessStopped: Promise<void> | null = null;
-    const stopLiveness = () => (livenessStopped ??= liveness.stop());
-    cleanups.add(stopLiveness);
-
+    // Holds nothing until the first report; its cleanup is registered after the liveness one, so a
+    // stop writes the buffered reports before it records that this instance stopped.
     const ingest = new IngestWriter(background.ingestStore(), clock, logger, {
       flushIntervalMs: options.ingestFlushIntervalMs,
       minWriteIntervalMs: options.ingestMinWriteIntervalMs,
     });
+    // Each beat first writes what ingest holds: no beat while accepted reports are still unwritten.
+    const liveness = await startLiveness({ db, beatDb: background.db, clock, logger, beatMs: options.livenessBeatMs, beforeBeat: () => ingest.writeHeld() });
+    let livenessStopped: Promise<void> | null = null;
+    const stopLiveness = () => (livenessStopped ??= liveness.stop());
+    cleanups.add(stopLiveness);
+
     let ingestClosed: Promise<void> | null = null;
     const closeIngest = () => (ingestClosed ??= ingest.close());
     cleanups.add(closeIngest);

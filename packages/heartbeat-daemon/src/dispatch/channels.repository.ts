@@ -24,6 +24,16 @@ export async function findChannelTarget(db: Db, channel: ChannelKind, id: number
   return chat.is_active === 1 ? { active: true, channel, chatId: chat.chat_id } : { active: false };
 }
 
+/** Whether the channel's last recorded outcome was a failure (its last error is later than its last success). */
+export async function channelWasFailing(db: Db, channel: ChannelKind, id: number): Promise<boolean> {
+  const row =
+    channel === 'webhook'
+      ? await db.selectFrom('webhooks').select(['last_error_at', 'last_success_at']).where('id', '=', id).executeTakeFirst()
+      : await db.selectFrom('telegram_recipients').select(['last_error_at', 'last_success_at']).where('id', '=', id).executeTakeFirst();
+  if (!row?.last_error_at) return false;
+  return row.last_success_at === null || row.last_error_at > row.last_success_at;
+}
+
 /** Writes one planned update (see {@link planChannelUpdates}). */
 export async function recordChannelOutcome(db: Db, outcome: ChannelOutcome): Promise<void> {
   const atIso = outcome.at.toISOString();

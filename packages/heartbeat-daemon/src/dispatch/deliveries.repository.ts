@@ -167,14 +167,14 @@ export interface ClaimedRowUpdate {
  */
 async function settleClaimed(
   db: Db,
-  update: ClaimedRowUpdate & { attempted: boolean; status?: Extract<DeliveryStatus, 'failed' | 'dead'>; nextAttemptAt?: Date },
+  update: ClaimedRowUpdate & { attempted: boolean; status?: Extract<DeliveryStatus, 'failed' | 'dead'>; nextAttemptAt?: Date; notBefore?: Date | null },
 ): Promise<boolean> {
-  const { id, instanceId, error, now, attempted, status, nextAttemptAt } = update;
+  const { id, instanceId, error, now, attempted, status, nextAttemptAt, notBefore } = update;
   const result = await db
     .updateTable('deliveries')
     .set((eb) => ({
       ...(status ? { status } : {}),
-      ...(nextAttemptAt ? { next_attempt_at: nextAttemptAt.toISOString() } : {}),
+      ...(nextAttemptAt ? { next_attempt_at: nextAttemptAt.toISOString(), retry_not_before: notBefore ? notBefore.toISOString() : null } : {}),
       attempts: attempted ? eb('attempts', '+', 1) : eb.ref('attempts'),
       last_error: error,
       claimed_until: null,
@@ -188,9 +188,36 @@ async function settleClaimed(
   return result.numUpdatedRows === 1n;
 }
 
-/** Records a failed attempt and when to try again (`at`). Only while we still hold the claim; says whether it applied. */
-export function reschedule(db: Db, update: ClaimedRowUpdate & { at: Date }): Promise<boolean> {
-  return settleClaimed(db, { ...update, attempted: true, nextAttemptAt: update.at });
+/**
+ * Records a failed attempt and when to try again (`at`); `notBefore` is the receiver's own earliest
+ * time (its Retry-After), if it gave one. Only while we still hold the claim; says whether it applied.
+ */
+export function reschedule(db: Db, update: ClaimedRowUpdate & { at: Date; notBefore?: Date }): Promise<boolean> {
+  return settleClaimed(db, { ...update, attempted: true, nextAttemptAt: update.at, notBefore: update.notBefore ?? null });
+}
+
+/**
+ * A target that was failing accepted a delivery again: its other deliveries waiting for a retry
+ * (pending, not claimed, next attempt later than now) become due now, unless the receiver asked for
+ * a later time (Retry-After). Stream order is untouched: the claim still takes only the first
+ * pending row of each (channel, target, machine). Reads one range of idx_deliveries_due: the
+ * channel's pending rows whose next attempt is still to come, at most one per stream waiting for a
+ * retry (the rows queued behind it are due already), never delivered history. Returns how many rows
+ * it brought forward.
+ */
+export async function bringForwardWaiting(db: Db, target: { channel: ChannelKind; targetId: number; now: Date }): Promise<number> {
+  const nowIso = target.now.toISOString();
+  const result = await db
+    .updateTable('deliveries')
+    .set({ next_attempt_at: nowIso, updated_at: nowIso })
+    .where('channel', '=', target.channel)
+    .where('target_id', '=', target.targetId)
+    .where('status', '=', PENDING)
+    .where('next_attempt_at', '>', nowIso)
+    .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<=', nowIso)]))
+    .where((eb) => eb.or([eb('retry_not_before', 'is', null), eb('retry_not_before', '<=', nowIso)]))
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }
 
 /**

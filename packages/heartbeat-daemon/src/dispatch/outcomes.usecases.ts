@@ -1,8 +1,8 @@
 import { errorMessage, type Clock, type Database, type Logger, type SendResult } from '@lunasentri/shared';
 import type { Kysely, Transaction } from 'kysely';
 import { planChannelUpdates, type ChannelOutcome } from './channels.models';
-import { recordChannelOutcome } from './channels.repository';
-import { markDelivered, markFinal, releaseClaim, reschedule, type ClaimedDelivery } from './deliveries.repository';
+import { channelWasFailing, recordChannelOutcome } from './channels.repository';
+import { bringForwardWaiting, markDelivered, markFinal, releaseClaim, reschedule, type ClaimedDelivery } from './deliveries.repository';
 import { MISCONFIGURED_RETRY_MS, planRetry } from './retry.models';
 
 /** What became of one claimed delivery, waiting to be recorded. */
@@ -101,7 +101,9 @@ async function recordRetryable(ctx: RecordingContext, d: ClaimedDelivery, result
     random: ctx.random,
   });
   const row = { id: d.id, instanceId: ctx.instanceId, error: result.error, now: at };
-  const applied = plan.kind === 'dead' ? await markFinal(ctx.trx, { ...row, status: 'dead', attempted: true }) : await reschedule(ctx.trx, { ...row, at: plan.at });
+  const retryAfterMs = result.kind === 'retryable' ? result.retryAfterMs : undefined;
+  const notBefore = retryAfterMs === undefined ? undefined : new Date(at.getTime() + retryAfterMs);
+  const applied = plan.kind === 'dead' ? await markFinal(ctx.trx, { ...row, status: 'dead', attempted: true }) : await reschedule(ctx.trx, { ...row, at: plan.at, notBefore });
   if (!applied) return;
   if (shout) {
     ctx.loud.lastMisconfiguredAt = at.getTime();
@@ -147,6 +149,20 @@ async function recordOne(ctx: RecordingContext, o: Outcome, markedDelivered: Rea
 }
 
 /**
+ * Writes one channel's bookkeeping. A success on a channel whose last outcome was a failure means
+ * the receiver is back: its other waiting deliveries are retried now, in this transaction, instead of
+ * each after its own back-off (which had grown to minutes for a long outage).
+ */
+async function recordChannelUpdate(ctx: RecordingContext, update: ChannelOutcome, now: Date): Promise<void> {
+  const back = update.success && (await channelWasFailing(ctx.trx, update.channel, update.targetId));
+  await recordChannelOutcome(ctx.trx, update);
+  if (!back) return;
+  const n = await bringForwardWaiting(ctx.trx, { channel: update.channel, targetId: update.targetId, now });
+  const what = update.channel === 'webhook' ? 'Webhook' : 'Telegram chat';
+  if (n > 0) ctx.logs.push(() => ctx.logger.info(`${what} ${update.targetId} accepts deliveries again: ${n} waiting deliveries are retried now`));
+}
+
+/**
  * Records one batch in one transaction: successes in one statement, the channels' bookkeeping
  * folded per channel (see {@link planChannelUpdates}). Log lines follow the commit.
  */
@@ -162,7 +178,7 @@ async function recordBatch(deps: OutcomeRecorderDeps, loud: RecordingContext['lo
       const channel = await recordOne(ctx, o, markedDelivered);
       if (channel) channelOutcomes.push(channel);
     }
-    for (const update of planChannelUpdates(channelOutcomes)) await recordChannelOutcome(trx, update);
+    for (const update of planChannelUpdates(channelOutcomes)) await recordChannelUpdate(ctx, update, now);
   });
   for (const log of logs) log();
   // One line per batch, not per delivery: winston formats a line even when its level is off.

@@ -1,4 +1,4 @@
-import type { IngestLiveness, MachineStatus } from '@lunasentri/shared';
+import { LIVENESS_BEAT_MS, type IngestLiveness, type MachineStatus } from '@lunasentri/shared';
 
 /**
  * Pure decisions of the monitor (CONTRACT §3): given a machine row, the threshold, the time and the
@@ -20,12 +20,18 @@ export interface IngestState {
   down: boolean;
   /** The latest time ingest resumed after an outage, if any. */
   resumedAt: string | null;
+  /**
+   * The latest beat of a live API process: every report it accepted before that moment is in the
+   * database. Null when no API has ever recorded liveness (the daemon then decides on its own clock).
+   */
+  beatAt: string | null;
 }
 
 /** What the liveness rows say about ingest, as the decisions need it. */
 export function ingestStateOf(liveness: IngestLiveness): IngestState {
   // Never recorded: no API has run against this database, so there is no outage to recognise.
-  return { down: liveness.everRecorded && !liveness.live, resumedAt: liveness.resumedAt };
+  const down = liveness.everRecorded && !liveness.live;
+  return { down, resumedAt: liveness.resumedAt, beatAt: liveness.everRecorded && !down ? liveness.beatAt : null };
 }
 
 /** The oldest report that still keeps a machine online at `now`: reports before it are past the threshold. */
@@ -34,8 +40,28 @@ export function cutoffOf(now: Date, thresholdMs: number): string {
 }
 
 /**
+ * The moment offline is decided as of (CONTRACT §3.1): the latest API beat, or now if that is
+ * earlier. Silence says something about a machine only while ingest was live; a beat is the proof,
+ * since the API records one only after writing every report accepted before it. So a machine goes
+ * offline once a beat later than its threshold crossing shows ingest was live after that moment:
+ * about one beat (1 s) after the crossing while the API runs, and never while it is dead or frozen
+ * but not yet stale (a SIGKILLed API beats no more), whatever the threshold. With no API ever
+ * recorded, now.
+ */
+export function offlineEvidenceAt(now: Date, ingest: IngestState): Date {
+  if (ingest.beatAt === null) return now;
+  return new Date(Math.min(now.getTime(), time(ingest.beatAt)));
+}
+
+/** The cutoff of {@link cutoffOf} as of {@link offlineEvidenceAt}: online machines silent since before it go offline. */
+export function offlineCutoffOf(now: Date, thresholdMs: number, ingest: IngestState): string {
+  return cutoffOf(offlineEvidenceAt(now, ingest), thresholdMs);
+}
+
+/**
  * Whether the last ingest resume still protects every machine: within one threshold of the resume no
  * machine can go offline (each has a full threshold to report again), whatever its last report.
+ * `cutoff` is the offline cutoff ({@link offlineCutoffOf}).
  */
 export function resumeProtects(ingest: IngestState, cutoff: string): boolean {
   return ingest.resumedAt !== null && time(ingest.resumedAt) >= time(cutoff);
@@ -67,6 +93,8 @@ export type NoTransitionReason =
   | 'never-reported'
   | 'within-threshold'
   | 'ingest-down'
+  /** past the threshold by our clock, but no API beat since the crossing shows ingest was live */
+  | 'awaiting-ingest-beat'
   | 'no-new-report'
   | 'stale-report';
 
@@ -109,6 +137,8 @@ export function decide(machine: MachineState, ctx: DecisionContext): Decision {
       if (isWithinThreshold(effective, ctx.now, ctx.thresholdMs)) return { kind: 'none', reason: 'within-threshold' };
       // While ingest is down, silence says nothing about the machines.
       if (ctx.ingest.down) return { kind: 'none', reason: 'ingest-down' };
+      // Nor before ingest is known to have been live past the crossing (its reports written).
+      if (isWithinThreshold(effective, offlineEvidenceAt(ctx.now, ctx.ingest), ctx.thresholdMs)) return { kind: 'none', reason: 'awaiting-ingest-beat' };
       return { kind: 'went-offline', effectiveLastSeen: effective };
     }
     case 'offline': {
@@ -129,18 +159,21 @@ export interface WakeInputs {
   intervalMs: number;
   thresholdMs: number;
   ingest: IngestState;
-  /** The oldest `last_seen` among online machines that is still within the threshold. */
+  /** The oldest `last_seen` among online machines that is still within the threshold as of the offline cutoff ({@link offlineCutoffOf}). */
   earliestFreshLastSeen: string | null;
-  /** The oldest `enabled_at` still within the threshold among enabled online machines whose last report is not. */
+  /** The oldest `enabled_at` still within the threshold (as of the offline cutoff) among enabled online machines whose last report is not. */
   earliestProtectingEnable: string | null;
 }
 
 /**
  * When the next check should run: when the first online machine will cross the threshold (so offline
- * is detected at the threshold, not a whole interval later), and never later than one interval.
+ * is detected at the threshold, not a whole interval later), and never later than one interval. A
+ * machine past its crossing that waits for an API beat to confirm it is checked again a beat later
+ * (the beat's commit usually wakes the loop sooner, through the change feed).
  */
 export function nextCheckAt(inputs: WakeInputs): Date {
   const now = inputs.now.getTime();
+  const evidence = offlineEvidenceAt(inputs.now, inputs.ingest).getTime();
   let wake = now + inputs.intervalMs;
   if (!inputs.ingest.down) {
     const starts = [inputs.earliestFreshLastSeen, inputs.earliestProtectingEnable, inputs.ingest.resumedAt];
@@ -148,7 +181,8 @@ export function nextCheckAt(inputs: WakeInputs): Date {
       if (start === null) continue;
       // The first instant strictly past the threshold (the boundary itself is still online).
       const crossing = time(start) + inputs.thresholdMs + 1;
-      if (crossing > now && crossing < wake) wake = crossing;
+      const due = crossing > now ? crossing : crossing > evidence ? now + LIVENESS_BEAT_MS : Infinity;
+      if (due < wake) wake = due;
     }
   }
   return new Date(wake);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { errorMessage, formatDuration, readIngestLiveness, refreshPlannerStatistics, yieldToEventLoop, type Clock, type Database, type IngestLiveness, type Logger } from '@lunasentri/shared';
 import type { Kysely } from 'kysely';
-import { cutoffOf, decide, ingestStateOf, nextCheckAt, offlinePossible, resumeProtects, type DecisionContext, type IngestState } from './heartbeat.models';
+import { cutoffOf, decide, ingestStateOf, nextCheckAt, offlineCutoffOf, offlinePossible, resumeProtects, type DecisionContext, type IngestState } from './heartbeat.models';
 import {
   earliestFreshLastSeen,
   earliestProtectingEnable,
@@ -86,7 +86,11 @@ export function createSweeper(deps: SweepDeps): Sweeper {
     }
   }
 
-  /** The next check's inputs, read with one index seek each (never the stale part of the fleet while it cannot cross). */
+  /**
+   * The next check's inputs, read with one index seek each (never the stale part of the fleet while it
+   * cannot cross). `cutoff` is the offline cutoff: machines past the threshold that wait for an API
+   * beat count as fresh, so the next check comes about a beat later.
+   */
   async function planNextCheck(now: Date, ingest: IngestState, cutoff: string): Promise<Date> {
     // Down: nothing can cross. Within a resume's grace: no re-enable can end sooner than the grace
     // itself, so the stale machines (possibly the whole fleet just after an outage) are not read.
@@ -110,17 +114,19 @@ export function createSweeper(deps: SweepDeps): Sweeper {
       const ingest = ingestStateOf(liveness);
       noteIngest(liveness, ingest.down);
       const ctx: DecisionContext = { now, thresholdMs, ingest };
+      // Reports are judged by now; silence only as of the latest API beat (see offlineEvidenceAt).
       const cutoff = cutoffOf(now, thresholdMs);
+      const offlineCutoff = offlineCutoffOf(now, thresholdMs, ingest);
       const transitions: AppliedTransition[] = [];
 
       await drain((c, limit) => pendingWithFreshReport(db, c, limit).execute(), 'first-report', ctx, cutoff, transitions, signal);
       await drain((c, limit) => recoveryCandidates(db, c, limit).execute(), 'came-online', ctx, cutoff, transitions, signal);
-      if (offlinePossible(ingest, cutoff)) {
-        await drain((c, limit) => offlineCandidates(db, c, limit).execute(), 'went-offline', ctx, cutoff, transitions, signal);
+      if (offlinePossible(ingest, offlineCutoff)) {
+        await drain((c, limit) => offlineCandidates(db, c, limit).execute(), 'went-offline', ctx, offlineCutoff, transitions, signal);
       }
       const deliveries = transitions.reduce((n, t) => n + t.deliveries, 0);
       await refreshStatisticsAfterBurst(now, deliveries);
-      return { now, ingest, liveness, transitions, deliveries, nextCheckAt: await planNextCheck(now, ingest, cutoff) };
+      return { now, ingest, liveness, transitions, deliveries, nextCheckAt: await planNextCheck(now, ingest, offlineCutoff) };
     },
   };
 }

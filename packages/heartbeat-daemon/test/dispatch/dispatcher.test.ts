@@ -16,7 +16,8 @@ import { describeEachEngine, testOn } from '../../../../test/support/engines';
 import { startFakeTelegram, type FakeTelegram, type FakeTelegramResponse } from '../../../../test/support/fake-telegram';
 import { insertMachine, insertTelegramRecipient, insertUser, insertWebhook } from '../../../../test/support/fixtures';
 import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver, type WebhookResponse } from '../../../../test/support/webhook-receiver';
-import { claimHolders, dueQuery, markDelivered, mayBeDueQuery, nextDueAt } from '../../src/dispatch/deliveries.repository';
+import { channelWasFailing } from '../../src/dispatch/channels.repository';
+import { bringForwardWaiting, claimHolders, dueQuery, markDelivered, mayBeDueQuery, nextDueAt } from '../../src/dispatch/deliveries.repository';
 import { createDispatcher, type DispatcherDeps } from '../../src/dispatch/dispatcher.usecases';
 import { createHousekeeping, type HousekeepingDeps } from '../../src/dispatch/housekeeping.usecases';
 import { createSweeper } from '../../src/sweep/sweep.usecases';
@@ -90,10 +91,11 @@ describeEachEngine('the dispatcher, with the real senders against local servers'
     });
   }
   const sweep = () => createSweeper({ db: db.db, clock, logger: log.logger, thresholdMs: THRESHOLD }).run();
-  async function goOffline() {
-    clock.advance(THRESHOLD + 1);
+  /** `count` machines go offline in one check, `advanceMs` after the previous one (by default one threshold). */
+  async function goOffline(count = 1, advanceMs = THRESHOLD + 1) {
+    clock.advance(advanceMs);
     const result = await sweep();
-    expect(result.transitions.map((t) => t.kind)).toEqual(['went-offline']);
+    expect(result.transitions.map((t) => t.kind)).toEqual(Array.from({ length: count }, () => 'went-offline'));
   }
   async function comeBack() {
     clock.advance(1_000);
@@ -157,6 +159,73 @@ describeEachEngine('the dispatcher, with the real senders against local servers'
     expect(order).toEqual([...order].sort((a, b) => a - b));
     expect(receiver.received.every((r) => r.verified)).toBe(true);
     expect((await deliveries())[0]).toMatchObject({ status: 'delivered', attempts: 6 });
+  });
+
+  test('a receiver back after failing for a minute gets everything still waiting at once, not each delivery after its own back-off', async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    // Ten more machines, each silent from a later moment: their offline events come over the minute.
+    const start = clock.now().getTime();
+    for (let k = 1; k <= 10; k++) await insertMachine(db.db, userId, { name: `m${k}`, status: 'online', last_seen: new Date(start + k * 5_000).toISOString() });
+    let failing = true;
+    const deliveredAt: number[] = [];
+    webhookReply = () => {
+      if (failing) return { status: 503, body: 'down' };
+      deliveredAt.push(clock.now().getTime());
+      return undefined;
+    };
+    const d = dispatcher();
+    const backAt = start + THRESHOLD + 60_000;
+    clock.set(start + THRESHOLD + 1);
+    for (; clock.now().getTime() < backAt; clock.advance(1_000)) {
+      await sweep();
+      await d.runDue();
+    }
+    expect(await events()).toHaveLength(11);
+    expect((await deliveries()).every((x) => x.status === 'pending' && x.attempts > 0)).toBe(true);
+
+    clock.set(backAt);
+    failing = false;
+    for (let round = 0; round < 50 && (await deliveries()).some((x) => x.status === 'pending'); round++) {
+      await d.runDue();
+      if ((await deliveries()).some((x) => x.status === 'pending')) await toNextRetry();
+    }
+    expect(deliveredAt).toHaveLength(11);
+    // The first retry after the return succeeds, and every other waiting delivery goes out with it.
+    expect(Math.max(...deliveredAt)).toBe(Math.min(...deliveredAt));
+    expect(Math.max(...deliveredAt) - backAt).toBeLessThan(20_000);
+    expect(await log.messages()).toContainEqual(expect.stringMatching(/^Webhook \d+ accepts deliveries again: 10 waiting deliveries are retried now$/));
+  });
+
+  test("a success brings the target's waiting deliveries forward, but never before a receiver's Retry-After", async () => {
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    const limited = await insertMachine(db.db, userId, { name: 'limited', status: 'online', last_seen: clock.now().toISOString() });
+    const failed = await insertMachine(db.db, userId, { name: 'failed', status: 'online', last_seen: clock.now().toISOString() });
+    // The third machine goes silent a second later than the other two.
+    await db.db.updateTable('machines').set({ last_seen: new Date(clock.now().getTime() + 1_000).toISOString() }).where('id', '=', machineId).execute();
+    const tries = new Map<number, number>();
+    webhookReply = (_i, request) => {
+      const id = (request.json as { machine: { id: number } }).machine.id;
+      tries.set(id, (tries.get(id) ?? 0) + 1);
+      if (id === limited) return { status: 429, headers: { 'retry-after': '600' } };
+      if (id === failed && tries.get(id) === 1) return { status: 503 };
+      return undefined;
+    };
+    const d = dispatcher();
+    await goOffline(2);
+    const failedAt = clock.now().getTime();
+    await d.runDue();
+    expect((await deliveries()).map((x) => [x.machine_id, x.status, x.attempts])).toEqual([
+      [limited, 'pending', 1],
+      [failed, 'pending', 1],
+    ]);
+
+    clock.advance(1_000); // the 503 wants 3.75 s, the 429 ten minutes
+    await goOffline(1, 0);
+    await d.runDue();
+    const rows = new Map((await deliveries()).map((x) => [x.machine_id, x]));
+    expect(rows.get(machineId)).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect(rows.get(failed)).toMatchObject({ status: 'delivered', attempts: 2 }); // retried with it, not 2.75 s later
+    expect(rows.get(limited)).toMatchObject({ status: 'pending', attempts: 1, next_attempt_at: new Date(failedAt + 600_000).toISOString() });
   });
 
   test('retries wait longer each time, and never less than Retry-After', async () => {
@@ -715,6 +784,19 @@ describeEachEngine('the dispatcher, with the real senders against local servers'
     webhookReply = () => undefined;
     expect(await d.runDue()).toBe(1);
     expect((await deliveries())[0]).toMatchObject({ status: 'delivered', attempts: 2 });
+  });
+
+  testOn('sqlite', engine)("bringing a target's waiting deliveries forward reads only the channel's rows waiting for a later retry, never history", async () => {
+    const recording = recordingKysely(db.sqlite);
+    await bringForwardWaiting(recording.db, { channel: 'webhook', targetId: 1, now: clock.now() });
+    await channelWasFailing(recording.db, 'webhook', 1);
+    await channelWasFailing(recording.db, 'telegram', 1);
+    const plans = recording.statements.map((s) => queryPlan(db.sqlite, s));
+    expect(plans).toEqual([
+      expect.stringMatching(/^SEARCH deliveries USING INDEX idx_deliveries_due \(channel=\? AND next_attempt_at>\?\)$/),
+      expect.stringMatching(/^SEARCH webhooks USING INTEGER PRIMARY KEY \(rowid=\?\)$/),
+      expect.stringMatching(/^SEARCH telegram_recipients USING INTEGER PRIMARY KEY \(rowid=\?\)$/),
+    ]);
   });
 
   testOn('sqlite', engine)("the claim's lock-free pre-read is one seek on the due index", () => {

@@ -19,7 +19,7 @@ import { queryPlan, recordingKysely, secondConnection, testLogger } from '../hel
 
 const THRESHOLD = 120_000;
 const T0 = '2026-11-28T03:00:00.000Z';
-const UP: IngestState = { down: false, resumedAt: null };
+const UP: IngestState = { down: false, resumedAt: null, beatAt: null };
 
 describeEachEngine('the sweep on a real database', (engine) => {
   let db: TestDb;
@@ -215,6 +215,26 @@ describeEachEngine('the sweep on a real database', (engine) => {
     const result = await s.run();
     expect(result.transitions.map((t) => [t.machineId, t.kind])).toEqual([[quiet, 'went-offline']]);
     expect((await events()).map((e) => [e.machine_id, e.type])).toEqual([[quiet, 'machine.offline']]);
+  });
+
+  test('with an API recording liveness, a silent machine goes offline once a beat after its crossing shows ingest was live, not before', async () => {
+    const id = await insertMachine(db.db, userId, { status: 'online', last_seen: T0 });
+    const api = await registerInstance(db.db, 'api', clock);
+    const s = sweeper();
+    // The API beats once a second until just before the machine's crossing, then it is killed.
+    while (clock.now().getTime() < Date.parse(T0) + THRESHOLD - 1_000) {
+      clock.advance(1_000);
+      await recordBeat(db.db, api, clock);
+    }
+    clock.advance(1_500); // past the threshold by our clock, the API not stale yet
+    const waiting = await s.run();
+    expect(waiting.transitions).toEqual([]);
+    expect(waiting.ingest.down).toBe(false);
+    expect(waiting.nextCheckAt.getTime()).toBe(clock.now().getTime() + 1_000); // about one beat later
+    expect(await machine(id)).toMatchObject({ status: 'online' });
+
+    await recordBeat(db.db, api, clock); // ingest was live after the crossing: the silence is real
+    expect((await s.run()).transitions).toMatchObject([{ machineId: id, kind: 'went-offline' }]);
   });
 
   test('a graceful API stop pauses offline events at once, without waiting for its beats to go stale', async () => {

@@ -155,6 +155,8 @@ export interface DeliveriesTable {
   claimed_by: string | null;
   last_error: string | null;
   delivered_at: string | null;
+  /** the receiver's own earliest time for the next attempt (Retry-After / retry_after); a success elsewhere never brings the row before it */
+  retry_not_before: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;
 }

@@ -111,6 +111,11 @@ export interface IngestLiveness {
   live: boolean;
   /** latest time ingest resumed after an outage, if any */
   resumedAt: string | null;
+  /**
+   * the latest beat of a live API instance (every report it accepted before that moment is in the
+   * database); null when none is live or none ever recorded liveness
+   */
+  beatAt: string | null;
   /** while down: when the last API instance stopped or last beat */
   downSince: string | null;
 }
@@ -126,18 +131,18 @@ export async function readIngestLiveness(
 ): Promise<IngestLiveness> {
   const api = db.selectFrom('service_liveness').where('kind', '=', 'api');
   const latest = await api.select((eb) => eb.fn.max('heartbeat_at').as('last')).executeTakeFirst();
-  if (!latest?.last) return { everRecorded: false, live: true, resumedAt: null, downSince: null };
+  if (!latest?.last) return { everRecorded: false, live: true, resumedAt: null, beatAt: null, downSince: null };
   const staleBefore = new Date(now.getTime() - staleAfterMs).toISOString();
-  const liveRow = await api
-    .select('instance_id')
+  const liveBeat = await api
+    .select((eb) => eb.fn.max('heartbeat_at').as('at'))
     .where('heartbeat_at', '>=', staleBefore)
     .where('stopped_at', 'is', null)
-    .limit(1)
     .executeTakeFirst();
   const resumed = await api.select((eb) => eb.fn.max('ingest_resumed_at').as('at')).executeTakeFirst();
-  const live = liveRow !== undefined;
+  const beatAt = liveBeat?.at ?? null;
+  const live = beatAt !== null;
   // A graceful stop also stamps heartbeat_at, so the latest beat is when the last instance went away.
-  return { everRecorded: true, live, resumedAt: resumed?.at ?? null, downSince: live ? null : latest.last };
+  return { everRecorded: true, live, resumedAt: resumed?.at ?? null, beatAt, downSince: live ? null : latest.last };
 }
 
 /** The daemon's last recorded check (its latest beat), for `GET /health`. */

@@ -23,8 +23,7 @@ export function attemptDeadline(timeoutMs: number, signal?: AbortSignal): Attemp
     timedOut = true;
     controller.abort();
   }, timeoutMs);
-  const onAbort = () => controller.abort();
-  signal?.addEventListener('abort', onAbort, { once: true });
+  const unfollow = signal ? followAbort(signal, () => controller.abort()) : () => undefined;
   return {
     signal: controller.signal,
     interruption(closing: boolean): SendResult | undefined {
@@ -35,7 +34,47 @@ export function attemptDeadline(timeoutMs: number, signal?: AbortSignal): Attemp
     },
     dispose(): void {
       clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      unfollow();
     },
+  };
+}
+
+interface Followers {
+  callbacks: Set<() => void>;
+  listener: () => void;
+}
+
+/** The attempts following each caller signal; an entry lives while at least one attempt does. */
+const following = new WeakMap<AbortSignal, Followers>();
+
+/**
+ * Calls `onAbort` when `signal` aborts, through ONE listener per signal however many attempts follow
+ * it. The dispatcher passes its single shutdown signal to every send (20 at once under load), and an
+ * EventTarget holding more than 10 listeners makes Node print `MaxListenersExceededWarning: Possible
+ * EventTarget memory leak detected`. Returns the unsubscribe; the listener goes with the last follower.
+ */
+function followAbort(signal: AbortSignal, onAbort: () => void): () => void {
+  if (signal.aborted) {
+    onAbort();
+    return () => undefined;
+  }
+  let entry = following.get(signal);
+  if (!entry) {
+    const callbacks = new Set<() => void>();
+    const listener = () => {
+      following.delete(signal);
+      for (const callback of [...callbacks]) callback();
+    };
+    entry = { callbacks, listener };
+    following.set(signal, entry);
+    signal.addEventListener('abort', listener, { once: true });
+  }
+  const current = entry;
+  current.callbacks.add(onAbort);
+  return () => {
+    current.callbacks.delete(onAbort);
+    if (current.callbacks.size > 0 || following.get(signal) !== current) return;
+    following.delete(signal);
+    signal.removeEventListener('abort', current.listener);
   };
 }

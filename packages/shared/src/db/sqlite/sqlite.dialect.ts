@@ -25,6 +25,10 @@ export const STATEMENT_CACHE_SIZE = 256;
  *   write lock up front makes writers queue on the busy timeout instead.
  * - Migrations run inside one transaction (SQLite DDL is transactional), so two processes migrating
  *   a new file at once serialize: the second sees the first one's migrations as applied.
+ * - A rollback runs only while the connection is still in a transaction. SQLite rolls a transaction
+ *   back by itself on some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM, …); Kysely's ROLLBACK
+ *   would then fail with "cannot rollback - no transaction is active", and that error would replace
+ *   the one that says what went wrong (a full disk).
  * - Prepared statements are reused, keyed by their SQL text (the {@link STATEMENT_CACHE_SIZE} most
  *   recently used ones). Kysely's own connection prepares every statement on every call, which
  *   costs more than running a typical indexed query. Results are exactly those of Kysely's
@@ -59,6 +63,7 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
  */
 class SharedFileSqliteDriver extends SqliteDriver {
   private connection: CachingSqliteConnection | null = null;
+  private sqlite: SqliteDatabase | null = null;
 
   constructor(config: SqliteDialectConfig) {
     const { database } = config;
@@ -67,6 +72,7 @@ class SharedFileSqliteDriver extends SqliteDriver {
       ...config,
       database: async () => {
         const db = await resolve();
+        this.sqlite = db;
         this.connection = new CachingSqliteConnection(db, STATEMENT_CACHE_SIZE);
         return db;
       },
@@ -80,6 +86,23 @@ class SharedFileSqliteDriver extends SqliteDriver {
 
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+
+  /**
+   * Kysely rolls back after the error that ended the transaction and then throws that error, unless
+   * the rollback throws first. When SQLite has already rolled the transaction back itself there is
+   * nothing left to undo, and the first error (SQLITE_FULL: "database or disk is full") must be the
+   * one the caller sees.
+   */
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (!this.isInTransaction()) return;
+    await super.rollbackTransaction(connection);
+  }
+
+  /** better-sqlite3's `inTransaction`; true when unknown, so a rollback is never skipped by doubt. */
+  private isInTransaction(): boolean {
+    const inTransaction = (this.sqlite as { inTransaction?: unknown } | null)?.inTransaction;
+    return typeof inTransaction === 'boolean' ? inTransaction : true;
   }
 }
 
