@@ -45,7 +45,8 @@ async function buildDaemon(settings: RunSettings, logger: Logger, redactor: Retu
   const handle = openDatabase(settings.db);
   cleanups.add(() => handle.close());
   await migrateToLatest(handle.db);
-  const instanceId = await registerInstance(handle.db, 'daemon', clock);
+  // It beats after checks, and checks at least once per interval.
+  const instanceId = await registerInstance(handle.db, 'daemon', clock, { beatEveryMs: settings.interval });
   cleanups.add(() => recordStopped(handle.db, instanceId, clock));
 
   const notifier = createNotifier(settings, { clock, redactor });

@@ -230,6 +230,40 @@ describeEachEngine('run and status against a real database', (engine) => {
     expect(result.code).toBe(130); // 128 + SIGINT, without waiting for the 20 s send to time out
   });
 
+  test('a daemon restarted after a SIGKILL takes over the claims of the one it replaced at once, not after its beat goes stale', async () => {
+    await receiver.close();
+    let arrived!: () => void;
+    const inFlight = new Promise<void>((resolve) => (arrived = resolve));
+    let requests = 0;
+    receiver = await startWebhookReceiver({
+      secret: SECRET,
+      respond: () => {
+        if (++requests > 1) return undefined;
+        arrived();
+        return 'hang'; // the first daemon dies with this send in flight, its claim (60 s lease) held
+      },
+    });
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await insertMachine(db.db, userId, { status: 'online', last_seen: longAgo() });
+    const first = children.start(BIN, ['run', '--interval', '1s'], env({ WEBHOOK_TIMEOUT: '30s' }));
+    await inFlight;
+    first.child.kill('SIGKILL');
+    expect((await first.exited()).signal).toBe('SIGKILL');
+    expect(await db.db.selectFrom('deliveries').select(['status', 'claimed_by']).execute()).toEqual([{ status: 'pending', claimed_by: expect.any(String) }]);
+
+    const second = children.start(BIN, ['run', '--interval', '1s'], env());
+    await second.waitForLine('Heartbeat monitor started');
+    const startedAt = Date.now();
+    const all = await receiver.waitFor((received) => received.some((h) => h.answeredStatus === 200), 60_000);
+    const takeoverMs = Date.now() - startedAt;
+    expect(second.lines().filter((l) => /Took over 1 delivery claim\(s\) of daemon instance \S+, which is no longer running/.test(l))).toHaveLength(1);
+    expect(all.map((h) => h.headers['webhook-id'])).toEqual([all[0]!.headers['webhook-id'], all[0]!.headers['webhook-id']]);
+    // Its pid is gone on this boot, in this pid namespace: certain, so no waiting for a stale beat (10 s before).
+    expect(takeoverMs).toBeLessThan(3_000);
+    second.child.kill('SIGTERM');
+    expect((await second.exited()).code).toBe(0);
+  });
+
   test('SIGTERM during --once goes through the bounded drain: a hanging send is cut short, exit 0, the claim given back', async () => {
     const { inFlight } = await hangingSendSetup();
     const once = children.start(BIN, ['--once'], env({ WEBHOOK_TIMEOUT: '1m' }));

@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { appliedMigrations, migrateTo, migrateToLatest, migrations, openDatabase } from '@lunasentri/shared';
+import { appliedMigrations, migrateTo, migrateToLatest, migrations, openDatabase, type DatabaseHandle } from '@lunasentri/shared';
 import { createTestDb, tempDir } from '../../../test/support/db';
 import { sqliteConnection } from '../src/db/sqlite';
 
@@ -51,41 +51,55 @@ describe('migrations', () => {
     }
   });
 
-  test.each(names.slice(0, -1))('apply on a database left at %s', async (name) => {
+  /** A fresh database file migrated up to `name` (and no further), for `run`; closed and removed after. */
+  async function onDatabaseAt(name: string, run: (handle: DatabaseHandle, raw: ReturnType<typeof sqliteConnection>) => Promise<void>): Promise<void> {
     const { dir, cleanup } = tempDir();
     const handle = openDatabase(join(dir, 'db.sqlite'));
     try {
       await migrateTo(handle.db, name);
-      expect(await appliedMigrations(handle.db)).toEqual(names.slice(0, names.indexOf(name) + 1));
-      const applied = await migrateToLatest(handle.db);
-      expect(applied).toEqual(names.slice(names.indexOf(name) + 1));
+      await run(handle, sqliteConnection(handle));
     } finally {
       await handle.close();
       cleanup();
     }
-  });
+  }
+  const T = '2026-11-28T03:00:00.000Z';
 
-  test("017 gives deliveries a nullable retry_not_before (the receiver's Retry-After); rows delivered before keep NULL", async () => {
-    const { dir, cleanup } = tempDir();
-    const handle = openDatabase(join(dir, 'db.sqlite'));
-    try {
-      await migrateTo(handle.db, '016_credential_revision');
-      const raw = sqliteConnection(handle);
-      const now = '2026-11-28T03:00:00.000Z';
-      raw.prepare("INSERT INTO users (email, created_at) VALUES ('a@example.com', ?)").run(now);
-      raw.prepare("INSERT INTO events (id, type, machine_id, user_id, occurred_at, payload, created_at) VALUES ('e1', 'machine.offline', 1, 1, ?, '{}', ?)").run(now, now);
+  test.each(names.slice(0, -1))('apply on a database left at %s', (name) =>
+    onDatabaseAt(name, async (handle) => {
+      expect(await appliedMigrations(handle.db)).toEqual(names.slice(0, names.indexOf(name) + 1));
+      const applied = await migrateToLatest(handle.db);
+      expect(applied).toEqual(names.slice(names.indexOf(name) + 1));
+    }),
+  );
+
+  test("017 gives deliveries a nullable retry_not_before (the receiver's Retry-After); rows delivered before keep NULL", () =>
+    onDatabaseAt('016_credential_revision', async (handle, raw) => {
+      raw.prepare("INSERT INTO users (email, created_at) VALUES ('a@example.com', ?)").run(T);
+      raw.prepare("INSERT INTO events (id, type, machine_id, user_id, occurred_at, payload, created_at) VALUES ('e1', 'machine.offline', 1, 1, ?, '{}', ?)").run(T, T);
       raw
         .prepare("INSERT INTO deliveries (event_id, machine_id, channel, target_id, next_attempt_at, created_at, updated_at) VALUES ('e1', 1, 'webhook', 1, ?, ?, ?)")
-        .run(now, now, now);
+        .run(T, T, T);
       expect(await migrateToLatest(handle.db)).toContain('017_delivery_retry_not_before');
       const column = (raw.prepare('PRAGMA table_info(deliveries)').all() as Array<{ name: string; type: string; notnull: number }>).find((c) => c.name === 'retry_not_before');
       expect(column).toMatchObject({ type: 'TEXT', notnull: 0 });
       expect(raw.prepare('SELECT retry_not_before FROM deliveries').pluck().all()).toEqual([null]);
-    } finally {
-      await handle.close();
-      cleanup();
-    }
-  });
+    }));
+
+  test('018 gives service_liveness nullable beat_every_ms, boot_id, pid_namespace and process_started; rows from before keep NULL', () =>
+    onDatabaseAt('017_delivery_retry_not_before', async (handle, raw) => {
+      raw.prepare("INSERT INTO service_liveness (instance_id, kind, pid, hostname, started_at, heartbeat_at) VALUES ('old', 'daemon', 1, 'box', ?, ?)").run(T, T);
+      expect(await migrateToLatest(handle.db)).toContain('018_liveness_process_identity');
+      const added = ['beat_every_ms', 'boot_id', 'pid_namespace', 'process_started'];
+      const columns = raw.prepare('PRAGMA table_info(service_liveness)').all() as Array<{ name: string; type: string; notnull: number }>;
+      expect(columns.filter((c) => added.includes(c.name)).map((c) => [c.name, c.type, c.notnull])).toEqual([
+        ['beat_every_ms', 'INTEGER', 0],
+        ['boot_id', 'TEXT', 0],
+        ['pid_namespace', 'TEXT', 0],
+        ['process_started', 'TEXT', 0],
+      ]);
+      expect(raw.prepare(`SELECT ${added.join(', ')} FROM service_liveness`).all()).toEqual([{ beat_every_ms: null, boot_id: null, pid_namespace: null, process_started: null }]);
+    }));
 
   test('two processes migrating the same new file at the same moment both succeed', async () => {
     const { dir, cleanup } = tempDir();

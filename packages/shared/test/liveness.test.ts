@@ -79,4 +79,13 @@ describeEachEngine('ingest liveness', (engine) => {
     await expect(registerInstance(db.db, 'api', clock)).rejects.toMatchObject({ code: 'SQLITE_FULL', message: 'database or disk is full' });
     expect((await readIngestLiveness(db.db, clock.now())).everRecorded).toBe(false);
   });
+
+  test('an instance records its beat period and process identity, so another process can tell for certain that it is gone', async () => {
+    const api = await registerInstance(db.db, 'api', clock);
+    const daemon = await registerInstance(db.db, 'daemon', clock, { beatEveryMs: 30_000, identity: { bootId: 'b', pidNamespace: 'pid:[7]', started: '42' } });
+    const row = (id: string) =>
+      db.db.selectFrom('service_liveness').select(['pid', 'beat_every_ms', 'boot_id', 'pid_namespace', 'process_started']).where('instance_id', '=', id).executeTakeFirstOrThrow();
+    expect(await row(daemon)).toEqual({ pid: process.pid, beat_every_ms: 30_000, boot_id: 'b', pid_namespace: 'pid:[7]', process_started: '42' });
+    expect(await row(api)).toMatchObject({ pid: process.pid, beat_every_ms: 1_000 });
+  });
 });

@@ -1,4 +1,5 @@
-import { Cleanups, envOnlyHelp, installSignalHandlers, signalExitCode, durationSetting, stringSetting } from '@lunasentri/shared';
+import { spawn } from 'node:child_process';
+import { Cleanups, currentProcessIdentity, envOnlyHelp, installSignalHandlers, runningProcessStarted, signalExitCode, durationSetting, stringSetting } from '@lunasentri/shared';
 
 describe('signal handling shared by both binaries', () => {
   test('the first SIGTERM aborts the signal with its name; a second exits at once with 128 + its number', () => {
@@ -83,5 +84,27 @@ describe('the environment-only section of --help', () => {
       '\nEnvironment:\n  WEBHOOK_TIMEOUT     per-request time limit (default: 5s)\n  TELEGRAM_BOT_TOKEN  the bot token (default: unset)\n',
     );
     expect(envOnlyHelp({ interval: spec.interval })).toBe('');
+  });
+});
+
+describe('process identity (Linux /proc)', () => {
+  const linux = process.platform === 'linux' ? test : test.skip;
+
+  linux('names this boot, this pid namespace and when this process started', () => {
+    const identity = currentProcessIdentity();
+    expect(identity.bootId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(identity.pidNamespace).toMatch(/^pid:\[\d+\]$/);
+    expect(identity.started).toMatch(/^\d+$/);
+    expect(runningProcessStarted(process.pid)).toBe(identity.started);
+  });
+
+  linux('a process that has exited (and been reaped) is no longer running under its pid', async () => {
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)']);
+    const pid = child.pid!;
+    expect(runningProcessStarted(pid)).toMatch(/^\d+$/);
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    expect(runningProcessStarted(pid)).toBeNull();
   });
 });

@@ -63,6 +63,41 @@ export interface ApiService {
 }
 
 /**
+ * The ingest write-behind and the liveness beat that waits on it. `finish` writes what ingest holds,
+ * then records the liveness stop (what a stop ends with).
+ */
+async function startIngest(
+  options: ApiServiceOptions,
+  background: DatabaseHandle,
+  cleanups: Cleanups,
+): Promise<{ ingest: IngestWriter; finish: () => Promise<void> }> {
+  const { clock, logger } = options;
+  // Holds nothing until the first report; its cleanup is registered after the liveness one, so a
+  // stop writes the buffered reports before it records that this instance stopped.
+  const ingest = new IngestWriter(background.ingestStore(), clock, logger, {
+    flushIntervalMs: options.ingestFlushIntervalMs,
+    minWriteIntervalMs: options.ingestMinWriteIntervalMs,
+  });
+  // Each beat first writes what ingest holds: no beat while accepted reports are still unwritten.
+  const liveness = await startLiveness({ db: options.database.db, beatDb: background.db, clock, logger, beatMs: options.livenessBeatMs, beforeBeat: () => ingest.writeHeld() });
+  let livenessStopped: Promise<void> | null = null;
+  const stopLiveness = () => (livenessStopped ??= liveness.stop());
+  cleanups.add(stopLiveness);
+
+  let ingestClosed: Promise<void> | null = null;
+  const closeIngest = () => (ingestClosed ??= ingest.close());
+  cleanups.add(closeIngest);
+  const finish = async () => {
+    try {
+      await closeIngest();
+    } finally {
+      await stopLiveness();
+    }
+  };
+  return { ingest, finish };
+}
+
+/**
  * Starts the API on an open, migrated database: registers liveness, listens, prunes metrics in the
  * background. Each resource's cleanup is registered as it is acquired and run in reverse on stop.
  */
@@ -80,28 +115,9 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
     const background = options.database.reopen({ busyTimeoutMs: options.backgroundBusyTimeoutMs ?? BACKGROUND_BUSY_TIMEOUT_MS });
     cleanups.add(() => background.close());
 
-    // Holds nothing until the first report; its cleanup is registered after the liveness one, so a
-    // stop writes the buffered reports before it records that this instance stopped.
-    const ingest = new IngestWriter(background.ingestStore(), clock, logger, {
-      flushIntervalMs: options.ingestFlushIntervalMs,
-      minWriteIntervalMs: options.ingestMinWriteIntervalMs,
-    });
-    // Each beat first writes what ingest holds: no beat while accepted reports are still unwritten.
-    const liveness = await startLiveness({ db, beatDb: background.db, clock, logger, beatMs: options.livenessBeatMs, beforeBeat: () => ingest.writeHeld() });
-    let livenessStopped: Promise<void> | null = null;
-    const stopLiveness = () => (livenessStopped ??= liveness.stop());
-    cleanups.add(stopLiveness);
-
-    let ingestClosed: Promise<void> | null = null;
-    const closeIngest = () => (ingestClosed ??= ingest.close());
-    cleanups.add(closeIngest);
-    finish = async () => {
-      try {
-        await closeIngest();
-      } finally {
-        await stopLiveness();
-      }
-    };
+    const started = await startIngest(options, background, cleanups);
+    const { ingest } = started;
+    finish = started.finish;
 
     const retention = startMetricsRetention({
       db: background.db,

@@ -285,6 +285,11 @@ export interface ClaimHolder {
   /** its last liveness beat; null when it never recorded liveness */
   heartbeat_at: string | null;
   stopped_at: string | null;
+  /** how often it promised to beat; its process identity (see ProcessIdentity); null when not recorded */
+  beat_every_ms: number | null;
+  boot_id: string | null;
+  pid_namespace: string | null;
+  process_started: string | null;
 }
 
 /** Every instance (other than `self`) holding a claim that has not expired yet. */
@@ -292,7 +297,7 @@ export async function claimHolders(db: Db, self: string, now: Date): Promise<Cla
   return db
     .selectFrom('deliveries as d')
     .leftJoin('service_liveness as l', 'l.instance_id', 'd.claimed_by')
-    .select(['d.claimed_by as instance_id', 'l.pid', 'l.hostname', 'l.heartbeat_at', 'l.stopped_at'])
+    .select(['d.claimed_by as instance_id', 'l.pid', 'l.hostname', 'l.heartbeat_at', 'l.stopped_at', 'l.beat_every_ms', 'l.boot_id', 'l.pid_namespace', 'l.process_started'])
     .distinct()
     .where('d.status', '=', PENDING)
     .where('d.claimed_by', 'is not', null)

@@ -1,8 +1,18 @@
 import { hostname } from 'node:os';
-import { failureStreak, yieldToEventLoop, type FailureStreak, type ChannelKind, type Clock, type Database, type Logger } from '@lunasentri/shared';
+import {
+  currentProcessIdentity,
+  failureStreak,
+  runningProcessStarted,
+  yieldToEventLoop,
+  type ChannelKind,
+  type Clock,
+  type Database,
+  type FailureStreak,
+  type Logger,
+} from '@lunasentri/shared';
 import type { Kysely } from 'kysely';
 import { deleteFinishedEvents } from '../outbox/outbox.repository';
-import { isClaimHolderGone, pidAlive, type Host } from './claims.models';
+import { HOLDER_STALE_FLOOR_MS, isClaimHolderGone, pidAlive, type Host } from './claims.models';
 import { claimHolders, expireStale, releaseClaims } from './deliveries.repository';
 import { takeJobTurn } from './housekeeping.repository';
 import { DELIVERY_TTL_MS } from './retry.models';
@@ -18,8 +28,9 @@ export interface HousekeepingDeps {
   /** this process, for recognising claims of daemon instances that are gone; default the real host */
   host?: Host;
   /**
-   * a holder whose pid is gone still keeps its claims until its liveness beat is this old; default
-   * 10 s (the daemon passes {@link holderStaleMs} of its interval: it beats once per check)
+   * for a holder that recorded neither its process identity nor its beat period: its pid gone, it
+   * still keeps its claims until its liveness beat is this old; default 10 s (the daemon passes
+   * {@link holderStaleMs} of its own interval)
    */
   holderStaleMs?: number;
   /** events whose deliveries are all final are deleted this long after they happened; default 30 days */
@@ -52,8 +63,8 @@ const DELETE_PER_STATEMENT = 200;
  */
 export function createHousekeeping(deps: HousekeepingDeps): Housekeeping {
   const { db, clock, logger, instanceId } = deps;
-  const host: Host = deps.host ?? { hostname: hostname(), pid: process.pid, pidAlive };
-  const staleMs = deps.holderStaleMs ?? 10_000;
+  const host: Host = deps.host ?? { hostname: hostname(), pid: process.pid, identity: currentProcessIdentity(), runningProcessStarted, pidAlive };
+  const staleMs = deps.holderStaleMs ?? HOLDER_STALE_FLOOR_MS;
   const retentionMs = deps.retentionMs ?? 30 * 24 * 3600_000;
   let started = false;
   let stopped = false;

@@ -1,6 +1,7 @@
 import { TestClock } from '../../../../test/support/test-clock';
 import { planChannelUpdates, type ChannelOutcome } from '../../src/dispatch/channels.models';
-import { claimLeftToSend, holderStaleMs, isClaimHolderGone } from '../../src/dispatch/claims.models';
+import { claimLeftToSend, holderStaleMs, isClaimHolderGone, type Host } from '../../src/dispatch/claims.models';
+import type { ClaimHolder } from '../../src/dispatch/deliveries.repository';
 import { DELIVERY_TTL_MS, RETRY_CAP_MS, planRetry, retryDelayMs } from '../../src/dispatch/retry.models';
 import { BUSY_RESCAN_MS, afterClaim, planClaim, planSends } from '../../src/dispatch/send-slots.models';
 
@@ -42,24 +43,42 @@ describe('the retry schedule', () => {
 
 describe('whose claims may be taken over before their lease ends', () => {
   const STALE = 10_000;
-  const host = { hostname: 'box', pid: 100, pidAlive: (pid: number) => pid === 200 };
-  const holder = { instance_id: 'x', pid: 200, hostname: 'box', heartbeat_at: ago(STALE + 1) as string | null, stopped_at: null as string | null };
-  const fresh = ago(STALE);
-  test.each<[string, typeof holder, boolean]>([
-    ['a live process on this host keeps its claims', holder, false],
-    ['a process on this host that no longer exists and whose beat is stale loses them', { ...holder, pid: 300 }, true],
-    ['a pid that no longer exists, with a fresh beat, keeps them (another pid namespace)', { ...holder, pid: 300, heartbeat_at: fresh }, false],
-    ['an instance under our own pid with a fresh beat keeps them (two containers, both pid 1)', { ...holder, pid: 100, heartbeat_at: fresh }, false],
-    ['an instance under our own pid keeps them even with a stale beat (it may be a live twin)', { ...holder, pid: 100 }, false],
-    ['an instance that recorded a graceful stop loses them', { ...holder, hostname: 'elsewhere', stopped_at: '2026-11-28T03:00:00.000Z' }, true],
+  const us = { bootId: 'boot-1', pidNamespace: 'pid:[4026531836]', started: '5000' };
+  // This host: pid 100 (us), pid 200 runs (started at tick 7000); no other pid runs.
+  const running: Record<number, string> = { 100: '5000', 200: '7000' };
+  const host: Host = { hostname: 'box', pid: 100, identity: us, runningProcessStarted: (pid) => running[pid] ?? null, pidAlive: (pid) => pid in running };
+  const known = { beat_every_ms: 1_000, boot_id: us.bootId, pid_namespace: us.pidNamespace, process_started: '7000' };
+  const unknown = { beat_every_ms: null, boot_id: null, pid_namespace: null, process_started: null };
+  const holder: ClaimHolder = { instance_id: 'x', pid: 200, hostname: 'box', heartbeat_at: ago(STALE + 1), stopped_at: null, ...known };
+  const fresh = ago(0);
+  test.each<[string, ClaimHolder, boolean]>([
+    // the holder recorded its identity: this boot, our pid namespace — its pid tells for certain, at once
+    ['a live process in our pid namespace keeps its claims, however stale its beat', { ...holder, heartbeat_at: ago(3600_000) }, false],
+    ['a dead one loses them at once, its beat still fresh: no waiting', { ...holder, pid: 300, heartbeat_at: fresh }, true],
+    ['its pid reused by another process (another start time) is dead too', { ...holder, process_started: '6000', heartbeat_at: fresh }, true],
+    ['a previous incarnation under our own pid is dead (another start time)', { ...holder, pid: 100, process_started: '4000', heartbeat_at: fresh }, true],
+    ['another instance of this very process keeps them', { ...holder, pid: 100, process_started: '5000' }, false],
+    // another pid namespace or boot: the pid means nothing here — the lease decides, never both send
+    ['another pid namespace on this host keeps them, whatever its pid and beat (two containers, both pid 1)', { ...holder, pid: 1, pid_namespace: 'pid:[4026532000]', heartbeat_at: ago(3600_000) }, false],
+    ['another pid namespace under our own pid keeps them', { ...holder, pid: 100, pid_namespace: 'pid:[4026532000]', process_started: '1' }, false],
+    ['another boot (a host with our name, or before a reboot) keeps them until the lease ends', { ...holder, pid: 300, boot_id: 'boot-0' }, false],
+    // a graceful stop always counts
+    ['an instance that recorded a graceful stop loses them', { ...holder, hostname: 'elsewhere', boot_id: 'boot-0', stopped_at: '2026-11-28T03:00:00.000Z' }, true],
     ['a graceful stop counts even with a fresh beat', { ...holder, heartbeat_at: fresh, stopped_at: fresh }, true],
-    ['an instance on another host keeps them until the lease ends', { ...holder, hostname: 'elsewhere', pid: 300 }, false],
-    ['an instance without a liveness row keeps them until the lease ends', { ...holder, pid: null as unknown as number, hostname: null as unknown as string, heartbeat_at: null }, false],
+    ['an instance without a liveness row keeps them until the lease ends', { ...holder, ...unknown, pid: null as unknown as number, hostname: null as unknown as string, heartbeat_at: null }, false],
+    // no identity recorded (an older version, no /proc): this host's name, pid gone and a stale beat
+    ['no identity: a live process on this host keeps its claims', { ...holder, ...unknown }, false],
+    ['no identity: a pid that no longer exists and a stale beat lose them', { ...holder, ...unknown, pid: 300 }, true],
+    ['no identity: a pid that no longer exists, with a fresh beat, keeps them (another pid namespace)', { ...holder, ...unknown, pid: 300, heartbeat_at: ago(STALE) }, false],
+    ['no identity: an instance under our own pid keeps them even with a stale beat (it may be a live twin)', { ...holder, ...unknown, pid: 100 }, false],
+    ['no identity: an instance on another host keeps them until the lease ends', { ...holder, ...unknown, hostname: 'elsewhere', pid: 300 }, false],
+    ['no identity, its own beat period recorded (1 min): judged by it, not by ours', { ...holder, ...unknown, beat_every_ms: 60_000, pid: 300, heartbeat_at: ago(60_000) }, false],
+    ['no identity, its own beat period recorded: two of its periods without a beat lose them', { ...holder, ...unknown, beat_every_ms: 60_000, pid: 300, heartbeat_at: ago(120_001) }, true],
   ])('%s', (_name, h, gone) => {
     expect(isClaimHolderGone(h, host, now, STALE)).toBe(gone);
   });
 
-  test('a beat is stale after two intervals, never sooner than 10 s', () => {
+  test('without an identity, a beat is stale after two of its periods, never sooner than 10 s', () => {
     expect(holderStaleMs(30_000)).toBe(60_000);
     expect(holderStaleMs(1_000)).toBe(10_000);
   });

@@ -19,6 +19,7 @@ import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver, type 
 import { channelWasFailing } from '../../src/dispatch/channels.repository';
 import { bringForwardWaiting, claimHolders, dueQuery, markDelivered, mayBeDueQuery, nextDueAt } from '../../src/dispatch/deliveries.repository';
 import { createDispatcher, type DispatcherDeps } from '../../src/dispatch/dispatcher.usecases';
+import type { Host } from '../../src/dispatch/claims.models';
 import { createHousekeeping, type HousekeepingDeps } from '../../src/dispatch/housekeeping.usecases';
 import { createSweeper } from '../../src/sweep/sweep.usecases';
 import { queryPlan, recordingKysely, secondConnection, testLogger } from '../helpers';
@@ -283,7 +284,9 @@ describeEachEngine('the dispatcher, with the real senders against local servers'
     await insertWebhook(db.db, userId, receiver.url, SECRET);
     await goOffline();
     const [event] = await events();
-    const dead = await registerInstance(db.db, 'daemon', clock); // its liveness row: this host, a pid
+    const identity = (pidNamespace: string, started: string) => ({ bootId: 'boot-1', pidNamespace, started });
+    // Its liveness row: this host, a pid, its process identity.
+    const dead = await registerInstance(db.db, 'daemon', clock, { beatEveryMs: 1_000, identity: identity('pid:[1]', '111') });
     const a = await secondConnection(db.path);
     const crashing: WebhookSender = {
       async send(target, eventId, body, signal) {
@@ -296,19 +299,17 @@ describeEachEngine('the dispatcher, with the real senders against local servers'
     await dispatcher({ webhook: crashing, instanceId: dead }, a).runDue().catch(() => undefined);
     expect((await deliveries())[0]).toMatchObject({ status: 'pending', claimed_by: dead });
 
-    // A daemon in another pid namespace of this host: the same pid as ours, the holder's beat fresh. Not gone.
-    const twin = { hostname: hostname(), pid: process.pid, pidAlive: () => false };
+    // A daemon in another pid namespace of this host, even under the same pid: there the holder's pid
+    // proves nothing, however old its beat. Not gone: the lease decides.
+    const nobodyRuns = { runningProcessStarted: () => null, pidAlive: () => false };
+    const twin: Host = { hostname: hostname(), pid: process.pid, identity: identity('pid:[2]', '111'), ...nobodyRuns };
+    clock.advance(20_000); // the holder's beat long stale, its lease (30 s) still running
     await housekeeping({ instanceId: 'twin', host: twin }).runOnce();
     expect(await dispatcher({ instanceId: 'twin' }).runDue()).toBe(0);
-    // Still fresh: a pid that does not exist here proves nothing while the holder keeps beating.
-    const host = { hostname: hostname(), pid: process.pid + 1, pidAlive: () => false };
-    clock.advance(10_000);
-    await housekeeping({ instanceId: 'restarted', host, holderStaleMs: 10_000 }).runOnce();
-    expect(await dispatcher({ instanceId: 'restarted' }).runDue()).toBe(0);
-    // The restarted daemon on the same host: that pid is gone and its beat is stale (the lease still runs).
-    clock.advance(1);
+    // The daemon restarted in the same pid namespace: no running process has that pid and start time.
+    const restarted: Host = { hostname: hostname(), pid: process.pid + 1, identity: identity('pid:[1]', '222'), ...nobodyRuns };
     let woken = 0;
-    await housekeeping({ instanceId: 'restarted', host, holderStaleMs: 10_000, onReleased: () => woken++ }).runOnce();
+    await housekeeping({ instanceId: 'restarted', host: restarted, onReleased: () => woken++ }).runOnce();
     expect(woken).toBe(1); // the dispatcher is told at once, not at its next idle wake-up
     expect(await dispatcher({ instanceId: 'restarted' }).runDue()).toBe(1);
     expect(receiver.received.map((r) => r.headers['webhook-id'])).toEqual([event.id, event.id]);

@@ -16,6 +16,7 @@ import * as m014_machine_offline_notifications from './migrations/014_machine_of
 import * as m015_partial_indexes from './migrations/015_partial_indexes';
 import * as m016_credential_revision from './migrations/016_credential_revision';
 import * as m017_delivery_retry_not_before from './migrations/017_delivery_retry_not_before';
+import * as m018_liveness_process_identity from './migrations/018_liveness_process_identity';
 
 /** Every migration, by name. Names sort in the order they apply; never rename or reorder one. */
 export const migrations: Record<string, Migration> = {
@@ -36,4 +37,5 @@ export const migrations: Record<string, Migration> = {
   '015_partial_indexes': m015_partial_indexes,
   '016_credential_revision': m016_credential_revision,
   '017_delivery_retry_not_before': m017_delivery_retry_not_before,
+  '018_liveness_process_identity': m018_liveness_process_identity,
 };

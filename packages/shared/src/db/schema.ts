@@ -126,6 +126,12 @@ export interface ServiceLivenessTable {
   stopped_at: string | null;
   /** API only: set when this instance started (or woke from a stall) while no API was live — ingest resumed then */
   ingest_resumed_at: string | null;
+  /** how often this instance beats at the least (the daemon: its interval); null in rows from before migration 018 */
+  beat_every_ms: ColumnType<number | null, number | null | undefined, number | null>;
+  /** the process's identity (`ProcessIdentity`): the kernel boot, the pid namespace, the start time of the pid */
+  boot_id: ColumnType<string | null, string | null | undefined, string | null>;
+  pid_namespace: ColumnType<string | null, string | null | undefined, string | null>;
+  process_started: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface EventsTable {

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock';
 import type { Database } from '../db/schema';
+import { currentProcessIdentity, type ProcessIdentity } from '../process/process.identity';
 
 /**
  * Process liveness in the shared database (CONTRACT §3.1). The API beats about once a second; the
@@ -18,11 +19,20 @@ export const LIVENESS_BEAT_MS = 1_000;
 
 export type ServiceKind = 'api' | 'daemon';
 
+export interface InstanceFacts {
+  /** how often this instance will beat at the least; default {@link LIVENESS_BEAT_MS} (the daemon passes its interval) */
+  beatEveryMs?: number;
+  /** this process's identity; default read from /proc ({@link currentProcessIdentity}) */
+  identity?: ProcessIdentity;
+}
+
 /**
- * Records a new process instance and returns its id. For the API, if no other API instance is live
- * at this moment, the start ends an ingest outage and is recorded as `ingest_resumed_at`.
+ * Records a new process instance and returns its id, with what lets another process tell for certain
+ * whether it still runs (its beat period and process identity). For the API, if no other API instance
+ * is live at this moment, the start ends an ingest outage and is recorded as `ingest_resumed_at`.
  */
-export async function registerInstance(db: Kysely<Database>, kind: ServiceKind, clock: Clock): Promise<string> {
+export async function registerInstance(db: Kysely<Database>, kind: ServiceKind, clock: Clock, facts: InstanceFacts = {}): Promise<string> {
+  const identity = facts.identity ?? currentProcessIdentity();
   const instanceId = randomUUID();
   const now = clock.now();
   const nowIso = now.toISOString();
@@ -56,6 +66,10 @@ export async function registerInstance(db: Kysely<Database>, kind: ServiceKind, 
         heartbeat_at: nowIso,
         stopped_at: null,
         ingest_resumed_at: resumed,
+        beat_every_ms: facts.beatEveryMs ?? LIVENESS_BEAT_MS,
+        boot_id: identity.bootId,
+        pid_namespace: identity.pidNamespace,
+        process_started: identity.started,
       })
       .execute();
   });
