@@ -11,6 +11,7 @@ import {
   installSignalHandlers,
   migrateToLatest,
   openDatabase,
+  pendingMigrations,
   readIngestLiveness,
   recordBeat,
   recordStopped,
@@ -145,6 +146,12 @@ async function runStatus(settings: StatusSettings, json: boolean): Promise<numbe
     return 1;
   }
   try {
+    // The listing reads columns of every migration: an older database is named, not half-read.
+    const pending = await pendingMigrations(handle.db);
+    if (pending.length > 0) {
+      process.stderr.write(`lunasentri-heartbeat: status: the database at ${handle.path} lacks ${pending.length} migration(s) of this version; run lunasentri-api migrate --db ${handle.path} first\n`);
+      return 1;
+    }
     await printStatus(handle.db, systemClock, { json }, (text) => process.stdout.write(text));
     return 0;
   } catch (error) {

@@ -1,6 +1,6 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openDatabase } from '@lunasentri/shared';
+import { migrations, openDatabase } from '@lunasentri/shared';
 import { createTestDb, rawSqlite, tempDir, type TestDb } from '../../../test/support/db';
 import { insertMachine, insertUser, insertWebhook } from '../../../test/support/fixtures';
 import { startWebhookReceiver, type WebhookReceiver } from '../../../test/support/webhook-receiver';
@@ -129,6 +129,9 @@ describe('run and status against a real database file', () => {
     expect(text.stdout).toMatch(/^2\s+new-box\s+pending\s+yes\s+never$/m);
     expect(text.stdout).toContain('Deliveries not delivered: 1 pending, 0 failed, 0 dead');
     expect(text.stdout).toMatch(/machine\.offline .* webhook 1\s+pending\s+1\s+\S+\s+HTTP 503 Service Unavailable/);
+    // The failing channel, and for how long it has failed (since its first failure after its last success).
+    expect(text.stdout).toContain('Channels failing: 1');
+    expect(text.stdout).toMatch(/^webhook 1\s+\d+s\s+\d{4}-\d\d-\d\dT\S+Z\s+1\s+HTTP 503 Service Unavailable$/m);
 
     const json = await children.run(BIN, ['status', '--json'], env());
     expect(JSON.parse(json.stdout)).toEqual([
@@ -181,6 +184,7 @@ describe('run and status against a real database file', () => {
       const unmigrated = await children.run(BIN, ['status', '--db', empty], env());
       expect(unmigrated.code).toBe(1);
       expect(unmigrated.stdout).not.toContain('Machines:');
+      expect(unmigrated.stderr.trimEnd().split('\n')).toEqual([`lunasentri-heartbeat: status: the database at ${empty} lacks ${Object.keys(migrations).length} migration(s) of this version; run lunasentri-api migrate --db ${empty} first`]);
       const check = openDatabase(empty);
       try {
         expect(rawSqlite(check).prepare('SELECT count(*) AS n FROM sqlite_master').get()).toEqual({ n: 0 }); // no tables were created

@@ -15,6 +15,7 @@ import * as m013_monitor_state from './migrations/013_monitor_state';
 import * as m014_machine_offline_notifications from './migrations/014_machine_offline_notifications';
 import * as m015_partial_indexes from './migrations/015_partial_indexes';
 import * as m016_credential_revision from './migrations/016_credential_revision';
+import * as m017_failure_tracking from './migrations/017_failure_tracking';
 
 /** Every migration, by name. Names sort in the order they apply; never rename or reorder one. */
 export const migrations: Record<string, Migration> = {
@@ -34,4 +35,5 @@ export const migrations: Record<string, Migration> = {
   '014_machine_offline_notifications': m014_machine_offline_notifications,
   '015_partial_indexes': m015_partial_indexes,
   '016_credential_revision': m016_credential_revision,
+  '017_failure_tracking': m017_failure_tracking,
 };
