@@ -91,6 +91,7 @@ describe('run and status against a real database file', () => {
     expect(result.code).toBe(0);
     const messages = result.stderr.trimEnd().split('\n').map((l) => l.replace(/^\S+ \S+\s+/, ''));
     expect(messages).toEqual([
+      `Using database ${db.path}`,
       'Telegram notifications are off (TELEGRAM_BOT_TOKEN is not set)',
       'No API liveness recorded in this database yet: checking normally (ingest outages are recognised once the API has run)',
       'Heartbeat monitor started (interval: 30s, threshold: 2m0s)',
@@ -176,7 +177,7 @@ describe('run and status against a real database file', () => {
       const missing = await children.run(BIN, ['status', '--db', typo], env());
       expect(missing.code).toBe(1);
       expect(missing.stdout).toBe('');
-      expect(missing.stderr.trimEnd().split('\n')).toEqual([expect.stringContaining(typo)]);
+      expect(missing.stderr.trimEnd().split('\n')).toEqual([`lunasentri-heartbeat: no database at ${typo}; run lunasentri-api migrate --db ${typo} first`]);
       expect(existsSync(join(dir, 'typo'))).toBe(false);
 
       const empty = join(dir, 'empty.db');
@@ -184,13 +185,25 @@ describe('run and status against a real database file', () => {
       const unmigrated = await children.run(BIN, ['status', '--db', empty], env());
       expect(unmigrated.code).toBe(1);
       expect(unmigrated.stdout).not.toContain('Machines:');
-      expect(unmigrated.stderr.trimEnd().split('\n')).toEqual([`lunasentri-heartbeat: status: the database at ${empty} lacks ${Object.keys(migrations).length} migration(s) of this version; run lunasentri-api migrate --db ${empty} first`]);
+      expect(unmigrated.stderr.trimEnd().split('\n')).toEqual([`lunasentri-heartbeat: the database at ${empty} lacks ${Object.keys(migrations).length} migration(s) of this version; run lunasentri-api migrate --db ${empty} first`]);
       const check = openDatabase(empty);
       try {
         expect(rawSqlite(check).prepare('SELECT count(*) AS n FROM sqlite_master').get()).toEqual({ n: 0 }); // no tables were created
       } finally {
         await check.close();
       }
+    } finally {
+      cleanup();
+    }
+  });
+
+  test('a database that cannot be opened is named in the error line, after the line saying which database', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const result = await children.run(BIN, ['--once', '--db', dir], env());
+      expect(result.code).toBe(1);
+      const messages = result.stderr.trimEnd().split('\n').map((l) => l.replace(/^\S+ \S+\s+/, ''));
+      expect(messages).toEqual([`Using database ${dir}`, expect.stringMatching(new RegExp(`^Heartbeat monitor failed: cannot open database ${dir}: `))]);
     } finally {
       cleanup();
     }
