@@ -99,7 +99,8 @@ describe('API and daemon end to end', () => {
   }
 
   test('offline and online arrive on both channels; a delivery failing when the daemon is SIGKILLed is delivered after the restart', async () => {
-    // Admin CLI: a user with a token and a machine with its agent key.
+    // Admin CLI: the database, a user with a token and a machine with its agent key.
+    expect((await children.run(binary('lunasentri-api'), ['migrate'], env)).code).toBe(0);
     const user = await children.run(binary('lunasentri-api'), ['user', 'create', '--email', 'ops@example.com', '--json'], env);
     expect(user.code).toBe(0);
     token = (JSON.parse(user.stdout) as { token: string }).token;

@@ -38,10 +38,13 @@ export interface Running {
 /** Tracks every child started, so `killAll` in afterAll leaves none behind even when a test fails. */
 export class Children {
   private readonly all = new Set<ChildProcess>();
+  private readonly groups = new WeakSet<ChildProcess>();
 
-  start(command: string, args: string[], env: NodeJS.ProcessEnv): Running {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `detached`: in a process group of its own (as a terminal runs a foreground job), for signalling the whole group. */
+  start(command: string, args: string[], env: NodeJS.ProcessEnv, options: { detached?: boolean } = {}): Running {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
     this.all.add(child);
+    if (options.detached) this.groups.add(child);
     let out = '';
     let err = '';
     const listeners = new Set<() => void>();
@@ -112,7 +115,14 @@ export class Children {
         new Promise<void>((resolveKill) => {
           if (child.exitCode !== null || child.signalCode !== null) return resolveKill();
           child.once('close', () => resolveKill());
-          child.kill('SIGKILL');
+          // A group leader takes its group with it (a script's children would outlive it otherwise).
+          if (this.groups.has(child)) {
+            try {
+              process.kill(-child.pid!, 'SIGKILL');
+            } catch {
+              child.kill('SIGKILL'); // the group is gone already
+            }
+          } else child.kill('SIGKILL');
         }),
     );
     await Promise.all(waits);

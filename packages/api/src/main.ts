@@ -8,6 +8,7 @@ import {
   installSignalHandlers,
   migrateToLatest,
   openDatabase,
+  openFailureMessage,
   systemClock,
   type DatabaseHandle,
   type ProcessSignals,
@@ -46,22 +47,23 @@ export async function main(argv: string[]): Promise<void> {
   process.exit(status);
 }
 
-function openOrReport(path: string): DatabaseHandle | undefined {
+/** Opens the database, or writes the one line saying why not (a missing file: how to create it). */
+function openOrReport(path: string, create: boolean): DatabaseHandle | undefined {
   try {
-    return openDatabase(path);
+    return openDatabase(path, { create });
   } catch (error) {
-    const redactor = createRedactor(databaseSecrets(path));
-    process.stderr.write(`lunasentri-api: cannot open database ${describeDatabase(path)}: ${redactor.redact(errorMessage(error))}\n`);
+    process.stderr.write(`lunasentri-api: ${openFailureMessage(path, error)}\n`);
     return undefined;
   }
 }
 
+/** Only `migrate` may create a database: any other admin command on a missing file is a wrong path. */
 async function admin(settings: AdminSettings, command: AdminCommand): Promise<number> {
-  const handle = openOrReport(settings.db);
+  const handle = openOrReport(settings.db, command.kind === 'migrate');
   if (!handle) return 1;
   try {
     if (command.kind !== 'migrate') await migrateToLatest(handle.db);
-    await runAdminCommand(handle.db, systemClock, command, { stdout: process.stdout, stderr: process.stderr });
+    await runAdminCommand(handle.db, systemClock, command, { stdout: process.stdout, stderr: process.stderr, database: describeDatabase(settings.db) });
     return 0;
   } catch (error) {
     if (error instanceof AdminError) {
@@ -84,8 +86,12 @@ async function serve(settings: ServeSettings, signals: ProcessSignals): Promise<
   const redactor = createRedactor(databaseSecrets(settings.db));
   const logger = createLogger({ format: settings.logFormat, level: settings.logLevel, redactor });
   const clock = systemClock;
-  const handle = openOrReport(settings.db);
-  if (!handle) return 1;
+  logger.info(`Using database ${describeDatabase(settings.db)}`);
+  const handle = openOrReport(settings.db, true);
+  if (!handle) {
+    await logger.close();
+    return 1;
+  }
   const notifier = createNotifier(settings, { clock, redactor });
   const closeAll = async () => {
     await notifier.close();

@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openDatabase } from '@lunasentri/shared';
 import { tempDir } from '../../../test/support/db';
@@ -31,21 +32,50 @@ describe('lunasentri-api command line', () => {
     const base: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, DB_PATH: dbPath, ...extra };
     return base;
   };
-  const run = (args: string[], extra: Record<string, string> = {}) => {
-    const result = spawnSync(BIN, args, { env: env(extra), encoding: 'utf8', timeout: 30_000 });
+  const run = (args: string[], extra: Record<string, string> = {}, cwd?: string) => {
+    const result = spawnSync(BIN, args, { env: env(extra), encoding: 'utf8', timeout: 30_000, cwd });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   };
   const stderrLines = (text: string) => text.split('\n').filter((l) => l !== '');
+  /** The admin commands work on a database `migrate` (or `serve`) created. */
+  const migrated = () => expect(run(['migrate'])).toMatchObject({ status: 0 });
 
-  it('migrate applies every migration once, then reports the database up to date', () => {
-    const first = run(['migrate']);
+  it('migrate creates the database and applies every migration once, then reports it up to date, naming its absolute path', () => {
+    const fresh = join(dir.dir, 'new', 'fresh.db');
+    const first = run(['migrate', '--db', join('new', 'fresh.db')], {}, dir.dir);
     expect(first.status).toBe(0);
-    expect(first.stdout).toMatch(/Applied \d+ migration\(s\): 001_users, .*014_machine_offline_notifications/);
-    const again = run(['migrate', '--db', dbPath]);
-    expect(again).toMatchObject({ status: 0, stdout: 'Database is up to date.\n' });
+    expect(first.stdout).toMatch(new RegExp(`^Applied \\d+ migration\\(s\\) to ${fresh}: 001_users, .*014_machine_offline_notifications`));
+    const again = run(['migrate', '--db', fresh]);
+    expect(again).toMatchObject({ status: 0, stdout: `Database ${fresh} is up to date.\n` });
+  });
+
+  it.each([
+    [['user', 'create', '--email', 'owner@example.com']],
+    [['token', 'create', '--email', 'owner@example.com']],
+    [['token', 'list', '--email', 'owner@example.com']],
+    [['token', 'revoke', '--email', 'owner@example.com', '--id', '1']],
+    [['machine', 'create', '--email', 'owner@example.com', '--name', 'web-1']],
+  ])('%j on a missing database creates nothing: one line saying how to create it, exit 1', (args) => {
+    const typo = join(dir.dir, 'typo', 'lunasentri.db');
+    const result = run([...args, '--db', typo]);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(stderrLines(result.stderr)).toEqual([`lunasentri-api: no database at ${typo}; run lunasentri-api migrate --db ${typo} first`]);
+    expect(existsSync(join(dir.dir, 'typo'))).toBe(false);
+    // A relative path is named absolutely, from where the command ran.
+    const relative = run([...args, '--db', 'elsewhere.db'], {}, dir.dir);
+    expect(stderrLines(relative.stderr)).toEqual([`lunasentri-api: no database at ${join(dir.dir, 'elsewhere.db')}; run lunasentri-api migrate --db ${join(dir.dir, 'elsewhere.db')} first`]);
+    expect(existsSync(join(dir.dir, 'elsewhere.db'))).toBe(false);
+  });
+
+  it('a database that cannot be opened is named in the one line', () => {
+    const result = run(['serve', '--db', dir.dir, '--port', '0']);
+    expect(result.status).toBe(1);
+    expect(stderrLines(result.stderr).filter((l) => !l.includes('Using database'))).toEqual([expect.stringMatching(new RegExp(`^lunasentri-api: cannot open database ${dir.dir}: `))]);
   });
 
   it('user create prints the token once on stdout, stores only its hash, and refuses a second user with that email', async () => {
+    migrated();
     const created = run(['user', 'create', '--email', 'owner@example.com', '--admin']);
     expect(created.status).toBe(0);
     expect(created.stdout).toMatch(/^lst_[A-Za-z0-9_-]{43}\n$/);
@@ -69,6 +99,7 @@ describe('lunasentri-api command line', () => {
   });
 
   it('emails are trimmed and lowercased on create and on every lookup', async () => {
+    migrated();
     expect(run(['user', 'create', '--email', 'alice@example.com']).status).toBe(0);
     const again = run(['user', 'create', '--email', ' Alice@Example.COM ']);
     expect(again.status).toBe(1);
@@ -104,6 +135,7 @@ describe('lunasentri-api command line', () => {
   });
 
   it('token create and machine create print a new token and an agent key; --json prints an object', () => {
+    migrated();
     expect(run(['user', 'create', '--email', 'owner@example.com']).status).toBe(0);
     const token = run(['token', 'create', '--email', 'owner@example.com']);
     expect(token).toMatchObject({ status: 0, stdout: expect.stringMatching(/^lst_[A-Za-z0-9_-]{43}\n$/) });
@@ -153,6 +185,7 @@ describe('lunasentri-api command line', () => {
   });
 
   it('machine create refuses control characters in name, hostname and description: exit 2, one line', () => {
+    migrated();
     expect(run(['user', 'create', '--email', 'ops@example.com']).status).toBe(0);
     for (const args of [
       ['--name', 'web\nforged line'],
@@ -167,12 +200,14 @@ describe('lunasentri-api command line', () => {
   });
 
   it('machine create for an unknown user exits 1 with one line', () => {
+    migrated();
     const result = run(['machine', 'create', '--email', 'nobody@example.com', '--name', 'x']);
     expect(result.status).toBe(1);
     expect(stderrLines(result.stderr)).toEqual(['lunasentri-api: no user with email nobody@example.com']);
   });
 
   it('serve migrates, logs its address, takes reports, and on SIGTERM writes them, records its stop and exits 0', async () => {
+    migrated();
     expect(run(['user', 'create', '--email', 'owner@example.com']).status).toBe(0);
     const key = run(['machine', 'create', '--email', 'owner@example.com', '--name', 'web-1']).stdout.trim();
 
@@ -207,6 +242,7 @@ describe('lunasentri-api command line', () => {
     for (const line of logs.split('\n').filter((l) => l !== '')) expect(() => JSON.parse(line)).not.toThrow();
     expect(logs).toContain('LunaSentri API stopped');
     expect(logs).not.toContain(key);
+    expect(logs.split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { message: string }).message)[0]).toBe(`Using database ${dbPath}`);
 
     const handle = openDatabase(dbPath);
     try {
@@ -239,6 +275,7 @@ describe('lunasentri-api command line', () => {
   };
 
   it('token list shows ids and dates but never a token; token revoke refuses the token on its next request to a running API', async () => {
+    migrated();
     const first = run(['user', 'create', '--email', 'owner@example.com']).stdout.trim();
     const second = run(['token', 'create', '--email', 'owner@example.com']).stdout.trim();
     expect(run(['user', 'create', '--email', 'other@example.com']).status).toBe(0);

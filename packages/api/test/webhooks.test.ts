@@ -100,6 +100,15 @@ describeEachEngine('webhooks', (engine) => {
       expect(await rows()).toEqual([]);
     });
 
+    it('a URL refused for two reasons names both, and both settings, at once', async () => {
+      const refused = await create(alice.token, { url: 'http://127.0.0.1:9000/hook' });
+      expectError(refused, 400, 'webhook.insecure_url');
+      expect(refused.body.error).toBe(
+        'webhook URL refused for two reasons: it must use https (set WEBHOOK_ALLOW_HTTP=true to allow http), and its address 127.0.0.1 is loopback (set WEBHOOK_ALLOW_PRIVATE=true to allow it)',
+      );
+      expect(await rows()).toEqual([]);
+    });
+
     it('applies the URL rules to an update too, leaving the webhook as it was', async () => {
       const created = await create(alice.token, { url: PUBLIC_URL });
       expectError(await call(api.url, 'PUT', `/notifications/webhooks/${created.body.id}`, { auth: alice.token, json: { url: 'https://192.168.1.10/hook' } }), 400, 'webhook.private_address');

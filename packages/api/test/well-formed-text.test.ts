@@ -143,7 +143,7 @@ describe('admin commands given text with a lone UTF-16 surrogate', () => {
         const handle = openDatabase(settings.db);
         try {
           await migrateToLatest(handle.db);
-          await runAdminCommand(handle.db, new TestClock(), command, { stdout, stderr });
+          await runAdminCommand(handle.db, new TestClock(), command, { stdout, stderr, database: handle.path });
           return 0;
         } finally {
           await handle.close();

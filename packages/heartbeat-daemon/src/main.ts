@@ -1,16 +1,18 @@
 import {
   Cleanups,
-  MissingDatabaseError,
   UsageError,
   createLogger,
   createNotifier,
   createRedactor,
   databaseSecrets,
+  describeDatabase,
   errorMessage,
   formatDuration,
   installSignalHandlers,
   migrateToLatest,
   openDatabase,
+  openFailureMessage,
+  pendingMigrations,
   readIngestLiveness,
   recordBeat,
   recordStopped,
@@ -18,6 +20,7 @@ import {
   systemClock,
   type DatabaseHandle,
   type Logger,
+  type OpenOptions,
 } from '@lunasentri/shared';
 import { parseCommandLine } from './cli';
 import type { RunSettings, StatusSettings } from './daemon.settings';
@@ -39,10 +42,20 @@ interface Daemon {
   housekeeping: Housekeeping;
 }
 
+/** Opens the database; a failure names it (the driver's own "unable to open database file" does not). */
+function openNamed(location: string, options?: OpenOptions): DatabaseHandle {
+  try {
+    return openDatabase(location, options);
+  } catch (error) {
+    throw new Error(openFailureMessage(location, error));
+  }
+}
+
 /** Opens, migrates and builds everything `run` needs, registering each cleanup as its resource is acquired. */
 async function buildDaemon(settings: RunSettings, logger: Logger, redactor: ReturnType<typeof createRedactor>, cleanups: Cleanups): Promise<Daemon> {
   const clock = systemClock;
-  const handle = openDatabase(settings.db);
+  logger.info(`Using database ${describeDatabase(settings.db)}`);
+  const handle = openNamed(settings.db);
   cleanups.add(() => handle.close());
   await migrateToLatest(handle.db);
   // It beats after checks, and checks at least once per interval.
@@ -137,20 +150,24 @@ async function runDaemon(settings: RunSettings, once: boolean, signal: AbortSign
  * API's business).
  */
 async function runStatus(settings: StatusSettings, json: boolean): Promise<number> {
+  const fail = (message: string) => {
+    process.stderr.write(`lunasentri-heartbeat: ${message}\n`);
+    return 1;
+  };
   let handle: DatabaseHandle;
   try {
-    handle = openDatabase(settings.db, { create: false });
+    handle = openNamed(settings.db, { create: false });
   } catch (error) {
-    if (error instanceof MissingDatabaseError) process.stderr.write(`lunasentri-heartbeat: status: no database at ${error.path}\n`);
-    else process.stderr.write(`lunasentri-heartbeat: status failed: ${createRedactor(databaseSecrets(settings.db)).redact(errorMessage(error))}\n`);
-    return 1;
+    return fail(errorMessage(error));
   }
   try {
+    // The listing reads columns of every migration: an older database is named, not half-read.
+    const pending = await pendingMigrations(handle.db);
+    if (pending.length > 0) return fail(`the database at ${handle.path} lacks ${pending.length} migration(s) of this version; run lunasentri-api migrate --db ${handle.path} first`);
     await printStatus(handle.db, systemClock, { json }, (text) => process.stdout.write(text));
     return 0;
   } catch (error) {
-    process.stderr.write(`lunasentri-heartbeat: status failed: ${createRedactor(databaseSecrets(settings.db)).redact(errorMessage(error))}\n`);
-    return 1;
+    return fail(`status failed: ${createRedactor(databaseSecrets(settings.db)).redact(errorMessage(error))}`);
   } finally {
     await handle.close();
   }

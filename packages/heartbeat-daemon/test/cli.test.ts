@@ -1,6 +1,6 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openDatabase } from '@lunasentri/shared';
+import { migrations, openDatabase } from '@lunasentri/shared';
 import { createTestDb, rawSqlite, tempDir, type TestDb } from '../../../test/support/db';
 import { describeEachEngine, testOn } from '../../../test/support/engines';
 import { insertMachine, insertUser, insertWebhook } from '../../../test/support/fixtures';
@@ -92,6 +92,7 @@ describeEachEngine('run and status against a real database', (engine) => {
     expect(result.code).toBe(0);
     const messages = result.stderr.trimEnd().split('\n').map((l) => l.replace(/^\S+ \S+\s+/, ''));
     expect(messages).toEqual([
+      `Using database ${db.path}`,
       'Telegram notifications are off (TELEGRAM_BOT_TOKEN is not set)',
       'No API liveness recorded in this database yet: checking normally (ingest outages are recognised once the API has run)',
       'Heartbeat monitor started (interval: 30s, threshold: 2m0s)',
@@ -130,6 +131,9 @@ describeEachEngine('run and status against a real database', (engine) => {
     expect(text.stdout).toMatch(/^2\s+new-box\s+pending\s+yes\s+never$/m);
     expect(text.stdout).toContain('Deliveries not delivered: 1 pending, 0 failed, 0 dead');
     expect(text.stdout).toMatch(/machine\.offline .* webhook 1\s+pending\s+1\s+\S+\s+HTTP 503 Service Unavailable/);
+    // The failing channel, and for how long it has failed (since its first failure after its last success).
+    expect(text.stdout).toContain('Channels failing: 1');
+    expect(text.stdout).toMatch(/^webhook 1\s+\d+s\s+\d{4}-\d\d-\d\dT\S+Z\s+1\s+HTTP 503 Service Unavailable$/m);
 
     const json = await children.run(BIN, ['status', '--json'], env());
     expect(JSON.parse(json.stdout)).toEqual([
@@ -174,7 +178,7 @@ describeEachEngine('run and status against a real database', (engine) => {
       const missing = await children.run(BIN, ['status', '--db', typo], env());
       expect(missing.code).toBe(1);
       expect(missing.stdout).toBe('');
-      expect(missing.stderr.trimEnd().split('\n')).toEqual([expect.stringContaining(typo)]);
+      expect(missing.stderr.trimEnd().split('\n')).toEqual([`lunasentri-heartbeat: no database at ${typo}; run lunasentri-api migrate --db ${typo} first`]);
       expect(existsSync(join(dir, 'typo'))).toBe(false);
 
       const empty = join(dir, 'empty.db');
@@ -182,12 +186,25 @@ describeEachEngine('run and status against a real database', (engine) => {
       const unmigrated = await children.run(BIN, ['status', '--db', empty], env());
       expect(unmigrated.code).toBe(1);
       expect(unmigrated.stdout).not.toContain('Machines:');
+      expect(unmigrated.stderr.trimEnd().split('\n')).toEqual([`lunasentri-heartbeat: the database at ${empty} lacks ${Object.keys(migrations).length} migration(s) of this version; run lunasentri-api migrate --db ${empty} first`]);
       const check = openDatabase(empty);
       try {
         expect(rawSqlite(check).prepare('SELECT count(*) AS n FROM sqlite_master').get()).toEqual({ n: 0 }); // no tables were created
       } finally {
         await check.close();
       }
+    } finally {
+      cleanup();
+    }
+  });
+
+  test('a database that cannot be opened is named in the error line, after the line saying which database', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const result = await children.run(BIN, ['--once', '--db', dir], env());
+      expect(result.code).toBe(1);
+      const messages = result.stderr.trimEnd().split('\n').map((l) => l.replace(/^\S+ \S+\s+/, ''));
+      expect(messages).toEqual([`Using database ${dir}`, expect.stringMatching(new RegExp(`^Heartbeat monitor failed: cannot open database ${dir}: `))]);
     } finally {
       cleanup();
     }

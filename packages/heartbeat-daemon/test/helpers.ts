@@ -3,8 +3,10 @@ import { Kysely, SqliteDialect } from 'kysely';
 import { createLogger, openDatabase, migrateToLatest, type Database, type DatabaseHandle, type Logger } from '@lunasentri/shared';
 import { captureStream } from '../../../test/support/capture';
 
-/** A debug-level text logger whose lines the test can read (timestamps stripped). */
-export function testLogger(): { logger: Logger; messages: () => Promise<string[]> } {
+const LEVELS: Record<string, string> = { '3': 'error', '4': 'warn', '6': 'info', '7': 'debug' };
+
+/** A debug-level text logger whose lines the test can read (timestamps stripped), with their levels if needed. */
+export function testLogger(): { logger: Logger; messages: () => Promise<string[]>; leveled: () => Promise<string[]> } {
   const capture = captureStream();
   const logger = createLogger({ stream: capture.stream, level: 'debug', journald: true, env: {} });
   // journald mode: `<N>message`, no timestamp; handy for exact assertions.
@@ -13,7 +15,12 @@ export function testLogger(): { logger: Logger; messages: () => Promise<string[]
     await new Promise((resolve) => setImmediate(resolve));
     return capture.lines().map((l) => l.replace(/^<\d>/, ''));
   };
-  return { logger, messages };
+  /** `warn: message` */
+  const leveled = async () => {
+    await new Promise((resolve) => setImmediate(resolve));
+    return capture.lines().map((l) => l.replace(/^<(\d)>/, (_m, p: string) => `${LEVELS[p] ?? p}: `));
+  };
+  return { logger, messages, leveled };
 }
 
 /** A second connection to the same file: another daemon, or the API writing heartbeats. */

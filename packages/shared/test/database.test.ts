@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { appliedMigrations, migrateTo, migrateToLatest, migrations, openDatabase, type DatabaseHandle } from '@lunasentri/shared';
+import { appliedMigrations, describeDatabase, migrateTo, migrateToLatest, migrations, openDatabase, openFailureMessage, type DatabaseHandle } from '@lunasentri/shared';
 import { createTestDb, tempDir } from '../../../test/support/db';
 import { sqliteConnection } from '../src/db/sqlite';
 
@@ -32,6 +32,35 @@ describe('openDatabase', () => {
   // Node 20's recursive mkdir spins forever at 100% CPU under /proc; this must fail at once instead.
   (existsSync('/proc/self') ? test : test.skip)('fails with a clear error for a folder that cannot be created under /proc', () => {
     expect(() => openDatabase('/proc/lunasentri-nope/deeper/x.db')).toThrow(/mkdir '\/proc\/lunasentri-nope'/);
+  });
+});
+
+describe('naming the database in log lines and errors', () => {
+  test('a SQLite file is named by its absolute path, a PostgreSQL URL without its password', () => {
+    expect(describeDatabase('data/lunasentri.db')).toBe(join(process.cwd(), 'data', 'lunasentri.db'));
+    expect(describeDatabase(':memory:')).toBe(':memory:');
+    expect(describeDatabase('postgres://app:s3cret-pass@db.example.com:5432/lunasentri?sslmode=require')).toBe('postgres://app@db.example.com:5432/lunasentri');
+  });
+
+  test('a missing file says how to create it; another failure names the database and the reason, never the password', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const missing = join(dir, 'typo', 'lunasentri.db');
+      let error: unknown;
+      try {
+        openDatabase(missing, { create: false });
+      } catch (e) {
+        error = e;
+      }
+      expect(openFailureMessage(missing, error)).toBe(`no database at ${missing}; run lunasentri-api migrate --db ${missing} first`);
+      expect(existsSync(join(dir, 'typo'))).toBe(false);
+      const url = 'postgres://app:s3cret-pass@db.example.com/lunasentri';
+      expect(openFailureMessage(url, new Error('password authentication failed: s3cret-pass'))).toBe(
+        'cannot open database postgres://app@db.example.com/lunasentri: password authentication failed: [redacted]',
+      );
+    } finally {
+      cleanup();
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import type { LookupAddress } from 'node:dns';
-import { checkWebhookUrl, connectLookup, nonPublicRange, type HostLookup } from '@lunasentri/shared';
+import { checkWebhookUrl, checkWebhookUrlSyntax, connectLookup, nonPublicRange, type HostLookup } from '@lunasentri/shared';
 
 const fixedLookup =
   (table: Record<string, string[]>): HostLookup =>
@@ -76,6 +76,17 @@ describe('webhook URL check', () => {
     expect(check).toMatchObject({ ok: false, code: 'webhook.private_address' });
     expect(!check.ok && check.error).toContain('rebind.example.com resolves to 10.0.0.7 (private)');
     expect(JSON.stringify(check)).not.toContain('s3cr3t-in-query');
+  });
+
+  test('a URL that breaks both the https and the address rule is refused naming both', async () => {
+    const literal = await checkWebhookUrl('http://127.0.0.1:9000/hook', { allowHttp: false, allowPrivate: false });
+    expect(literal).toMatchObject({ ok: false, code: 'webhook.insecure_url' });
+    expect(!literal.ok && literal.error).toMatch(/two reasons: .*WEBHOOK_ALLOW_HTTP=true.*its address 127\.0\.0\.1 is loopback .*WEBHOOK_ALLOW_PRIVATE=true/);
+    const named = await checkWebhookUrl('http://rebind.example.com/hook', { allowHttp: false, allowPrivate: false, lookup: publicHost });
+    expect(!named.ok && named.error).toContain('and host rebind.example.com resolves to 10.0.0.7, which is private (set WEBHOOK_ALLOW_PRIVATE=true to allow it)');
+    // The sender's pre-send check (no DNS) says the same of a literal.
+    expect(checkWebhookUrlSyntax('http://10.0.0.1/', {})).toMatchObject({ ok: false, error: expect.stringContaining('two reasons') });
+    expect(await checkWebhookUrl('http://localhost:9000/', { allowHttp: false, allowPrivate: false })).toMatchObject({ ok: false, error: expect.stringContaining('host localhost resolves to') });
   });
 
   test('refuses localhost through the real resolver', async () => {

@@ -9,6 +9,8 @@ import type { AdminCommand } from './cli.program';
 export interface AdminIo {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
+  /** the database as the notes name it (an absolute file path, or a URL without its password) */
+  database: string;
 }
 
 /** The operation itself failed (no such user, user exists): exit status 1 with one line. */
@@ -28,7 +30,7 @@ export async function runAdminCommand(db: Kysely<Database>, clock: Clock, comman
   switch (command.kind) {
     case 'migrate': {
       const applied = await migrateToLatest(db);
-      print(applied.length === 0 ? 'Database is up to date.' : `Applied ${applied.length} migration(s): ${applied.join(', ')}`);
+      print(applied.length === 0 ? `Database ${io.database} is up to date.` : `Applied ${applied.length} migration(s) to ${io.database}: ${applied.join(', ')}`);
       return;
     }
     case 'user-create': {
@@ -42,7 +44,7 @@ export async function runAdminCommand(db: Kysely<Database>, clock: Clock, comman
       const { user, token } = created;
       if (command.json) print(JSON.stringify({ user: { id: user.id, email: user.email, is_admin: user.is_admin === 1 }, token }));
       else {
-        say(`Created ${user.is_admin ? 'admin ' : ''}user ${user.id} (${user.email}). Its API token follows; it is shown once.`);
+        say(`Created ${user.is_admin ? 'admin ' : ''}user ${user.id} (${user.email}) in ${io.database}. Its API token follows; it is shown once.`);
         print(token);
       }
       return;
@@ -53,7 +55,7 @@ export async function runAdminCommand(db: Kysely<Database>, clock: Clock, comman
       const token = await createToken(db, clock, user.id, 'created with the CLI');
       if (command.json) print(JSON.stringify({ user: { id: user.id, email: user.email }, token }));
       else {
-        say(`Created an API token for user ${user.id} (${user.email}); it is shown once.`);
+        say(`Created an API token for user ${user.id} (${user.email}) in ${io.database}; it is shown once.`);
         print(token);
       }
       return;
@@ -90,7 +92,7 @@ export async function runAdminCommand(db: Kysely<Database>, clock: Clock, comman
       });
       if (command.json) print(JSON.stringify({ machine: machineView(machine), api_key: apiKey }));
       else {
-        say(`Created machine ${machine.id} (${machine.name}) for ${user.email}. Its agent API key follows; it is shown once.`);
+        say(`Created machine ${machine.id} (${machine.name}) for ${user.email} in ${io.database}. Its agent API key follows; it is shown once.`);
         print(apiKey);
       }
       return;

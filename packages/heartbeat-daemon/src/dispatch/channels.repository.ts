@@ -6,7 +6,8 @@ type Db = Kysely<Database> | Transaction<Database>;
 
 /*
  * Delivery bookkeeping on the channels themselves: when each last worked or failed (shown by the
- * API), and deactivation of channels the other side says are gone for good.
+ * API), since when it has been failing (the first failure after its last success; `status` shows
+ * it), and deactivation of channels the other side says are gone for good.
  */
 
 /** A delivery's channel as the dispatcher needs it: where to send, or that it must not. */
@@ -40,7 +41,7 @@ export async function recordChannelOutcome(db: Db, outcome: ChannelOutcome): Pro
   const id = outcome.targetId;
   if (outcome.channel === 'webhook') {
     if (outcome.success) {
-      await db.updateTable('webhooks').set({ last_success_at: atIso, failure_count: 0 }).where('id', '=', id).execute();
+      await db.updateTable('webhooks').set({ last_success_at: atIso, failure_count: 0, failing_since: null }).where('id', '=', id).execute();
       return;
     }
     await db
@@ -49,6 +50,7 @@ export async function recordChannelOutcome(db: Db, outcome: ChannelOutcome): Pro
         last_error_at: atIso,
         last_error: outcome.error,
         failure_count: eb('failure_count', '+', 1),
+        failing_since: eb.fn.coalesce('failing_since', eb.val(atIso)),
         ...(outcome.deactivate ? { is_active: 0 as const, updated_at: atIso } : {}),
       }))
       .where('id', '=', id)
@@ -56,16 +58,17 @@ export async function recordChannelOutcome(db: Db, outcome: ChannelOutcome): Pro
     return;
   }
   if (outcome.success) {
-    await db.updateTable('telegram_recipients').set({ last_success_at: atIso }).where('id', '=', id).execute();
+    await db.updateTable('telegram_recipients').set({ last_success_at: atIso, failing_since: null }).where('id', '=', id).execute();
     return;
   }
   await db
     .updateTable('telegram_recipients')
-    .set({
+    .set((eb) => ({
       last_error_at: atIso,
       last_error: outcome.error,
+      failing_since: eb.fn.coalesce('failing_since', eb.val(atIso)),
       ...(outcome.deactivate ? { is_active: 0 as const, updated_at: atIso } : {}),
-    })
+    }))
     .where('id', '=', id)
     .execute();
 }

@@ -15,6 +15,8 @@ export interface ClaimedDelivery {
   occurred_at: string;
   /** the webhook body, exactly as stored when the event was decided */
   payload: string;
+  /** the kinds of failure met so far (see failures.models.ts) */
+  failure_classes: string | null;
 }
 
 export interface ClaimOptions {
@@ -54,7 +56,7 @@ export function dueQuery(db: Db, options: Pick<ClaimOptions, 'now' | 'channels' 
   let query = db
     .selectFrom('deliveries as d')
     .innerJoin('events as ev', 'ev.id', 'd.event_id')
-    .select(['d.id', 'd.event_id', 'd.machine_id', 'd.channel', 'd.target_id', 'd.attempts', 'ev.type as event_type', 'ev.occurred_at', 'ev.payload'])
+    .select(['d.id', 'd.event_id', 'd.machine_id', 'd.channel', 'd.target_id', 'd.attempts', 'ev.type as event_type', 'ev.occurred_at', 'ev.payload', 'd.failure_classes'])
     .where('d.status', '=', PENDING)
     .where('d.next_attempt_at', '<=', nowIso)
     .where((eb) => eb.or([eb('d.claimed_until', 'is', null), eb('d.claimed_until', '<=', nowIso)]))
@@ -159,6 +161,8 @@ export interface ClaimedRowUpdate {
   /** the last error, as shown by `GET /events` and `status` */
   error: string;
   now: Date;
+  /** the failure classes to store, when this outcome is a send failure */
+  failureClasses?: string;
 }
 
 /**
@@ -169,12 +173,13 @@ async function settleClaimed(
   db: Db,
   update: ClaimedRowUpdate & { attempted: boolean; status?: Extract<DeliveryStatus, 'failed' | 'dead'>; nextAttemptAt?: Date; notBefore?: Date | null },
 ): Promise<boolean> {
-  const { id, instanceId, error, now, attempted, status, nextAttemptAt, notBefore } = update;
+  const { id, instanceId, error, now, attempted, status, nextAttemptAt, notBefore, failureClasses } = update;
   const result = await db
     .updateTable('deliveries')
     .set((eb) => ({
       ...(status ? { status } : {}),
       ...(nextAttemptAt ? { next_attempt_at: nextAttemptAt.toISOString(), retry_not_before: notBefore ? notBefore.toISOString() : null } : {}),
+      ...(failureClasses === undefined ? {} : { failure_classes: failureClasses }),
       attempts: attempted ? eb('attempts', '+', 1) : eb.ref('attempts'),
       last_error: error,
       claimed_until: null,

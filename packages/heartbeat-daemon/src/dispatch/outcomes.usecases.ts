@@ -3,6 +3,7 @@ import type { Kysely, Transaction } from 'kysely';
 import { planChannelUpdates, type ChannelOutcome } from './channels.models';
 import { channelWasFailing, recordChannelOutcome } from './channels.repository';
 import { bringForwardWaiting, markDelivered, markFinal, releaseClaim, reschedule, type ClaimedDelivery } from './deliveries.repository';
+import { noteFailure, type FailureNote } from './failures.models';
 import { MISCONFIGURED_RETRY_MS, planRetry } from './retry.models';
 
 /** What became of one claimed delivery, waiting to be recorded. */
@@ -84,12 +85,26 @@ async function recordPermanent(ctx: RecordingContext, d: ClaimedDelivery, error:
   ctx.logs.push(() => ctx.logger.warn(`${describeDelivery(d)} failed for good: ${error}`));
 }
 
+type RetryableResult = Extract<SendResult, { kind: 'retryable' | 'misconfigured' }>;
+
+/**
+ * The line for a failed attempt that will be retried: a warning for the delivery's first failure and
+ * for the first failure of each new kind (a timeout turning into HTTP 503), so `journalctl -p warning`
+ * shows every delivery in trouble once per way it fails; the same failure again is an info line.
+ */
+function retryLine(d: ClaimedDelivery, result: RetryableResult, note: FailureNote, nextAt: Date): { level: 'warn' | 'info'; text: string } {
+  const attempt = `attempt ${d.attempts + 1}`;
+  const next = `next try at ${nextAt.toISOString()}`;
+  if (note.previous === undefined || !note.isNew) return { level: note.isNew ? 'warn' : 'info', text: `${describeDelivery(d)} failed (${attempt}): ${result.error}; ${next}` };
+  return { level: 'warn', text: `${describeDelivery(d)} now fails differently (${attempt}): ${result.error} (before: ${note.previous}); ${next}` };
+}
+
 /**
  * A failure worth retrying: rescheduled by the retry plan, or `dead` past the 24 h deadline. Writes
  * nothing to the log when the write did not apply (another daemon had the row by then: its outcome
  * is that daemon's to log).
  */
-async function recordRetryable(ctx: RecordingContext, d: ClaimedDelivery, result: Extract<SendResult, { kind: 'retryable' | 'misconfigured' }>, at: Date): Promise<void> {
+async function recordRetryable(ctx: RecordingContext, d: ClaimedDelivery, result: RetryableResult, at: Date): Promise<void> {
   const { logger } = ctx;
   const shout = result.kind === 'misconfigured' && at.getTime() - ctx.loud.lastMisconfiguredAt >= MISCONFIGURED_LOG_EVERY_MS;
   const plan = planRetry({
@@ -100,7 +115,8 @@ async function recordRetryable(ctx: RecordingContext, d: ClaimedDelivery, result
     minDelayMs: result.kind === 'misconfigured' ? MISCONFIGURED_RETRY_MS : undefined,
     random: ctx.random,
   });
-  const row = { id: d.id, instanceId: ctx.instanceId, error: result.error, now: at };
+  const note = noteFailure(d.failure_classes, result);
+  const row = { id: d.id, instanceId: ctx.instanceId, error: result.error, now: at, failureClasses: note.stored };
   const retryAfterMs = result.kind === 'retryable' ? result.retryAfterMs : undefined;
   const notBefore = retryAfterMs === undefined ? undefined : new Date(at.getTime() + retryAfterMs);
   const applied = plan.kind === 'dead' ? await markFinal(ctx.trx, { ...row, status: 'dead', attempted: true }) : await reschedule(ctx.trx, { ...row, at: plan.at, notBefore });
@@ -117,7 +133,10 @@ async function recordRetryable(ctx: RecordingContext, d: ClaimedDelivery, result
     ctx.logs.push(() => logger.error(`${describeDelivery(d)} is dead: ${why}; last error: ${result.error}`));
     return;
   }
-  ctx.logs.push(() => logger.info(`${describeDelivery(d)} failed (attempt ${d.attempts + 1}): ${result.error}; next try at ${plan.at.toISOString()}`));
+  const line = retryLine(d, result, note, plan.at);
+  // The error line just written already says it loudly.
+  const level = shout ? 'info' : line.level;
+  ctx.logs.push(() => logger[level](line.text));
 }
 
 /** Records one outcome of a batch, inside its transaction; returns what it says about the channel, if anything. */

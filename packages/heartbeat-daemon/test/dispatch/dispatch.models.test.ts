@@ -2,6 +2,7 @@ import { TestClock } from '../../../../test/support/test-clock';
 import { planChannelUpdates, type ChannelOutcome } from '../../src/dispatch/channels.models';
 import { claimLeftToSend, holderStaleMs, isClaimHolderGone, type Host } from '../../src/dispatch/claims.models';
 import type { ClaimHolder } from '../../src/dispatch/deliveries.repository';
+import { FAILURE_CLASSES_KEPT, failureClassOf, noteFailure } from '../../src/dispatch/failures.models';
 import { DELIVERY_TTL_MS, RETRY_CAP_MS, planRetry, retryDelayMs } from '../../src/dispatch/retry.models';
 import { BUSY_RESCAN_MS, afterClaim, planClaim, planSends } from '../../src/dispatch/send-slots.models';
 
@@ -38,6 +39,31 @@ describe('the retry schedule', () => {
     ['no Retry-After: the backoff is cut to the deadline', 1_000, undefined, { kind: 'retry', at: new Date(now.getTime() + 1_000) }],
   ])('%s', (_name, left, retryAfterMs, plan) => {
     expect(planRetry({ now, occurredAt: ago(DELIVERY_TTL_MS - left), failedAttempts: 1, retryAfterMs, random: () => 1 })).toEqual(plan);
+  });
+});
+
+describe('which failures of a delivery are warnings', () => {
+  const http503 = { kind: 'retryable' as const, error: 'HTTP 503 Service Unavailable', status: 503 };
+  const refused = { kind: 'retryable' as const, error: 'connection refused' };
+  test.each<[string, string | null, typeof http503 | typeof refused, { isNew: boolean; previous: string | undefined; stored: string[] }]>([
+    ['the first failure', null, http503, { isNew: true, previous: undefined, stored: ['HTTP 503'] }],
+    ['the same failure again', '["HTTP 503"]', http503, { isNew: false, previous: 'HTTP 503', stored: ['HTTP 503'] }],
+    ['a new kind of failure', '["HTTP 503"]', refused, { isNew: true, previous: 'HTTP 503', stored: ['HTTP 503', 'connection refused'] }],
+    ['back to a kind met before: no second warning for it', '["HTTP 503","connection refused"]', http503, { isNew: false, previous: 'connection refused', stored: ['connection refused', 'HTTP 503'] }],
+    ['an unreadable stored value counts as no history', 'not json', refused, { isNew: true, previous: undefined, stored: ['connection refused'] }],
+  ])('%s', (_name, stored, result, expected) => {
+    const note = noteFailure(stored, result);
+    expect({ isNew: note.isNew, previous: note.previous, stored: JSON.parse(note.stored) }).toEqual(expected);
+  });
+
+  test('an answer is classed by its status, whatever its reason text; a transport failure by its text', () => {
+    expect(failureClassOf({ kind: 'retryable', error: 'Telegram 502: Bad Gateway', status: 502 })).toBe('HTTP 502');
+    expect(failureClassOf({ kind: 'retryable', error: 'timeout after 5s' })).toBe('timeout after 5s');
+  });
+
+  test('the remembered kinds are bounded', () => {
+    const many = JSON.stringify(Array.from({ length: FAILURE_CLASSES_KEPT }, (_, i) => `network error (E${i})`));
+    expect(JSON.parse(noteFailure(many, { kind: 'retryable', error: 'connection refused' }).stored)).toHaveLength(FAILURE_CLASSES_KEPT);
   });
 });
 

@@ -22,6 +22,7 @@ import { createDispatcher, type DispatcherDeps } from '../../src/dispatch/dispat
 import type { Host } from '../../src/dispatch/claims.models';
 import { createHousekeeping, type HousekeepingDeps } from '../../src/dispatch/housekeeping.usecases';
 import { createSweeper } from '../../src/sweep/sweep.usecases';
+import { freePort } from '../../../../test/support/net';
 import { queryPlan, recordingKysely, secondConnection, testLogger } from '../helpers';
 
 const THRESHOLD = 120_000;
@@ -403,6 +404,39 @@ describeEachEngine('the dispatcher, with the real senders against local servers'
     expect(clock.now().getTime() - occurredAt).toBe(24 * 3600_000); // the last try happened at the deadline
     expect(receiver.received.length).toBe(row.attempts);
     expect((await log.messages()).filter((m) => m.includes('is dead'))).toHaveLength(1);
+  });
+
+  test('a failing delivery warns at its first failure and at each new kind of failure; the same failure again is info', async () => {
+    const hook = await insertWebhook(db.db, userId, receiver.url, SECRET);
+    await goOffline();
+    const replies: WebhookResponse[] = [{ status: 503 }, { status: 502 }, { status: 503 }, { status: 503 }];
+    webhookReply = (i) => replies[i];
+    const d = dispatcher();
+    const failingSince = clock.now().toISOString();
+    for (let i = 0; i < replies.length; i++) {
+      await d.runDue();
+      await toNextRetry();
+    }
+    // Nothing listens on a just-released port: the next attempt is refused.
+    await db.db.updateTable('webhooks').set({ url: `http://127.0.0.1:${await freePort()}/hook` }).where('id', '=', hook).execute();
+    await d.runDue();
+    await toNextRetry();
+    await db.db.updateTable('webhooks').set({ url: receiver.url }).where('id', '=', hook).execute();
+    expect(await db.db.selectFrom('webhooks').select(['failing_since', 'failure_count']).executeTakeFirst()).toEqual({ failing_since: failingSince, failure_count: 5 });
+    await d.runDue();
+
+    const attempts = (await log.leveled()).filter((m) => m.includes('Delivery 1 ') && !m.startsWith('debug'));
+    expect(attempts.map((m) => m.replace(/ \(machine\.offline .*\) to webhook 1/, '').replace(/; next try at \S+$/, ''))).toEqual([
+      'warn: Delivery 1 failed (attempt 1): HTTP 503 Service Unavailable',
+      'warn: Delivery 1 now fails differently (attempt 2): HTTP 502 Bad Gateway (before: HTTP 503)',
+      'info: Delivery 1 failed (attempt 3): HTTP 503 Service Unavailable',
+      'info: Delivery 1 failed (attempt 4): HTTP 503 Service Unavailable',
+      'warn: Delivery 1 now fails differently (attempt 5): connection refused (before: HTTP 503)',
+      'info: Delivery 1 delivered after 6 attempts',
+    ]);
+    expect((await deliveries())[0]).toMatchObject({ status: 'delivered', attempts: 6 });
+    // A success ends the failing streak.
+    expect(await db.db.selectFrom('webhooks').select(['failing_since', 'failure_count']).executeTakeFirst()).toEqual({ failing_since: null, failure_count: 0 });
   });
 
   test.each<[string, WebhookResponse]>([

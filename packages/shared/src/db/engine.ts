@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { PostgresAdapter, sql, type Kysely, type SelectQueryBuilder } from 'kysely';
 import type { DatabaseEngine } from './port';
 
@@ -34,9 +35,12 @@ export function databaseSecrets(location: string): string[] {
   }
 }
 
-/** The database setting as log lines and errors may show it: a PostgreSQL URL without its password. */
+/**
+ * The database setting as log lines and errors may show it: a SQLite file as its absolute path (so
+ * `./data/lunasentri.db` says which folder it means), a PostgreSQL URL without its password.
+ */
 export function describeDatabase(location: string): string {
-  if (!isPostgresUrl(location)) return location;
+  if (!isPostgresUrl(location)) return location === ':memory:' ? location : resolve(location);
   try {
     const u = new URL(location.trim());
     u.password = '';

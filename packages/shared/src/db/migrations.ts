@@ -17,6 +17,7 @@ import * as m015_partial_indexes from './migrations/015_partial_indexes';
 import * as m016_credential_revision from './migrations/016_credential_revision';
 import * as m017_delivery_retry_not_before from './migrations/017_delivery_retry_not_before';
 import * as m018_liveness_process_identity from './migrations/018_liveness_process_identity';
+import * as m019_failure_tracking from './migrations/019_failure_tracking';
 
 /** Every migration, by name. Names sort in the order they apply; never rename or reorder one. */
 export const migrations: Record<string, Migration> = {
@@ -38,4 +39,5 @@ export const migrations: Record<string, Migration> = {
   '016_credential_revision': m016_credential_revision,
   '017_delivery_retry_not_before': m017_delivery_retry_not_before,
   '018_liveness_process_identity': m018_liveness_process_identity,
+  '019_failure_tracking': m019_failure_tracking,
 };

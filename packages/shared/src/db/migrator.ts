@@ -50,3 +50,13 @@ export async function appliedMigrations(db: Kysely<Database>): Promise<string[]>
 function appliedNames(results: MigrationResult[] | undefined): string[] {
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
+
+/**
+ * Migrations this code has that the database has not applied yet, oldest first. Only reads: a command
+ * that must not migrate (`lunasentri-heartbeat status`) asks it before reading columns a newer
+ * migration adds. A file without tables has them all pending.
+ */
+export async function pendingMigrations(db: Kysely<Database>): Promise<string[]> {
+  const all = await newMigrator(db).getMigrations();
+  return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
+}

@@ -1,7 +1,9 @@
-import { isPostgresUrl } from './engine';
+import { createRedactor } from '../log/redact';
+import { errorMessage } from '../process/process.errors';
+import { databaseSecrets, describeDatabase, isPostgresUrl } from './engine';
 import type { DatabaseHandle, OpenOptions } from './port';
 import { isPostgresUniqueViolation, openPostgres } from './postgres';
-import { isSqliteUniqueViolation, openSqlite } from './sqlite';
+import { MissingDatabaseError, isSqliteUniqueViolation, openSqlite } from './sqlite';
 
 /**
  * Opens the database a `--db` / `DATABASE_URL` / `DB_PATH` setting names: a `postgres://` or
@@ -16,4 +18,15 @@ export function openDatabase(location: string, options: OpenOptions = {}): Datab
 /** A UNIQUE constraint refused the write, whichever engine said so. */
 export function isUniqueViolation(error: unknown): boolean {
   return isSqliteUniqueViolation(error) || isPostgresUniqueViolation(error);
+}
+
+/**
+ * The one line a command prints when the database its setting names cannot be opened. A missing
+ * SQLite file (only `serve`, `run` and `migrate` create one) says how to create it; anything else
+ * names the database (never a PostgreSQL password) and the reason.
+ */
+export function openFailureMessage(location: string, error: unknown): string {
+  if (error instanceof MissingDatabaseError) return `no database at ${error.path}; run lunasentri-api migrate --db ${error.path} first`;
+  const reason = createRedactor(databaseSecrets(location)).redact(errorMessage(error));
+  return `cannot open database ${describeDatabase(location)}: ${reason}`;
 }

@@ -92,6 +92,8 @@ export interface WebhooksTable {
   last_error_at: string | null;
   last_error: string | null;
   failure_count: ColumnType<number, number | undefined, number>;
+  /** the first failure after the last success; null while the webhook works (migration 017) */
+  failing_since: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface TelegramRecipientsTable {
@@ -104,6 +106,8 @@ export interface TelegramRecipientsTable {
   last_success_at: string | null;
   last_error_at: string | null;
   last_error: string | null;
+  /** the first failure after the last success; null while the chat works (migration 017) */
+  failing_since: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface NotificationPreferencesTable {
@@ -160,6 +164,8 @@ export interface DeliveriesTable {
   claimed_until: string | null;
   claimed_by: string | null;
   last_error: string | null;
+  /** the failure classes met so far, as a JSON array of strings; null before the first failure (migration 017) */
+  failure_classes: ColumnType<string | null, string | null | undefined, string | null>;
   delivered_at: string | null;
   /** the receiver's own earliest time for the next attempt (Retry-After / retry_after); a success elsewhere never brings the row before it */
   retry_not_before: ColumnType<string | null, string | null | undefined, string | null>;

@@ -39,12 +39,36 @@ function bareHost(url: URL): string {
   return url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
 }
 
+/** A non-public address a webhook host is on. */
+interface PrivateHit {
+  hostname: string;
+  address: string;
+  range: string;
+}
+
+const INSECURE = 'webhook URL must use https; set WEBHOOK_ALLOW_HTTP=true to allow http';
+
 /**
- * The checks that need no DNS: parse, scheme, https unless allowed, no credentials, and — for IP
- * literal hosts, which never go through a resolver — the private-address rule. The sender runs this
- * before every request; host names are checked on the resolved address at connect time instead.
+ * The refusal for the policy rules a URL broke: http without WEBHOOK_ALLOW_HTTP, a non-public
+ * address without WEBHOOK_ALLOW_PRIVATE, or both at once — named together, so fixing one is not
+ * followed by a second refusal (`http://127.0.0.1:9000/` breaks both).
  */
-export function checkWebhookUrlSyntax(input: string, options: UrlGuardOptions = {}): UrlCheck {
+function policyCheck(url: URL, insecure: boolean, hit: PrivateHit | undefined): UrlCheck {
+  if (insecure && hit) {
+    const where = hit.hostname === hit.address ? `its address ${hit.address} is` : `host ${hit.hostname} resolves to ${hit.address}, which is`;
+    return {
+      ok: false,
+      code: 'webhook.insecure_url',
+      error: `webhook URL refused for two reasons: it must use https (set WEBHOOK_ALLOW_HTTP=true to allow http), and ${where} ${hit.range} (set WEBHOOK_ALLOW_PRIVATE=true to allow it)`,
+    };
+  }
+  if (insecure) return { ok: false, code: 'webhook.insecure_url', error: INSECURE };
+  if (hit) return { ok: false, code: 'webhook.private_address', error: privateAddressMessage(hit.hostname, hit.address, hit.range) };
+  return { ok: true, url };
+}
+
+/** Parse, scheme, credentials, host: what makes a URL unusable whatever the policy. */
+function parseWebhookUrl(input: string): { ok: true; url: URL } | Extract<UrlCheck, { ok: false }> {
   let url: URL;
   try {
     url = new URL(input);
@@ -54,48 +78,56 @@ export function checkWebhookUrlSyntax(input: string, options: UrlGuardOptions = 
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     return { ok: false, code: 'webhook.invalid_url', error: `webhook URL scheme must be https, not ${url.protocol.slice(0, -1)}` };
   }
-  if (url.protocol === 'http:' && !options.allowHttp) {
-    return { ok: false, code: 'webhook.insecure_url', error: 'webhook URL must use https; set WEBHOOK_ALLOW_HTTP=true to allow http' };
-  }
   if (url.username !== '' || url.password !== '') {
     return { ok: false, code: 'webhook.invalid_url', error: 'webhook URL must not contain credentials' };
   }
   if (url.hostname === '') return { ok: false, code: 'webhook.invalid_url', error: 'webhook URL has no host' };
-  const host = bareHost(url);
-  if (!options.allowPrivate && isIpLiteral(host)) {
-    const range = nonPublicRange(host);
-    if (range) return { ok: false, code: 'webhook.private_address', error: privateAddressMessage(host, host, range) };
-  }
   return { ok: true, url };
+}
+
+/** The private-address rule for an IP literal host (never resolved), unless allowed. */
+function literalHit(url: URL, options: UrlGuardOptions): PrivateHit | undefined {
+  const host = bareHost(url);
+  if (options.allowPrivate || !isIpLiteral(host)) return undefined;
+  const range = nonPublicRange(host);
+  return range ? { hostname: host, address: host, range } : undefined;
+}
+
+/**
+ * The checks that need no DNS: parse, scheme, https unless allowed, no credentials, and — for IP
+ * literal hosts, which never go through a resolver — the private-address rule. The sender runs this
+ * before every request; host names are checked on the resolved address at connect time instead.
+ */
+export function checkWebhookUrlSyntax(input: string, options: UrlGuardOptions = {}): UrlCheck {
+  const parsed = parseWebhookUrl(input);
+  if (!parsed.ok) return parsed;
+  return policyCheck(parsed.url, parsed.url.protocol === 'http:' && !options.allowHttp, literalHit(parsed.url, options));
 }
 
 /**
  * Checks a webhook URL before it is stored (CONTRACT §4.1): parses it, allows only http(s), requires
  * https unless `allowHttp`, refuses credentials in the URL, and unless `allowPrivate` resolves the
  * host and refuses it when ANY of its addresses is loopback, private, link-local, unique-local,
- * unspecified, CGNAT (or an IPv4-mapped form of those). A host that does not resolve is
- * `webhook.invalid_url`. With `allowPrivate` no DNS query is made.
+ * unspecified, CGNAT (or an IPv4-mapped form of those). A URL that breaks both the https and the
+ * address rule is refused naming both. A host that does not resolve is `webhook.invalid_url`. With
+ * `allowPrivate` no DNS query is made.
  *
  * Passing here is not enough on its own — DNS can change afterwards — so the sender repeats the
  * check on the address it actually connects to. Error texts name the host, never the query string.
  */
 export async function checkWebhookUrl(input: string, options: UrlGuardOptions = {}): Promise<UrlCheck> {
-  const syntax = checkWebhookUrlSyntax(input, options);
-  if (!syntax.ok || options.allowPrivate) return syntax;
-  const host = bareHost(syntax.url);
-  if (isIpLiteral(host)) return syntax;
-  let addresses: Array<{ address: string }>;
-  try {
-    addresses = await (options.lookup ?? systemLookup)(host);
-  } catch {
-    return { ok: false, code: 'webhook.invalid_url', error: `webhook host ${host} does not resolve` };
+  const parsed = parseWebhookUrl(input);
+  if (!parsed.ok) return parsed;
+  const { url } = parsed;
+  const insecure = url.protocol === 'http:' && !options.allowHttp;
+  const host = bareHost(url);
+  if (options.allowPrivate || isIpLiteral(host)) return policyCheck(url, insecure, literalHit(url, options));
+  const addresses = await (options.lookup ?? systemLookup)(host).catch(() => []);
+  if (addresses.length === 0) {
+    return insecure ? policyCheck(url, true, undefined) : { ok: false, code: 'webhook.invalid_url', error: `webhook host ${host} does not resolve` };
   }
-  if (addresses.length === 0) return { ok: false, code: 'webhook.invalid_url', error: `webhook host ${host} does not resolve` };
-  for (const { address } of addresses) {
-    const range = nonPublicRange(address);
-    if (range) return { ok: false, code: 'webhook.private_address', error: privateAddressMessage(host, address, range) };
-  }
-  return syntax;
+  const found = addresses.map(({ address }) => ({ hostname: host, address, range: nonPublicRange(address) })).find((a) => a.range !== null);
+  return policyCheck(url, insecure, found ? { ...found, range: found.range! } : undefined);
 }
 
 /**
