@@ -76,6 +76,8 @@ describe('ingest outages with a short threshold', () => {
       expect(done.code).toBe(0);
       return JSON.parse(done.stdout);
     };
+    // Only serve, run and migrate may create the database; the admin commands need it to exist.
+    expect((await children.run(binary('lunasentri-api'), ['migrate'], env)).code).toBe(0);
     const { token } = (await admin(['user', 'create', '--email', 'ops@example.com'])) as { token: string };
     const keys: string[] = [];
     for (let i = 0; i < MACHINES; i++) keys.push(((await admin(['machine', 'create', '--email', 'ops@example.com', '--name', `web-${i}`])) as { api_key: string }).api_key);
