@@ -1,4 +1,5 @@
 import {
+import { expectWellFormedTelegramHtml } from './notify.telegram-fixtures';
   buildOfflinePayload,
   buildOnlinePayload,
   buildTestPayload,
@@ -19,19 +20,6 @@ const machine: MachineSnapshot = {
   last_seen: '2026-11-28T03:00:00.000Z',
 };
 
-/** Telegram HTML stays well-formed: only our tags, balanced, and every `&` starts a known entity. */
-function expectWellFormedTelegramHtml(html: string): void {
-  const tags = [...html.matchAll(/<\/?([a-z]+)>/g)];
-  expect(tags.every((t) => ['b', 'i', 'code'].includes(t[1]!))).toBe(true);
-  const stack: string[] = [];
-  for (const [tag, name] of tags) {
-    if (tag.startsWith('</')) expect(stack.pop()).toBe(name);
-    else stack.push(name!);
-  }
-  expect(stack).toEqual([]);
-  expect(html.replace(/<\/?[a-z]+>/g, '')).not.toMatch(/[<>"]/);
-  expect(html).not.toMatch(/&(?!amp;|lt;|gt;|quot;)/);
-}
 
 describe('webhook payloads', () => {
   test('an offline event serializes exactly as CONTRACT §4.1 shows', () => {
