@@ -1,5 +1,4 @@
 import {
-import { expectWellFormedTelegramHtml } from './notify.telegram-fixtures';
   buildOfflinePayload,
   buildOnlinePayload,
   buildTestPayload,
@@ -10,6 +9,7 @@ import { expectWellFormedTelegramHtml } from './notify.telegram-fixtures';
   TELEGRAM_MESSAGE_LIMIT,
   type MachineSnapshot,
 } from '@lunasentri/shared';
+import { expectWellFormedTelegramHtml } from './notify.telegram-fixtures';
 
 const machine: MachineSnapshot = {
   id: 1,
