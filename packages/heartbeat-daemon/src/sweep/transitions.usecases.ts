@@ -111,6 +111,7 @@ function logTransition(logger: Logger, machine: MachineRow, kind: TransitionKind
   } else if (kind === 'came-online') {
     logger.info(`${label} came back online`);
   } else {
-    logger.debug(`${label} reported for the first time: online`);
+    // Info, not debug: it is how a user sees a new agent connect.
+    logger.info(`${label} reported for the first time: online`);
   }
 }

@@ -4,7 +4,7 @@ import { TestClock } from '../../../../test/support/test-clock';
 import { createTestDb, type TestDb } from '../../../../test/support/db';
 import { describeEachEngine, testOn } from '../../../../test/support/engines';
 import { insertMachine, insertTelegramRecipient, insertUser, insertWebhook, setPreferences } from '../../../../test/support/fixtures';
-import type { IngestState } from '../../src/sweep/heartbeat.models';
+import { INGEST_DOWN_START_GRACE_MS, type IngestState } from '../../src/sweep/heartbeat.models';
 import {
   earliestFreshLastSeenQuery,
   earliestProtectingEnableQuery,
@@ -219,12 +219,49 @@ describeEachEngine('the sweep on a real database', (engine) => {
 
   test('a graceful API stop pauses offline events at once, without waiting for its beats to go stale', async () => {
     await insertMachine(db.db, userId, { status: 'online', last_seen: T0 });
+    const s = sweeper();
     const api = await registerInstance(db.db, 'api', clock);
     clock.advance(THRESHOLD + 1);
     await recordBeat(db.db, api, clock);
     await recordStopped(db.db, api, clock);
-    expect((await sweeper().run()).transitions).toEqual([]);
-    expect((await log.messages()).some((m) => m.startsWith('Ingest is down'))).toBe(true);
+    expect((await s.run()).transitions).toEqual([]);
+    expect((await log.messages()).filter((m) => m.startsWith('Ingest is down'))).toHaveLength(1);
+  });
+
+  test('a daemon starting before the API neither warns nor alerts; an API that does not come is warned of when the grace ends', async () => {
+    const id = await insertMachine(db.db, userId, { status: 'online', last_seen: T0 });
+    // Yesterday's run: the API stopped gracefully, long past every machine's threshold.
+    const old = await registerInstance(db.db, 'api', clock);
+    await recordStopped(db.db, old, clock);
+    clock.advance(THRESHOLD * 10);
+
+    // Both start again; the daemon is first.
+    const s = sweeper();
+    const first = await s.run();
+    expect(first.transitions).toEqual([]);
+    expect(first.nextCheckAt.getTime()).toBe(clock.now().getTime() + INGEST_DOWN_START_GRACE_MS);
+    clock.advance(1_000);
+    const api = await registerInstance(db.db, 'api', clock); // ingest resumes: every machine gets a full threshold
+    expect((await s.run()).transitions).toEqual([]);
+    clock.advance(INGEST_DOWN_START_GRACE_MS);
+    await recordBeat(db.db, api, clock);
+    expect((await s.run()).transitions).toEqual([]);
+    expect((await log.messages()).filter((m) => m.startsWith('Ingest'))).toEqual([]);
+    expect((await machine(id)).status).toBe('online');
+
+    // Later the API really goes away: warned at once, and still no alert.
+    await recordStopped(db.db, api, clock);
+    clock.advance(THRESHOLD + 1);
+    expect((await s.run()).transitions).toEqual([]);
+    expect((await log.messages()).filter((m) => m.startsWith('Ingest is down'))).toHaveLength(1);
+
+    // A daemon that starts while the API stays away warns once its grace is over.
+    const late = createSweeper({ db: db.db, clock, logger: log.logger, thresholdMs: THRESHOLD });
+    await late.run();
+    expect((await log.messages()).filter((m) => m.startsWith('Ingest is down'))).toHaveLength(1);
+    clock.advance(INGEST_DOWN_START_GRACE_MS);
+    await late.run();
+    expect((await log.messages()).filter((m) => m.startsWith('Ingest is down'))).toHaveLength(2);
   });
 
   test('two daemons on one file: the second to commit finds the status changed and writes nothing', async () => {
