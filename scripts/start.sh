@@ -33,15 +33,53 @@ LunaSentri is starting on $db. In another terminal:
   $api machine create --db $db --email you@example.com --name my-server  # prints the agent key once
 Point the agent at http://<this host>:$port with that key.
 EOT
+# Each process in a process group of its own (job control): the terminal's Ctrl-C then reaches only
+# this script, which asks each process to stop exactly once. Had they shared its group, they would
+# get the terminal's SIGINT and then this script's SIGTERM: a second signal, which means "exit now,
+# do not drain".
+set -m
 "$api" serve "${api_args[@]}" &
 api_pid=$!
 "$daemon" run "${daemon_args[@]}" &
 daemon_pid=$!
-stop() { kill -TERM "$api_pid" "$daemon_pid" 2>/dev/null || true; }
-trap stop INT TERM
-status=0
-wait -n "$api_pid" "$daemon_pid" || status=$?
+set +m
+
+stopping=''
+stop() {
+  # Once: npm forwards the terminal's SIGINT to this script as well, so one Ctrl-C can arrive twice.
+  [ -z "$stopping" ] || return 0
+  stopping=1
+  kill -TERM "$api_pid" "$daemon_pid" 2>/dev/null || true
+}
+trap stop INT TERM HUP
+
+# Waits for one process to end. A trapped signal cuts `wait` short while the process still runs:
+# then it waits again, and a second `wait` tells a cut-short status from the real one.
+finish() {
+  local pid=$1 code again
+  while :; do
+    code=0
+    wait "$pid" 2>/dev/null || code=$?
+    if kill -0 "$pid" 2>/dev/null; then continue; fi
+    again=0
+    wait "$pid" 2>/dev/null || again=$?
+    # 127: the first wait had collected the real status.
+    if [ "$again" = 127 ]; then return "$code"; fi
+    return "$again"
+  done
+}
+
+# Until a signal comes or one process ends by itself; then both stop, and the first failure counts.
+ended='' first=0
+wait -n -p ended "$api_pid" "$daemon_pid" || first=$?
 stop
-wait "$api_pid" 2>/dev/null || true
-wait "$daemon_pid" 2>/dev/null || true
+status=0
+for pid in "$api_pid" "$daemon_pid"; do
+  code=$first
+  if [ "$pid" != "${ended:-}" ]; then
+    code=0
+    finish "$pid" || code=$?
+  fi
+  if [ "$status" = 0 ]; then status=$code; fi
+done
 exit "$status"

@@ -36,6 +36,14 @@ describe('systemd unit contents', () => {
     }
   });
 
+  test('the daemon unit starts after the API, and wants it where it is installed', () => {
+    const text = readFileSync(join(root, 'systemd', 'lunasentri-heartbeat.service'), 'utf8');
+    expect(text).toMatch(/^After=.*\blunasentri-api\.service\b/m);
+    expect(text).toMatch(/^Wants=.*\blunasentri-api\.service\b/m);
+    // Wants=, not Requires=: a stopped or failed API must not stop the monitor (it then reports the ingest outage).
+    expect(text).not.toMatch(/^(Requires|BindsTo)=/m);
+  });
+
   test('the daemon unit waits longer than the daemon drains (10 s)', () => {
     const text = readFileSync(join(root, 'systemd', 'lunasentri-heartbeat.service'), 'utf8');
     const stop = /^TimeoutStopSec=(\d+)s$/m.exec(text);

@@ -1,4 +1,4 @@
-import { LIVENESS_BEAT_MS, type IngestLiveness, type MachineStatus } from '@lunasentri/shared';
+import { API_STALE_AFTER_MS, LIVENESS_BEAT_MS, type IngestLiveness, type MachineStatus } from '@lunasentri/shared';
 
 /**
  * Pure decisions of the monitor (CONTRACT §3): given a machine row, the threshold, the time and the
@@ -32,6 +32,23 @@ export function ingestStateOf(liveness: IngestLiveness): IngestState {
   // Never recorded: no API has run against this database, so there is no outage to recognise.
   const down = liveness.everRecorded && !liveness.live;
   return { down, resumedAt: liveness.resumedAt, beatAt: liveness.everRecorded && !down ? liveness.beatAt : null };
+}
+
+/**
+ * How long a starting daemon waits before it warns that ingest is down: when both processes start
+ * together (a reboot, `npm start`, a restart of both units) the daemon is often up before the API
+ * has recorded its first beat, and the database still says the API stopped. The API's stale window:
+ * an API that is starting beats within it.
+ */
+export const INGEST_DOWN_START_GRACE_MS = API_STALE_AFTER_MS;
+
+/**
+ * Whether an ingest outage is to be warned about now. Not within {@link INGEST_DOWN_START_GRACE_MS}
+ * of the daemon's own start: the silence may be an API that is starting too. Only the warning waits;
+ * the outage itself counts at once (no machine goes offline meanwhile).
+ */
+export function ingestDownWarnable(ingest: IngestState, startedAt: Date, now: Date): boolean {
+  return ingest.down && now.getTime() - startedAt.getTime() >= INGEST_DOWN_START_GRACE_MS;
 }
 
 /** The oldest report that still keeps a machine online at `now`: reports before it are past the threshold. */
@@ -163,18 +180,25 @@ export interface WakeInputs {
   earliestFreshLastSeen: string | null;
   /** The oldest `enabled_at` still within the threshold (as of the offline cutoff) among enabled online machines whose last report is not. */
   earliestProtectingEnable: string | null;
+  /** When the daemon started: while ingest is down, a check at the end of its start grace warns of it on time. */
+  startedAt?: Date;
 }
 
 /**
  * When the next check should run: when the first online machine will cross the threshold (so offline
- * is detected at the threshold, not a whole interval later), and never later than one interval. A
- * machine past its crossing that waits for an API beat to confirm it is checked again a beat later
- * (the beat's commit usually wakes the loop sooner, through the change feed).
+ * is detected at the threshold, not a whole interval later), when a starting daemon's grace for an
+ * ingest outage ends, and never later than one interval. A machine past its crossing that waits for
+ * an API beat to confirm it is checked again a beat later (the beat's commit usually wakes the loop
+ * sooner, through the change feed).
  */
 export function nextCheckAt(inputs: WakeInputs): Date {
   const now = inputs.now.getTime();
   const evidence = offlineEvidenceAt(inputs.now, inputs.ingest).getTime();
   let wake = now + inputs.intervalMs;
+  if (inputs.ingest.down && inputs.startedAt) {
+    const graceEnds = inputs.startedAt.getTime() + INGEST_DOWN_START_GRACE_MS;
+    if (graceEnds > now && graceEnds < wake) wake = graceEnds;
+  }
   if (!inputs.ingest.down) {
     const starts = [inputs.earliestFreshLastSeen, inputs.earliestProtectingEnable, inputs.ingest.resumedAt];
     for (const start of starts) {

@@ -2,50 +2,98 @@ import type { Database, EventType } from '@lunasentri/shared';
 import type { Transaction } from 'kysely';
 import type { Recipient } from '../outbox/outbox.types';
 
-/**
- * The owner's active webhooks and Telegram chats that want this event type
- * (no preferences row means both event types are on).
- */
-export async function recipientsFor(trx: Transaction<Database>, userId: number, type: EventType): Promise<Recipient[]> {
+type Trx = Transaction<Database>;
+
+interface Owner {
+  /** the owner's preferences (no row: both on) */
+  offline: boolean;
+  online: boolean;
+  /** the owner's active webhooks and Telegram chats, webhooks first, each by id */
+  channels: Recipient[];
+}
+
+async function ownerOf(trx: Trx, userId: number): Promise<Owner> {
   const prefs = await trx
     .selectFrom('notification_preferences')
     .select(['machine_offline', 'machine_online'])
     .where('user_id', '=', userId)
     .executeTakeFirst();
-  const wanted = type === 'machine.offline' ? (prefs?.machine_offline ?? 1) : (prefs?.machine_online ?? 1);
-  if (wanted !== 1) return [];
-  const webhooks = await trx
-    .selectFrom('webhooks')
-    .select('id')
-    .where('user_id', '=', userId)
-    .where('is_active', '=', 1)
-    .orderBy('id')
-    .execute();
-  const chats = await trx
-    .selectFrom('telegram_recipients')
-    .select('id')
-    .where('user_id', '=', userId)
-    .where('is_active', '=', 1)
-    .orderBy('id')
-    .execute();
-  return [
-    ...webhooks.map((w) => ({ channel: 'webhook' as const, targetId: w.id })),
-    ...chats.map((c) => ({ channel: 'telegram' as const, targetId: c.id })),
-  ];
+  const webhooks = await trx.selectFrom('webhooks').select('id').where('user_id', '=', userId).where('is_active', '=', 1).orderBy('id').execute();
+  const chats = await trx.selectFrom('telegram_recipients').select('id').where('user_id', '=', userId).where('is_active', '=', 1).orderBy('id').execute();
+  return {
+    offline: (prefs?.machine_offline ?? 1) === 1,
+    online: (prefs?.machine_online ?? 1) === 1,
+    channels: [...webhooks.map((w) => ({ channel: 'webhook' as const, targetId: w.id })), ...chats.map((c) => ({ channel: 'telegram' as const, targetId: c.id }))],
+  };
 }
 
-/**
- * {@link recipientsFor}, looked up once per owner: within one transaction the answer cannot change,
- * and a batch of transitions usually shares a few owners.
- */
-export function recipientsLookup(trx: Transaction<Database>, type: EventType): (userId: number) => Promise<Recipient[]> {
-  const byOwner = new Map<number, Promise<Recipient[]>>();
+/** Owners looked up once per transaction: within it the answer cannot change, and a batch usually shares a few owners. */
+function ownersLookup(trx: Trx): (userId: number) => Promise<Owner> {
+  const byOwner = new Map<number, Promise<Owner>>();
   return (userId) => {
     let found = byOwner.get(userId);
     if (!found) {
-      found = recipientsFor(trx, userId, type);
+      found = ownerOf(trx, userId);
       byOwner.set(userId, found);
     }
     return found;
+  };
+}
+
+/**
+ * The owner's active webhooks and Telegram chats that want this event type (no preferences row means
+ * both event types are on), looked up once per owner.
+ */
+export function recipientsLookup(trx: Trx, type: EventType): (machine: { user_id: number }) => Promise<Recipient[]> {
+  const owners = ownersLookup(trx);
+  return async (machine) => {
+    const owner = await owners(machine.user_id);
+    return (type === 'machine.offline' ? owner.offline : owner.online) ? owner.channels : [];
+  };
+}
+
+const key = (r: Recipient) => `${r.channel}:${r.targetId}`;
+
+/**
+ * The channels each outage was announced to: the deliveries of its offline event that were delivered
+ * or are still to be (a failed or dead one never reached its channel). An outage's offline event is
+ * the one its dedup row stamped: `notified_at` is the event's `occurred_at` (both written in one
+ * transaction). `outages` maps machine ids to `notified_at`; a machine missing from the answer has no
+ * offline event stored any more (retention deletes finished events after 30 days).
+ */
+export async function outageAudiences(trx: Trx, outages: ReadonlyMap<number, string>): Promise<Map<number, Set<string>>> {
+  const audiences = new Map<number, Set<string>>();
+  if (outages.size === 0) return audiences;
+  const rows = await trx
+    .selectFrom('events as e')
+    // A left join: an offline event that went to no channel still says "nobody was told".
+    .leftJoin('deliveries as d', (join) => join.onRef('d.event_id', '=', 'e.id').on('d.status', 'in', ['pending', 'delivered']))
+    .select(['e.machine_id', 'd.channel', 'd.target_id'])
+    .where('e.type', '=', 'machine.offline')
+    .where((eb) => eb.or([...outages].map(([machineId, at]) => eb.and([eb('e.machine_id', '=', machineId), eb('e.occurred_at', '=', at)]))))
+    .execute();
+  for (const row of rows) {
+    let told = audiences.get(row.machine_id);
+    if (!told) audiences.set(row.machine_id, (told = new Set()));
+    if (row.channel !== null && row.target_id !== null) told.add(key({ channel: row.channel, targetId: row.target_id }));
+  }
+  return audiences;
+}
+
+/**
+ * Who hears of a recovery: the owner's channels that want `machine.online` and were told of the outage
+ * it ends (see {@link outageAudiences}), so a channel added during an outage never gets a lone
+ * recovery. Two cases keep the owner's current channels instead: an owner who turned offline
+ * notifications off (they asked for recoveries alone), and an outage whose offline event is no
+ * longer stored.
+ */
+export function recoveryRecipientsLookup(trx: Trx, audiences: ReadonlyMap<number, Set<string>>): (machine: { id: number; user_id: number }) => Promise<Recipient[]> {
+  const owners = ownersLookup(trx);
+  return async (machine) => {
+    const owner = await owners(machine.user_id);
+    if (!owner.online) return [];
+    const told = audiences.get(machine.id);
+    if (!owner.offline || told === undefined) return owner.channels;
+    return owner.channels.filter((r) => told.has(key(r)));
   };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { errorMessage, formatDuration, readIngestLiveness, refreshPlannerStatistics, yieldToEventLoop, type Clock, type Database, type IngestLiveness, type Logger } from '@lunasentri/shared';
 import type { Kysely } from 'kysely';
-import { cutoffOf, decide, ingestStateOf, nextCheckAt, offlineCutoffOf, offlinePossible, resumeProtects, type DecisionContext, type IngestState } from './heartbeat.models';
+import { cutoffOf, decide, ingestDownWarnable, ingestStateOf, nextCheckAt, offlineCutoffOf, offlinePossible, resumeProtects, type DecisionContext, type IngestState } from './heartbeat.models';
 import {
   earliestFreshLastSeen,
   earliestProtectingEnable,
@@ -29,6 +29,8 @@ export interface SweepDeps {
   newEventId?: () => string;
   /** called after each commit that wrote deliveries, so they can go out while the sweep goes on */
   onDeliveries?: () => void;
+  /** when the daemon started (for its grace before warning of an ingest outage); default: when the sweeper is made */
+  startedAt?: Date;
 }
 
 export interface SweepResult {
@@ -70,6 +72,7 @@ export function createSweeper(deps: SweepDeps): Sweeper {
   const { db, clock, thresholdMs } = deps;
   const batchSize = deps.batchSize ?? 250;
   const newEventId = deps.newEventId ?? randomUUID;
+  const startedAt = deps.startedAt ?? clock.now();
   const noteIngest = ingestOutageNotes(deps.logger, thresholdMs);
 
   async function drain(query: Candidates, expected: TransitionKind, ctx: DecisionContext, cutoff: string, out: AppliedTransition[], signal?: AbortSignal) {
@@ -96,7 +99,7 @@ export function createSweeper(deps: SweepDeps): Sweeper {
     // itself, so the stale machines (possibly the whole fleet just after an outage) are not read.
     const fresh = ingest.down ? null : await earliestFreshLastSeen(db, cutoff);
     const enabled = ingest.down || resumeProtects(ingest, cutoff) ? null : await earliestProtectingEnable(db, cutoff);
-    return nextCheckAt({ now, intervalMs: deps.intervalMs ?? 30_000, thresholdMs, ingest, earliestFreshLastSeen: fresh, earliestProtectingEnable: enabled });
+    return nextCheckAt({ now, intervalMs: deps.intervalMs ?? 30_000, thresholdMs, ingest, earliestFreshLastSeen: fresh, earliestProtectingEnable: enabled, startedAt });
   }
 
   /** A burst's rows change what the planner should do with the outbox: at most every 5 minutes. */
@@ -112,7 +115,7 @@ export function createSweeper(deps: SweepDeps): Sweeper {
       const now = clock.now();
       const liveness = await readIngestLiveness(db, now);
       const ingest = ingestStateOf(liveness);
-      noteIngest(liveness, ingest.down);
+      noteIngest(liveness, ingest.down, ingestDownWarnable(ingest, startedAt, now));
       const ctx: DecisionContext = { now, thresholdMs, ingest };
       // Reports are judged by now; silence only as of the latest API beat (see offlineEvidenceAt).
       const cutoff = cutoffOf(now, thresholdMs);
@@ -131,11 +134,15 @@ export function createSweeper(deps: SweepDeps): Sweeper {
   };
 }
 
-/** One warning when an ingest outage starts, one line when it ends; nothing in between. */
-function ingestOutageNotes(logger: Logger, thresholdMs: number): (liveness: IngestLiveness, down: boolean) => void {
+/**
+ * One warning when an ingest outage starts (once it is warnable: a starting daemon gives the API a
+ * few seconds first), one line when it ends; nothing in between, and nothing for an outage that
+ * ended before it was warned of.
+ */
+function ingestOutageNotes(logger: Logger, thresholdMs: number): (liveness: IngestLiveness, down: boolean, warnable: boolean) => void {
   let warned = false;
-  return (liveness, down) => {
-    if (down && !warned) {
+  return (liveness, down, warnable) => {
+    if (warnable && !warned) {
       warned = true;
       logger.warn(`Ingest is down (no API process live since ${liveness.downSince ?? 'unknown'}): offline notifications are paused until it is back`);
     } else if (!down && warned) {

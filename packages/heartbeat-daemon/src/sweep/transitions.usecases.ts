@@ -15,7 +15,7 @@ import { insertEventsWithDeliveries } from '../outbox/outbox.repository';
 import type { NewEvent } from '../outbox/outbox.types';
 import { decide, wholeSecondsBetween, type DecisionContext } from './heartbeat.models';
 import { compareAndSetStatuses, findMachines, snapshotOf, type MachineRow } from './machines.repository';
-import { recipientsLookup } from './recipients.repository';
+import { outageAudiences, recipientsLookup, recoveryRecipientsLookup } from './recipients.repository';
 
 export type TransitionKind = 'went-offline' | 'came-online' | 'first-report';
 
@@ -77,7 +77,8 @@ export async function applyTransitions(
     const announced = expected === 'went-offline' ? await markOutagesAnnounced(trx, ids, nowIso) : null;
     const ended = expected === 'came-online' ? await endOutages(trx, ids) : null;
     const type = EVENT[expected];
-    const recipientsOf = recipientsLookup(trx, type);
+    // A recovery goes only to the channels that were told of the outage it ends.
+    const recipientsOf = ended ? recoveryRecipientsLookup(trx, await outageAudiences(trx, ended)) : recipientsLookup(trx, type);
     const events: NewEvent[] = [];
     const out: Applied[] = [];
     for (const { machine, decision } of done) {
@@ -91,7 +92,7 @@ export async function applyTransitions(
         decision.kind === 'came-online'
           ? buildOnlinePayload({ eventId, occurredAt: nowIso, machine: snapshotOf(machine, 'online'), offlineSince: decision.offlineSince ?? announcedAt! })
           : buildOfflinePayload({ eventId, occurredAt: nowIso, machine: snapshotOf(machine, 'offline') });
-      const recipients = await recipientsOf(machine.user_id);
+      const recipients = await recipientsOf(machine);
       events.push({ id: eventId, type, machineId: machine.id, userId: machine.user_id, occurredAt: nowIso, payload: serializePayload(payload), recipients });
       out.push({ machine, transition: { machineId: machine.id, kind: expected, eventId, deliveries: recipients.length } });
     }
@@ -111,6 +112,7 @@ function logTransition(logger: Logger, machine: MachineRow, kind: TransitionKind
   } else if (kind === 'came-online') {
     logger.info(`${label} came back online`);
   } else {
-    logger.debug(`${label} reported for the first time: online`);
+    // Info, not debug: it is how a user sees a new agent connect.
+    logger.info(`${label} reported for the first time: online`);
   }
 }

@@ -1,7 +1,9 @@
 import { TestClock } from '../../../../test/support/test-clock';
 import {
+  INGEST_DOWN_START_GRACE_MS,
   cutoffOf,
   decide,
+  ingestDownWarnable,
   ingestStateOf,
   nextCheckAt,
   offlineCutoffOf,
@@ -117,6 +119,28 @@ describe('when the next check runs', () => {
 
   test('while ingest is down, nothing can cross: one interval', () => {
     expect(nextCheckAt({ ...base, ingest: DOWN(), earliestFreshLastSeen: ago(THRESHOLD - 1_000) }).getTime()).toBe(now.getTime() + 30_000);
+  });
+
+  test("while ingest is down just after the daemon's start, the check comes when the start grace ends (to warn on time)", () => {
+    const down = { ...base, ingest: DOWN() };
+    expect(nextCheckAt({ ...down, startedAt: new Date(now.getTime() - 2_000) }).getTime()).toBe(now.getTime() + INGEST_DOWN_START_GRACE_MS - 2_000);
+    expect(nextCheckAt({ ...down, startedAt: new Date(now.getTime() - 60_000) }).getTime()).toBe(now.getTime() + 30_000);
+    expect(nextCheckAt({ ...base, startedAt: new Date(now.getTime() - 2_000) }).getTime()).toBe(now.getTime() + 30_000); // ingest up: no reason
+  });
+});
+
+describe('when an ingest outage is warned of', () => {
+  const DOWN: IngestState = { down: true, resumedAt: null, beatAt: null };
+  const started = (msAgo: number) => new Date(now.getTime() - msAgo);
+  test.each<[string, IngestState, Date, boolean]>([
+    ['the API is live: nothing to warn of', UP, started(3_600_000), false],
+    ['down, daemon running for an hour: warned at once', DOWN, started(3_600_000), true],
+    ['down at the daemon\'s start (both starting together): not yet', DOWN, started(0), false],
+    ['down, 1 ms before the grace ends: not yet', DOWN, started(INGEST_DOWN_START_GRACE_MS - 1), false],
+    ['down when the grace ends (the API did not come): warned', DOWN, started(INGEST_DOWN_START_GRACE_MS), true],
+    ['the grace is the API stale window: 5 s', DOWN, started(5_000), true],
+  ])('%s', (_name, ingest, startedAt, warnable) => {
+    expect(ingestDownWarnable(ingest, startedAt, now)).toBe(warnable);
   });
 });
 

@@ -4,7 +4,7 @@ import { TestClock } from '../../../../test/support/test-clock';
 import { createTestDb, type TestDb } from '../../../../test/support/db';
 import { describeEachEngine, testOn } from '../../../../test/support/engines';
 import { insertMachine, insertTelegramRecipient, insertUser, insertWebhook, setPreferences } from '../../../../test/support/fixtures';
-import type { IngestState } from '../../src/sweep/heartbeat.models';
+import { INGEST_DOWN_START_GRACE_MS, type IngestState } from '../../src/sweep/heartbeat.models';
 import {
   earliestFreshLastSeenQuery,
   earliestProtectingEnableQuery,
@@ -14,6 +14,7 @@ import {
   recoveryCandidates,
 } from '../../src/sweep/machines.repository';
 import { createSweeper } from '../../src/sweep/sweep.usecases';
+import { outageAudiences } from '../../src/sweep/recipients.repository';
 import { applyTransitions } from '../../src/sweep/transitions.usecases';
 import { queryPlan, recordingKysely, secondConnection, testLogger } from '../helpers';
 
@@ -125,6 +126,87 @@ describeEachEngine('the sweep on a real database', (engine) => {
     expect(await log.messages()).toContain('Machine 1 (production-server) came back online');
     // The deliveries of one machine and target come in event order.
     expect((await deliveries()).map((d) => d.event_id)).toEqual((await events()).map((e) => e.id));
+  });
+
+  test('a recovery goes only to the channels told of the outage: never a lone machine.online to a channel added meanwhile', async () => {
+    const delivered = await insertWebhook(db.db, userId, 'https://hooks.example.com/delivered');
+    const stillPending = await insertWebhook(db.db, userId, 'https://hooks.example.com/pending');
+    const refused = await insertWebhook(db.db, userId, 'https://hooks.example.com/refused');
+    const switchedOff = await insertWebhook(db.db, userId, 'https://hooks.example.com/off');
+    const chat = await insertTelegramRecipient(db.db, userId, 4242);
+    const id = await insertMachine(db.db, userId, { status: 'online', last_seen: T0 });
+    clock.advance(THRESHOLD + 1);
+    await sweeper().run();
+    const [offline] = await events();
+    // What became of the offline notification: delivered, still to be sent, refused for good (400), dead.
+    const mark = (channel: 'webhook' | 'telegram', target: number, status: 'delivered' | 'failed' | 'dead') =>
+      db.db.updateTable('deliveries').set({ status }).where('event_id', '=', offline.id).where('channel', '=', channel).where('target_id', '=', target).execute();
+    await mark('webhook', delivered, 'delivered');
+    await mark('webhook', refused, 'failed');
+    await mark('webhook', switchedOff, 'delivered');
+    await mark('telegram', chat, 'dead');
+    await db.db.updateTable('webhooks').set({ is_active: 0 }).where('id', '=', switchedOff).execute();
+    // Channels added during the outage.
+    await insertWebhook(db.db, userId, 'https://hooks.example.com/added');
+    await insertTelegramRecipient(db.db, userId, 4343);
+
+    clock.advance(60_000);
+    await report(db, id);
+    expect((await sweeper().run()).transitions).toMatchObject([{ kind: 'came-online', deliveries: 2 }]);
+    const online = (await events())[1];
+    const recovery = (await deliveries()).filter((d) => d.event_id === online.id);
+    expect(recovery.map((d) => [d.channel, d.target_id])).toEqual([
+      ['webhook', delivered],
+      ['webhook', stillPending], // its offline notification goes first: each stream stays in order
+    ]);
+
+    // The next outage is announced to every active channel, and so is its recovery.
+    clock.advance(THRESHOLD + 1);
+    expect((await sweeper().run()).transitions).toMatchObject([{ kind: 'went-offline', deliveries: 6 }]);
+    clock.advance(1_000);
+    await report(db, id);
+    expect((await sweeper().run()).transitions).toMatchObject([{ kind: 'came-online', deliveries: 6 }]);
+  });
+
+  test('an outage whose offline event is no longer stored (retention) ends with a recovery to the current channels', async () => {
+    const hook = await insertWebhook(db.db, userId, 'https://hooks.example.com/a');
+    const id = await insertMachine(db.db, userId, { status: 'online', last_seen: T0 });
+    clock.advance(THRESHOLD + 1);
+    await sweeper().run();
+    await db.db.deleteFrom('events').execute(); // its deliveries go with it
+    const chat = await insertTelegramRecipient(db.db, userId, 4242);
+    clock.advance(31 * 24 * 3600_000);
+    await report(db, id);
+    expect((await sweeper().run()).transitions).toMatchObject([{ kind: 'came-online', deliveries: 2 }]);
+    expect((await deliveries()).map((d) => [d.channel, d.target_id])).toEqual([
+      ['webhook', hook],
+      ['telegram', chat],
+    ]);
+  });
+
+  test('an outage announced to no channel ends with no recovery notification', async () => {
+    const id = await insertMachine(db.db, userId, { status: 'online', last_seen: T0 });
+    clock.advance(THRESHOLD + 1);
+    expect((await sweeper().run()).transitions).toMatchObject([{ kind: 'went-offline', deliveries: 0 }]);
+    await insertWebhook(db.db, userId, 'https://hooks.example.com/late');
+    clock.advance(5_000);
+    await report(db, id);
+    expect((await sweeper().run()).transitions).toMatchObject([{ kind: 'came-online', deliveries: 0 }]);
+    expect(await deliveries()).toEqual([]);
+  });
+
+  testOn('sqlite', engine)("finding who was told of a batch's outages is one statement on the events and deliveries indexes", async () => {
+    const recording = recordingKysely(db.sqlite);
+    const outages = new Map([
+      [1, T0],
+      [2, T0],
+    ]);
+    await recording.db.transaction().execute((trx) => outageAudiences(trx, outages));
+    const reads = recording.statements.filter((st) => /from "events"/i.test(st.sql));
+    expect(reads).toHaveLength(1);
+    const plan = queryPlan(db.sqlite, reads[0]!);
+    expect(plan).toContain('idx_events_machine_time');
+    expect(plan).not.toMatch(/SCAN (e|d)\b/);
   });
 
   test("a pending machine whose only report is already stale stays pending, with no alert, until it reports fresh", async () => {
@@ -239,12 +321,49 @@ describeEachEngine('the sweep on a real database', (engine) => {
 
   test('a graceful API stop pauses offline events at once, without waiting for its beats to go stale', async () => {
     await insertMachine(db.db, userId, { status: 'online', last_seen: T0 });
+    const s = sweeper();
     const api = await registerInstance(db.db, 'api', clock);
     clock.advance(THRESHOLD + 1);
     await recordBeat(db.db, api, clock);
     await recordStopped(db.db, api, clock);
-    expect((await sweeper().run()).transitions).toEqual([]);
-    expect((await log.messages()).some((m) => m.startsWith('Ingest is down'))).toBe(true);
+    expect((await s.run()).transitions).toEqual([]);
+    expect((await log.messages()).filter((m) => m.startsWith('Ingest is down'))).toHaveLength(1);
+  });
+
+  test('a daemon starting before the API neither warns nor alerts; an API that does not come is warned of when the grace ends', async () => {
+    const id = await insertMachine(db.db, userId, { status: 'online', last_seen: T0 });
+    // Yesterday's run: the API stopped gracefully, long past every machine's threshold.
+    const old = await registerInstance(db.db, 'api', clock);
+    await recordStopped(db.db, old, clock);
+    clock.advance(THRESHOLD * 10);
+
+    // Both start again; the daemon is first.
+    const s = sweeper();
+    const first = await s.run();
+    expect(first.transitions).toEqual([]);
+    expect(first.nextCheckAt.getTime()).toBe(clock.now().getTime() + INGEST_DOWN_START_GRACE_MS);
+    clock.advance(1_000);
+    const api = await registerInstance(db.db, 'api', clock); // ingest resumes: every machine gets a full threshold
+    expect((await s.run()).transitions).toEqual([]);
+    clock.advance(INGEST_DOWN_START_GRACE_MS);
+    await recordBeat(db.db, api, clock);
+    expect((await s.run()).transitions).toEqual([]);
+    expect((await log.messages()).filter((m) => m.startsWith('Ingest'))).toEqual([]);
+    expect((await machine(id)).status).toBe('online');
+
+    // Later the API really goes away: warned at once, and still no alert.
+    await recordStopped(db.db, api, clock);
+    clock.advance(THRESHOLD + 1);
+    expect((await s.run()).transitions).toEqual([]);
+    expect((await log.messages()).filter((m) => m.startsWith('Ingest is down'))).toHaveLength(1);
+
+    // A daemon that starts while the API stays away warns once its grace is over.
+    const late = createSweeper({ db: db.db, clock, logger: log.logger, thresholdMs: THRESHOLD });
+    await late.run();
+    expect((await log.messages()).filter((m) => m.startsWith('Ingest is down'))).toHaveLength(1);
+    clock.advance(INGEST_DOWN_START_GRACE_MS);
+    await late.run();
+    expect((await log.messages()).filter((m) => m.startsWith('Ingest is down'))).toHaveLength(2);
   });
 
   test('two daemons on one file: the second to commit finds the status changed and writes nothing', async () => {
