@@ -53,14 +53,23 @@ describeEachEngine('the monitor loop', (engine) => {
   });
   afterAll(() => webhook.close());
 
-  function start(thresholdMs: number, instanceId = 'loop-test') {
+  /** How often the loop ran a full check and asked whether a report waits (between polls, on a hint). */
+  const calls = { run: 0, hasArrivals: 0 };
+
+  function start(thresholdMs: number, instanceId = 'loop-test', pollMs = POLL) {
     const { logger } = testLogger();
     dispatcher = createDispatcher({ db: db.db, clock, logger, instanceId: 'loop-test', sender: createChannelSender({ webhook, telegram: null }) });
     dispatcher.start();
-    const sweeper = createSweeper({ db: db.db, clock, logger, thresholdMs, intervalMs: INTERVAL });
+    const real = createSweeper({ db: db.db, clock, logger, thresholdMs, intervalMs: INTERVAL });
+    calls.run = 0;
+    calls.hasArrivals = 0;
+    const sweeper = {
+      run: (signal?: AbortSignal) => (calls.run++, real.run(signal)),
+      hasArrivals: () => (calls.hasArrivals++, real.hasArrivals()),
+    };
     const beat = () => recordBeat(db.db, instanceId, clock);
     changes = db.changeFeed();
-    const deps = { changes, clock, logger, sweeper, dispatcher, beat, intervalMs: INTERVAL, pollMs: POLL, sleep: clock.sleep.bind(clock) };
+    const deps = { changes, clock, logger, sweeper, dispatcher, beat, intervalMs: INTERVAL, pollMs, sleep: clock.sleep.bind(clock) };
     loop = runMonitor(deps, controller.signal);
   }
 
@@ -139,5 +148,46 @@ describeEachEngine('the monitor loop', (engine) => {
     controller.abort();
     await loop;
     expect(clock.sleeping).toBe(0);
+  });
+
+  test('between polls, a report that brings a machine back is checked at once on the change hint: the clock does not move', async () => {
+    const userId = await insertUser(db.db);
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    const id = await insertMachine(db.db, userId, { status: 'offline', last_seen: new Date(clock.now().getTime() - 600_000).toISOString(), status_changed_at: new Date(clock.now().getTime() - 590_000).toISOString() });
+    // Its outage was announced (the dedup row), so its recovery is too.
+    await db.db.insertInto('machine_offline_notifications').values({ machine_id: id, notified_at: new Date(clock.now().getTime() - 590_000).toISOString() }).execute();
+    start(60_000, 'loop-test', 3_600_000); // polls an hour apart: only the hint can explain a prompt check
+    await nextWake();
+    const reportedAt = clock.now().toISOString();
+    await ingest.ingestStore().write({ lastSeen: new Map([[id, reportedAt]]), systemInfo: new Map(), samples: [] });
+    const deadline = Date.now() + 10_000;
+    while ((await eventsOf('machine.online')).length === 0) {
+      if (Date.now() > deadline) throw new Error('no machine.online within 10 s of the report, with the clock standing still');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect((await eventsOf('machine.online'))[0]!.occurred_at).toBe(reportedAt);
+    expect(calls.hasArrivals).toBeGreaterThanOrEqual(1);
+    await receiver.waitFor((r) => r.some((h) => (h.json as { event: string }).event === 'machine.online'), 10_000);
+  });
+
+  test('between polls, a report of a machine that is already online costs one indexed question, not a check', async () => {
+    const userId = await insertUser(db.db);
+    const id = await insertMachine(db.db, userId, { status: 'online', last_seen: new Date(clock.now().getTime() - 1_000).toISOString() });
+    start(60_000, 'loop-test', 3_600_000);
+    await nextWake();
+    const runs = calls.run;
+    await ingest.ingestStore().write({ lastSeen: new Map([[id, clock.now().toISOString()]]), systemInfo: new Map(), samples: [] });
+    for (const deadline = Date.now() + 10_000; calls.hasArrivals === 0; ) {
+      if (Date.now() > deadline) throw new Error('the loop was not hinted of the write within 10 s');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await nextWake();
+    expect(calls.run).toBe(runs);
+    // The change is not lost: the next poll turn checks.
+    clock.set(await nextWake());
+    for (const deadline = Date.now() + 10_000; calls.run === runs; ) {
+      if (Date.now() > deadline) throw new Error('the poll turn did not check');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   });
 });

@@ -329,6 +329,9 @@ describeEachEngine('schema', (engine) => {
     if (engine === 'sqlite') expect(overdue).toMatch(/\(status=\? AND last_seen<\?\)/);
     const back = await planOf(engine, db, `SELECT id FROM machines WHERE status = 'offline' AND last_seen >= '${T}' AND is_enabled = 1`);
     expect(back).toMatch(usesIndex('idx_machines_status_last_seen'));
+    // Between checks, after a change hint: is a fresh report waiting for a pending or offline machine?
+    const arrivals = await planOf(engine, db, `SELECT id FROM machines WHERE status IN ('pending', 'offline') AND last_seen >= '${T}' AND is_enabled = 1 LIMIT 1`);
+    expect(arrivals).toMatch(usesIndex('idx_machines_status_last_seen'));
     // The index covers enabled machines only: a query that does not say so cannot use it.
     expect(await planOf(engine, db, `SELECT id FROM machines WHERE status = 'online' AND last_seen < '${T}'`)).not.toMatch(/idx_machines_status_last_seen/);
   });
