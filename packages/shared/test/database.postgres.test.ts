@@ -62,6 +62,9 @@ onPostgres('PostgreSQL: one schema, the same values', () => {
     expect(columns.rows).toEqual([
       { column_name: 'machine_id', data_type: 'integer', is_nullable: 'NO' },
       { column_name: 'notified_at', data_type: 'timestamp without time zone', is_nullable: 'NO' },
+      // the outage's reminder schedule (migration 021)
+      { column_name: 'reminders_sent', data_type: 'integer', is_nullable: 'NO' },
+      { column_name: 'next_reminder_at', data_type: 'text', is_nullable: 'YES' },
     ]);
     const cascades = await sql<{ table_name: string; delete_rule: string }>`
       SELECT tc.table_name, rc.delete_rule FROM information_schema.referential_constraints rc

@@ -185,6 +185,9 @@ describe('schema', () => {
       expect(columns.map((c) => [c.name, c.type, c.notnull, c.pk])).toEqual([
         ['machine_id', 'INTEGER', 0, 1],
         ['notified_at', 'TIMESTAMP', 1, 0],
+        // the outage's reminder schedule (migration 021)
+        ['reminders_sent', 'INTEGER', 1, 0],
+        ['next_reminder_at', 'TEXT', 0, 0],
       ]);
       const fks = db.sqlite.prepare(`PRAGMA foreign_key_list(machine_offline_notifications)`).all() as Array<{
         table: string;
