@@ -179,6 +179,47 @@ describeEachEngine('lunasentri-api commands on a database', (engine) => {
     expect(stderrLines(result.stderr)).toEqual(['lunasentri-api: no user with email nobody@example.com']);
   });
 
+  it('machine snooze and unsnooze, by name or id, as the API does them; bad values exit 2 and store nothing', async () => {
+    migrated();
+    expect(run(['user', 'create', '--email', 'ops@example.com']).status).toBe(0);
+    expect(run(['machine', 'create', '--email', 'ops@example.com', '--name', 'web-1']).status).toBe(0);
+    const snoozedUntil = async () => {
+      const handle = openDatabase(dbPath);
+      try {
+        return (await handle.db.selectFrom('machines').select('snoozed_until').executeTakeFirstOrThrow()).snoozed_until;
+      } finally {
+        await handle.close();
+      }
+    };
+    for (const [args, message] of [
+      [['--name', 'web-1'], /give exactly one of --for and --until/],
+      [['--name', 'web-1', '--for', '1h', '--until', 'next-online'], /give exactly one of --for and --until/],
+      [['--for', '1h'], /give exactly one of --name and --id/],
+      [['--name', 'web-1', '--id', '1', '--for', '1h'], /give exactly one of --name and --id/],
+      [['--name', 'web-1', '--for', '2x'], /invalid value for --for: for must be a positive Go duration/],
+      [['--name', 'web-1', '--for', '31d'], /invalid value for --for/],
+      [['--name', 'web-1', '--until', 'tomorrow'], /invalid value for --until/],
+      [['--id', 'one', '--for', '1h'], /invalid value for --id/],
+    ] as const) {
+      const result = run(['machine', 'snooze', '--email', 'ops@example.com', ...args]);
+      expect(result.status).toBe(2);
+      expect(stderrLines(result.stderr)).toEqual([expect.stringMatching(message)]);
+    }
+    expect(await snoozedUntil()).toBeNull();
+    const missing = run(['machine', 'snooze', '--email', 'ops@example.com', '--name', 'web-2', '--for', '1h']);
+    expect(missing.status).toBe(1);
+    expect(stderrLines(missing.stderr)).toEqual(['lunasentri-api: ops@example.com has no machine named "web-2"']);
+
+    const snoozed = run(['machine', 'snooze', '--email', 'ops@example.com', '--name', 'web-1', '--until', 'next-online']);
+    expect(snoozed).toMatchObject({ status: 0, stdout: '' });
+    expect(snoozed.stderr).toBe('Machine 1 (web-1) is snoozed until next-online.\n');
+    expect(await snoozedUntil()).toBe('next-online');
+    const json = run(['machine', 'snooze', '--email', 'ops@example.com', '--id', '1', '--for', '1h', '--json']);
+    expect(Date.parse(JSON.parse(json.stdout).machine.snoozed_until) - Date.now()).toBeGreaterThan(3_500_000);
+    const unsnoozed = run(['machine', 'unsnooze', '--email', 'ops@example.com', '--id', '1']);
+    expect(unsnoozed).toMatchObject({ status: 0, stderr: 'Machine 1 (web-1) is not snoozed.\n' });
+  });
+
   it('serve migrates, logs its address, takes reports, and on SIGTERM writes them, records its stop and exits 0', async () => {
     migrated();
     expect(run(['user', 'create', '--email', 'owner@example.com']).status).toBe(0);

@@ -282,6 +282,9 @@ describeEachEngine('schema', (engine) => {
     expect(await columnsOf(engine, db.db, 'machine_offline_notifications')).toEqual([
       { name: 'machine_id', type: 'integer', nullable: false },
       { name: 'notified_at', type: engine === 'sqlite' ? 'timestamp' : 'timestamp without time zone', nullable: false },
+      // the outage's reminder schedule (migration 021)
+      { name: 'reminders_sent', type: 'integer', nullable: false },
+      { name: 'next_reminder_at', type: 'text', nullable: true },
     ]);
     const userId = await insertUser(db.db);
     const machine = await db.db.insertInto('machines').values({ user_id: userId, name: 'm', created_at: T, updated_at: T }).returning(['id', 'status']).executeTakeFirstOrThrow();
@@ -324,6 +327,18 @@ describeEachEngine('schema', (engine) => {
   const usesIndex = (name: string) => (engine === 'sqlite' ? new RegExp(`SEARCH \\w+ USING (COVERING )?INDEX ${name} `) : new RegExp(`(Index|Index Only|Bitmap Index) Scan (using|on) ${name}\\b`));
 
   test('the sweep candidate queries are range scans on the partial (status, last_seen) index of enabled machines', async () => {
+    // A fleet the planner can weigh (on an empty table every partial index of enabled machines looks
+    // alike): 2,000 machines, mostly online and fresh, a few just past the cutoff, then fresh statistics.
+    const userId = await insertUser(db.db);
+    for (let batch = 0; batch < 4; batch++) {
+      const rows = Array.from({ length: 500 }, (_, k) => {
+        const i = batch * 500 + k;
+        const status = i % 20 === 0 ? ('offline' as const) : i % 50 === 1 ? ('pending' as const) : ('online' as const);
+        return { user_id: userId, name: `m-${i}`, status, last_seen: new Date(Date.parse(T) + 3_590_000 - i * 1_800).toISOString(), created_at: T, updated_at: T };
+      });
+      await db.db.insertInto('machines').values(rows).execute();
+    }
+    await sql`ANALYZE`.execute(db.db);
     const overdue = await planOf(engine, db, `SELECT id FROM machines WHERE status = 'online' AND last_seen < '${T}' AND is_enabled = 1`);
     expect(overdue).toMatch(usesIndex('idx_machines_status_last_seen'));
     if (engine === 'sqlite') expect(overdue).toMatch(/\(status=\? AND last_seen<\?\)/);
