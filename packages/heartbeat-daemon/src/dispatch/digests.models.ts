@@ -7,6 +7,7 @@ import {
   recordTelegramSend,
   type MachineNotificationPayload,
   type TelegramPacing,
+  TELEGRAM_PACING_LIMITS,
   type TelegramPacingLimits,
 } from '@lunasentri/shared';
 
@@ -18,19 +19,13 @@ import {
  */
 
 /**
- * Telegram's limits (1 message a second to a chat, 20 a minute to a group, about 30 a second for the
- * bot) as the daemon applies them. Telegram counts a message when it arrives; we count it when we
- * start the request, and two requests do not take the same time on the way, so each bound has a
- * margin: without it, a request that was slow to leave followed by a quick one could arrive closer
- * together than the limit.
+ * Telegram's limits as the daemon applies them: the shared defaults (1 message a second to a chat,
+ * 20 a minute to a group, 25 a second for the bot). Telegram counts a message when it arrives; the
+ * daemon counts a chat's send when its answer comes back (see `settleChat`), which is after the
+ * arrival, so sends spaced by their answers arrive at least as far apart, however long a request
+ * took on the way. (The bot-wide limit is counted at the claim, in memory, below Telegram's ~30/s.)
  */
-export const DAEMON_TELEGRAM_PACING: Readonly<TelegramPacingLimits> = Object.freeze({
-  chatIntervalMs: 1_100,
-  groupMessagesPerWindow: 20,
-  groupWindowMs: 61_000,
-  botMessagesPerWindow: 25,
-  botWindowMs: 1_100,
-});
+export const DAEMON_TELEGRAM_PACING: Readonly<TelegramPacingLimits> = TELEGRAM_PACING_LIMITS;
 
 /**
  * Deliveries one message carries at most. The text names the first few dozen and counts the rest;

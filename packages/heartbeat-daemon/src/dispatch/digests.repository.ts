@@ -152,14 +152,12 @@ async function claimChat(trx: Transaction<Database>, chat: PacingRow, options: D
     planned = { rows, text };
   }
   await claimRows(trx, planned.rows, digestId, options);
-  const pacing = pacingAfterSend({ chatId: chat.chat_id, recentSends: chat.recent_sends, pausedUntil: chat.paused_until }, options.now.getTime(), options.limits ?? DAEMON_TELEGRAM_PACING);
+  // The send is counted for pacing when its answer is recorded (settleChat); until then the lease keeps every other send away.
   await trx
     .updateTable('telegram_chat_pacing')
     .set({
       claimed_by: options.instanceId,
       claimed_until: new Date(options.now.getTime() + options.leaseMs).toISOString(),
-      recent_sends: pacing.recentSends,
-      send_not_before: pacing.sendNotBefore,
       open_digest_id: digestId,
       updated_at: nowIso,
     })
@@ -223,6 +221,8 @@ export interface ChatSettlement {
   at: Date;
   /** Telegram accepted the message: the chat's window starts here */
   accepted: boolean;
+  /** whether a request may have gone out (false: the message was given back before its send started) */
+  sent: boolean;
   /** the earliest retry of the message's rows, when it is to be resent */
   retryAt?: Date;
   /** Telegram said 429 with retry_after: no message to this chat before this */
@@ -245,7 +245,14 @@ export async function settleChat(trx: Transaction<Database>, s: ChatSettlement, 
     .executeTakeFirst();
   if (!chat) return;
   const atIso = s.at.toISOString();
-  let { paused_until: pausedUntil, send_not_before: notBefore } = chat;
+  let { paused_until: pausedUntil, send_not_before: notBefore, recent_sends: recentSends } = chat;
+  // Counted at the answer, not at the claim: Telegram counted the request when it arrived, which is
+  // before its answer, so spacing sends from the answers keeps their arrivals at least as far apart.
+  if (s.sent) {
+    const paced = pacingAfterSend({ chatId: chat.chat_id, recentSends, pausedUntil }, s.at.getTime(), limits);
+    recentSends = paced.recentSends;
+    notBefore = later(notBefore, paced.sendNotBefore);
+  }
   if (s.pausedUntil) {
     const paused = pacingAfterRetryAfter({ chatId: chat.chat_id, recentSends: chat.recent_sends, pausedUntil }, s.at.getTime(), s.pausedUntil.getTime(), limits);
     pausedUntil = paused.pausedUntil;
@@ -262,6 +269,7 @@ export async function settleChat(trx: Transaction<Database>, s: ChatSettlement, 
     .updateTable('telegram_chat_pacing')
     .set({
       last_message_at: s.accepted ? later(chat.last_message_at, atIso) : chat.last_message_at,
+      recent_sends: recentSends,
       paused_until: pausedUntil,
       send_not_before: notBefore,
       open_digest_id: openDigestId,

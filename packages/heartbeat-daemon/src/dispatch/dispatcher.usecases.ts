@@ -142,7 +142,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     const d = row.delivery;
     const at = clock.now();
     if (!isDigest(d)) recorder.add({ kind: 'released', delivery: d, at });
-    else recorder.add(d.rows.map((r, i) => ({ kind: 'released' as const, delivery: r, at, digest: { id: d.digestId, size: d.rows.length, lead: i === 0 } })));
+    else recorder.add(d.rows.map((r, i) => ({ kind: 'released' as const, delivery: r, at, digest: { id: d.digestId, size: d.rows.length, lead: i === 0, sendStarted: false } })));
   }
 
   /** Starts what the planner allows; rows whose claims grew too old go back unsent. */

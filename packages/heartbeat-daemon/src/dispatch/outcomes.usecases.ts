@@ -18,6 +18,8 @@ export interface DigestRef {
   /** deliveries the message carries */
   size: number;
   lead: boolean;
+  /** false when the message was given back before its request started (it then counts for no limit) */
+  sendStarted?: boolean;
 }
 
 /** What became of one claimed delivery, waiting to be recorded. */
@@ -179,7 +181,8 @@ async function recordRetryable(ctx: RecordingContext, o: Outcome, result: Retrya
 async function recordOne(ctx: RecordingContext, o: Outcome, markedDelivered: ReadonlySet<number>): Promise<ChannelOutcome | null> {
   const d = o.delivery;
   if (o.digest?.id != null && !ctx.chats.has(d.target_id)) {
-    ctx.chats.set(d.target_id, { recipientId: d.target_id, digestId: o.digest.id, instanceId: ctx.instanceId, at: o.at, accepted: o.kind === 'sent' && o.result.kind === 'delivered' });
+    const accepted = o.kind === 'sent' && o.result.kind === 'delivered';
+    ctx.chats.set(d.target_id, { recipientId: d.target_id, digestId: o.digest.id, instanceId: ctx.instanceId, at: o.at, accepted, sent: o.kind !== 'released' || o.digest.sendStarted !== false });
   }
   if (o.kind === 'released') {
     await releaseClaim(ctx.trx, d.id, ctx.instanceId, o.at);
