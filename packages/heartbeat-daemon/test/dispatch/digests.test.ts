@@ -1,14 +1,15 @@
 import { createChannelSender, createTelegramSender, createWebhookSender, telegramVisibleLength, type TelegramClient, type WebhookSender } from '@lunasentri/shared';
 import { TestClock } from '../../../../test/support/test-clock';
 import { createTestDb, type TestDb } from '../../../../test/support/db';
-import { describeEachEngine } from '../../../../test/support/engines';
+import { describeEachEngine, testOn } from '../../../../test/support/engines';
 import { startFakeTelegram, type FakeTelegram, type FakeTelegramResponse, type TelegramMessage } from '../../../../test/support/fake-telegram';
 import { insertMachine, insertTelegramRecipient, insertUser, insertWebhook } from '../../../../test/support/fixtures';
 import { startWebhookReceiver, type WebhookReceiver } from '../../../../test/support/webhook-receiver';
 import { createDispatcher, type DispatcherDeps } from '../../src/dispatch/dispatcher.usecases';
 import { printStatus } from '../../src/status.command';
 import { createSweeper } from '../../src/sweep/sweep.usecases';
-import { testLogger } from '../helpers';
+import { claimDigests, deleteUnusedDigests, nextChatReadyAt, settleChat } from '../../src/dispatch/digests.repository';
+import { queryPlan, recordingKysely, testLogger } from '../helpers';
 
 const THRESHOLD = 120_000;
 const WINDOW = 10_000;
@@ -293,5 +294,21 @@ describeEachEngine('Telegram digests and pacing, against a fake Bot API that enf
     const rows = out.split('\n').filter((l) => l.includes('machine.offline'));
     expect(rows).toHaveLength(2);
     for (const row of rows) expect(row).toContain(`#${digestId} (2)`);
+  });
+
+  testOn('sqlite', engine)("a chat's claim, its settlement, the wake-up planning and the clean-up read through indexes, never the whole outbox", async () => {
+    await insertTelegramRecipient(db.db, userId, PRIVATE_CHAT);
+    await insertTelegramRecipient(db.db, userId, GROUP_CHAT);
+    await machines(20);
+    clock.advance(THRESHOLD + 1);
+    await sweep();
+    const recording = recordingKysely(db.sqlite);
+    const [claimed] = await claimDigests(recording.db, { now: clock.now(), instanceId: 'daemon-a', leaseMs: 30_000, windowMs: WINDOW, limit: 1 });
+    await recording.db.transaction().execute((trx) => settleChat(trx, { recipientId: claimed!.target_id, digestId: claimed!.digestId, instanceId: 'daemon-a', at: clock.now(), accepted: false, sent: true, retryAt: clock.now() }));
+    await nextChatReadyAt(recording.db, clock.now(), WINDOW);
+    await deleteUnusedDigests(recording.db, clock.now(), 100);
+    const reads = recording.statements.filter((st) => /^(select|update|delete|insert)/i.test(st.sql.trim()));
+    expect(reads.length).toBeGreaterThan(10);
+    for (const statement of reads) expect({ sql: statement.sql, plan: queryPlan(db.sqlite, statement) }).toEqual({ sql: statement.sql, plan: expect.not.stringMatching(/SCAN (d|e|g|p|deliveries|telegram_digests|telegram_chat_pacing)\b/) });
   });
 });
