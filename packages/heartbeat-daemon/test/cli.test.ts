@@ -130,7 +130,7 @@ describeEachEngine('run and status against a real database', (engine) => {
     expect(text.stdout).toMatch(/^1\s+production-server\s+offline\s+yes\s+\d{4}-\d\d-\d\dT\S+Z \(1h0m\d+s ago\)$/m);
     expect(text.stdout).toMatch(/^2\s+new-box\s+pending\s+yes\s+never$/m);
     expect(text.stdout).toContain('Deliveries not delivered: 1 pending, 0 failed, 0 dead');
-    expect(text.stdout).toMatch(/machine\.offline .* webhook 1\s+pending\s+1\s+\S+\s+HTTP 503 Service Unavailable/);
+    expect(text.stdout).toMatch(/machine\.offline .* webhook 1\s+-\s+pending\s+1\s+\S+\s+HTTP 503 Service Unavailable/);
     // The failing channel, and for how long it has failed (since its first failure after its last success).
     expect(text.stdout).toContain('Channels failing: 1');
     expect(text.stdout).toMatch(/^webhook 1\s+\d+s\s+\d{4}-\d\d-\d\dT\S+Z\s+1\s+HTTP 503 Service Unavailable$/m);
