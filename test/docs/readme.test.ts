@@ -16,10 +16,11 @@ describe('README', () => {
     expect(readme).toContain(settingsTable(spec));
   });
 
-  test('the Quick start has the two commands, and CI runs the test one', () => {
+  test('the Quick start has the two commands, and CI runs the test one on Node 20 and again on Node 24', () => {
     expect(readme).toContain('npm run demo');
     expect(readme).toContain('npm test');
-    const ci = readFileSync(join(root, '.ci', 'run'), 'utf8');
-    expect(ci.trim().split('\n').pop()).toBe('npm test');
+    const ci = readFileSync(join(root, '.ci', 'run'), 'utf8').trim().split('\n');
+    expect(ci.slice(-2)).toEqual(['npm test', 'bash scripts/with-node.sh 24 npm test']);
+    expect(readme).toContain('bash scripts/with-node.sh 24 npm test');
   });
 });
