@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { settingsTable } from '@lunasentri/shared';
 import { serveSettings } from '@lunasentri/api';
@@ -14,6 +14,19 @@ describe('README', () => {
     ['lunasentri-api serve', serveSettings],
   ])('documents every setting of %s exactly as declared', (_name, spec) => {
     expect(readme).toContain(settingsTable(spec));
+  });
+
+  test('the operator\'s guide names only files the tree has under /opt/lunasentri', () => {
+    const paths = [...readme.matchAll(/\/opt\/lunasentri\/([\w./*-]+)/g)].map((m) => m[1].replace(/\/$/, '')).filter((p) => p !== '' && !p.includes('*'));
+    expect(paths.length).toBeGreaterThan(5);
+    for (const path of paths) expect({ path, exists: existsSync(join(root, path)) }).toEqual({ path, exists: true });
+  });
+
+  test.each(['lunasentri-api', 'lunasentri-heartbeat'])('the drop-in for another node repeats the %s unit\'s own command', (unit) => {
+    const text = readFileSync(join(root, 'systemd', `${unit}.service`), 'utf8');
+    const execStart = text.split('\n').find((l) => l.startsWith('ExecStart=/usr/bin/node ')) as string;
+    expect(execStart).toBeDefined();
+    expect(readme).toContain(execStart.replace('/usr/bin/node', '/usr/local/bin/node'));
   });
 
   test('the Quick start has the two commands, and CI runs the test one on Node 20 and again on Node 24', () => {
