@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { settingsTable } from '@lunasentri/shared';
 import { serveSettings } from '@lunasentri/api';
@@ -27,6 +27,15 @@ describe('README', () => {
     const execStart = text.split('\n').find((l) => l.startsWith('ExecStart=/usr/bin/node ')) as string;
     expect(execStart).toBeDefined();
     expect(readme).toContain(execStart.replace('/usr/bin/node', '/usr/local/bin/node'));
+  });
+
+  test('README, docs/ and bench/README.md speak to users: no references to documents they do not have', () => {
+    const docs = ['README.md', 'bench/README.md', ...readdirSync(join(root, 'docs')).map((name) => `docs/${name}`)];
+    const internal = /CONTRACT|§\s*\d|\bthe contract\b|\bthe issue\b|\bissue \d|intended layout|ARCHITECTURE\.md|STYLE\.md|TOOLCHAIN\.md/i;
+    for (const doc of docs) {
+      const hits = readFileSync(join(root, doc), 'utf8').split('\n').filter((line) => internal.test(line));
+      expect({ doc, hits }).toEqual({ doc, hits: [] });
+    }
   });
 
   test('the Quick start has the two commands, and CI runs the test one on Node 20 and again on Node 24', () => {
