@@ -13,6 +13,8 @@ function eventView({ event, deliveries }: EventWithDeliveries) {
     type: event.type,
     machine_id: event.machine_id,
     occurred_at: event.occurred_at,
+    // CONTRACT §6: held back by a quiet rule ("flapping" | "maintenance" | "snooze"): recorded, sent to nobody.
+    suppressed: event.suppressed,
     // The payload is exactly what webhooks received (machine snapshot, downtime): no secret in it.
     payload: JSON.parse(event.payload) as unknown,
     deliveries: deliveries.map((d) => ({
