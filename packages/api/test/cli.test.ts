@@ -360,7 +360,11 @@ describe('lunasentri-api command line', () => {
     [['serve', '--port', '70000'], /invalid value for --port: "70000"/],
     [['serve', '--log-level', 'loud'], /invalid value for --log-level: "loud"/],
     [['serve', '--bogus'], /unknown option '--bogus'/],
-    [['frobnicate'], /unknown command|too many arguments/],
+    [['frobnicate'], /^lunasentri-api: unknown command 'frobnicate'$/],
+    [['mirgate'], /^lunasentri-api: unknown command 'mirgate' \(Did you mean migrate\?\)$/],
+    [['--db', 'x.db', 'mirgate'], /^lunasentri-api: unknown command 'mirgate' \(Did you mean migrate\?\)$/],
+    [['--db', 'x.db', 'migrate'], /^lunasentri-api: the command 'migrate' must come first, before any option$/],
+    [['user', 'creat', '--email', 'owner@example.com'], /^lunasentri-api: unknown command 'creat' \(Did you mean create\?\)$/],
   ])('%j exits 2 with one line on stderr', (args, message) => {
     const result = run(args as string[]);
     expect(result.status).toBe(2);
@@ -380,6 +384,14 @@ describe('lunasentri-api command line', () => {
     const result = run(['serve'], { [name]: value });
     expect(result.status).toBe(2);
     expect(stderrLines(result.stderr)).toEqual([expect.stringMatching(message)]);
+  });
+
+  it('--version prints the package version; the top-level --help ends with the options of serve, the default command', () => {
+    const { version } = require('../package.json') as { version: string };
+    expect(run(['--version'])).toMatchObject({ status: 0, stdout: `${version}\n`, stderr: '' });
+    const help = run(['--help']);
+    expect(help.status).toBe(0);
+    for (const name of ['migrate', 'The default command, serve:', '--port <N>', '--host <ADDR>', 'INGEST_FLUSH_INTERVAL']) expect(help.stdout).toContain(name);
   });
 
   it('serve --help lists the flags and the environment-only settings, and exits 0', () => {
