@@ -184,6 +184,18 @@ export interface MachineOfflineNotificationsTable {
   notified_at: string;
 }
 
+/** An interval of the outage history: offline, or inside a maintenance window. */
+export type OutageKind = 'outage' | 'maintenance';
+
+export interface OutageHistoryTable {
+  id: Generated<number>;
+  machine_id: number;
+  kind: OutageKind;
+  started_at: string;
+  /** null while the interval lasts */
+  ended_at: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -198,6 +210,7 @@ export interface Database {
   deliveries: DeliveriesTable;
   monitor_state: MonitorStateTable;
   machine_offline_notifications: MachineOfflineNotificationsTable;
+  outage_history: OutageHistoryTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -215,3 +228,4 @@ export type MachineEvent = Selectable<EventsTable>;
 export type NewMachineEvent = Insertable<EventsTable>;
 export type Delivery = Selectable<DeliveriesTable>;
 export type NewDelivery = Insertable<DeliveriesTable>;
+export type OutageInterval = Selectable<OutageHistoryTable>;

@@ -1,0 +1,40 @@
+import type { Database } from '@lunasentri/shared';
+import type { Kysely, Transaction } from 'kysely';
+import type { TransitionKind } from './transitions.usecases';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/**
+ * Keeps the outage history in step with a batch of status changes, in the transaction that makes
+ * them: going offline opens an outage interval at the moment of the change, coming back closes every
+ * open one of those machines. One statement per batch, whatever its size; a first report changes nothing.
+ */
+export async function recordOutageIntervals(db: Db, change: { kind: TransitionKind; machineIds: readonly number[]; at: string }): Promise<void> {
+  if (change.machineIds.length === 0) return;
+  if (change.kind === 'went-offline') {
+    await db
+      .insertInto('outage_history')
+      .values(change.machineIds.map((id) => ({ machine_id: id, kind: 'outage' as const, started_at: change.at, ended_at: null })))
+      .execute();
+  } else if (change.kind === 'came-online') {
+    await db
+      .updateTable('outage_history')
+      .set({ ended_at: change.at })
+      .where('machine_id', 'in', change.machineIds)
+      .where('kind', '=', 'outage')
+      .where('ended_at', 'is', null)
+      .execute();
+  }
+}
+
+/** How long the outage history is kept: long enough for a year of daily bars and `?days=400`. */
+export const OUTAGE_HISTORY_KEEP_MS = 400 * 24 * 3600_000;
+
+/** Deletes up to `limit` intervals that ended before `cutoff` (an open one is never old); returns how many. */
+export async function deleteEndedIntervals(db: Kysely<Database>, cutoff: Date, limit: number): Promise<number> {
+  const result = await db
+    .deleteFrom('outage_history')
+    .where('id', 'in', (eb) => eb.selectFrom('outage_history as h').select('h.id').where('h.ended_at', '<', cutoff.toISOString()).limit(limit))
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
