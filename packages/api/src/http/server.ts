@@ -9,6 +9,7 @@ import { PATTERN_MESSAGES } from '../machines/machines.schemas';
 import { registerPreferenceRoutes } from '../notifications/preferences.routes';
 import { registerTelegramRoutes } from '../notifications/telegram.routes';
 import { registerWebhookRoutes } from '../notifications/webhooks.routes';
+import { registerUptimeRoutes } from '../uptime/uptime.routes';
 import { userTokenHook } from './auth';
 import type { ApiContext } from './context';
 import { ApiError, type ErrorBody } from './errors';
@@ -69,6 +70,7 @@ export function buildServer(ctx: ApiContext, options: ServerOptions = {}): Fasti
     registerTelegramRoutes(user, ctx);
     registerPreferenceRoutes(user, ctx);
     registerEventRoutes(user, ctx);
+    registerUptimeRoutes(user, ctx);
   });
   return app;
 }
