@@ -12,10 +12,9 @@ import {
 } from '@lunasentri/shared';
 import type { Kysely } from 'kysely';
 import { deleteFinishedEvents } from '../outbox/outbox.repository';
-import { deleteEndedIntervals, OUTAGE_HISTORY_KEEP_MS } from '../sweep/outage-history.repository';
 import { HOLDER_STALE_FLOOR_MS, isClaimHolderGone, pidAlive, type Host } from './claims.models';
 import { claimHolders, expireStale, releaseClaims } from './deliveries.repository';
-import { takeJobTurn } from './housekeeping.repository';
+import { deleteEndedIntervals, OUTAGE_HISTORY_KEEP_MS, takeJobTurn } from './housekeeping.repository';
 import { DELIVERY_TTL_MS } from './retry.models';
 
 export interface HousekeepingDeps {

@@ -19,6 +19,7 @@ import * as m017_delivery_retry_not_before from './migrations/017_delivery_retry
 import * as m018_liveness_process_identity from './migrations/018_liveness_process_identity';
 import * as m019_failure_tracking from './migrations/019_failure_tracking';
 import * as m022_outage_history from './migrations/022_outage_history';
+import * as m023_status_page_sessions from './migrations/023_status_page_sessions';
 
 /** Every migration, by name. Names sort in the order they apply; never rename or reorder one. */
 export const migrations: Record<string, Migration> = {
@@ -42,4 +43,5 @@ export const migrations: Record<string, Migration> = {
   '018_liveness_process_identity': m018_liveness_process_identity,
   '019_failure_tracking': m019_failure_tracking,
   '022_outage_history': m022_outage_history,
+  '023_status_page_sessions': m023_status_page_sessions,
 };

@@ -196,6 +196,29 @@ export interface OutageHistoryTable {
   ended_at: string | null;
 }
 
+/** A user's public status page (migration 023). */
+export interface StatusPagesTable {
+  user_id: number;
+  /** the page's address, `/status/<slug>`: 144 random bits, base64url */
+  slug: string;
+  enabled: Flag;
+  title: string;
+  show_hostnames: Flag;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A signed-in dashboard session (migration 023). */
+export interface DashboardSessionsTable {
+  /** hex SHA-256 of the session cookie's value; the value itself is never stored */
+  id_hash: string;
+  user_id: number;
+  /** the personal token signed in with: revoking it ends the session */
+  token_id: number;
+  created_at: string;
+  expires_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -211,6 +234,8 @@ export interface Database {
   monitor_state: MonitorStateTable;
   machine_offline_notifications: MachineOfflineNotificationsTable;
   outage_history: OutageHistoryTable;
+  status_pages: StatusPagesTable;
+  dashboard_sessions: DashboardSessionsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -229,3 +254,4 @@ export type NewMachineEvent = Insertable<EventsTable>;
 export type Delivery = Selectable<DeliveriesTable>;
 export type NewDelivery = Insertable<DeliveriesTable>;
 export type OutageInterval = Selectable<OutageHistoryTable>;
+export type StatusPage = Selectable<StatusPagesTable>;
