@@ -22,7 +22,14 @@ export function historySince(now: Date): string {
 /** The freshness line: when the page was made and whether the monitor is checking. */
 export async function freshness(ctx: ApiContext, now: Date) {
   const check = await readDaemonCheck(ctx.db);
-  return { now: now.toISOString(), nowUtc: formatUtc(now.toISOString()), checking: daemonIsChecking(check, now), lastCheckAgo: ago(check.lastCheck, now), lastCheckUtc: check.lastCheck ? utc(check.lastCheck) : 'never' };
+  return {
+    now: now.toISOString(),
+    nowUtc: formatUtc(now.toISOString()),
+    checking: daemonIsChecking(check, now),
+    lastCheck: check.lastCheck,
+    lastCheckAgo: ago(check.lastCheck, now),
+    lastCheckUtc: check.lastCheck ? utc(check.lastCheck) : 'never',
+  };
 }
 
 function eventRow(event: MachineEvent, deliveries: Delivery[], names: Map<number, string>) {
