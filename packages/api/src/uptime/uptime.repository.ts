@@ -13,8 +13,17 @@ function intervalsSince(db: Kysely<Database>, since: string) {
 }
 
 /** One machine's intervals since `since` (the machine's own index range). */
+export function machineHistoryQuery(db: Kysely<Database>, machineId: number, since: string) {
+  return intervalsSince(db, since).where('h.machine_id', '=', machineId);
+}
+
 export function machineHistory(db: Kysely<Database>, machineId: number, since: string): Promise<HistoryInterval[]> {
-  return intervalsSince(db, since).where('h.machine_id', '=', machineId).execute();
+  return machineHistoryQuery(db, machineId, since).execute();
+}
+
+/** Every machine of a user: their index range of `machines`, then each one's range of the history. */
+export function userHistoryQuery(db: Kysely<Database>, userId: number, since: string) {
+  return intervalsSince(db, since).innerJoin('machines as m', 'm.id', 'h.machine_id').where('m.user_id', '=', userId);
 }
 
 /**
@@ -22,7 +31,7 @@ export function machineHistory(db: Kysely<Database>, machineId: number, since: s
  * dashboard and the status page), by machine id.
  */
 export async function userHistory(db: Kysely<Database>, userId: number, since: string): Promise<Map<number, HistoryInterval[]>> {
-  const rows = await intervalsSince(db, since).innerJoin('machines as m', 'm.id', 'h.machine_id').where('m.user_id', '=', userId).execute();
+  const rows = await userHistoryQuery(db, userId, since).execute();
   const byMachine = new Map<number, HistoryInterval[]>();
   for (const row of rows) {
     const list = byMachine.get(row.machine_id) ?? [];
