@@ -155,12 +155,27 @@ describeEachEngine('the dashboard over HTTP', (engine) => {
     const page = (await browser.get('/')).text;
     expect(page).toContain('<span class="status s-offline">offline</span>');
     expect(page).toContain('Last seen 2m 15s ago (<time datetime="2026-11-28T02:57:45.000Z">2026-11-28 02:57:45 UTC</time>)');
-    expect(page.match(/<li class="bar /g)).toHaveLength(90);
+    expect(page.match(/<li class="b-/g)).toHaveLength(90);
     expect(page).toContain('<dt>24 h</dt>');
     expect(page).toContain('machine.offline');
     expect(page).toContain('2 attempts');
     expect(page).toContain('HTTP 503');
     expect(page).toContain('https://hooks.example.com/a');
+  });
+
+  test('lists machines 100 to a page, with links between pages; a bad page number is a clean 400', async () => {
+    const rows = Array.from({ length: 101 }, (_, i) => ({ user_id: alice.id, name: `m-${String(i).padStart(3, '0')}`, created_at: '2026-11-01T00:00:00.000Z', updated_at: '2026-11-01T00:00:00.000Z' }));
+    await api.db.db.insertInto('machines').values(rows).execute();
+    await signIn();
+    const first = (await browser.get('/')).text;
+    expect(first.match(/<li class="card machine"/g)).toHaveLength(100);
+    expect(first).toContain('Page 1 of 2 (101 machines)');
+    expect(first).toContain('<a href="/?page=2" rel="next">');
+    const second = (await browser.get('/?page=2')).text;
+    expect(second.match(/<li class="card machine"/g)).toHaveLength(1);
+    expect(second).toContain('<h2>m-100</h2>');
+    expect(second).toContain('<a href="/" rel="prev">');
+    for (const bad of ['0', 'x', '-1']) expect((await browser.get(`/?page=${bad}`)).status).toBe(400);
   });
 
   test('the JSON API still refuses form bodies', async () => {

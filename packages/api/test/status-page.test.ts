@@ -58,7 +58,7 @@ describeEachEngine('the public status page', (engine) => {
     expect(page.text).toContain('<h2>web-1</h2>');
     expect(page.text).toContain('<span class="status s-online">online</span>');
     expect(page.text).toContain('<span class="status s-offline">offline</span>');
-    expect(page.text.match(/<li class="bar /g)).toHaveLength(180);
+    expect(page.text.match(/<li class="b-/g)).toHaveLength(180);
     expect(page.text).toMatch(/As of <time datetime="2026-11-28T03:00:00.000Z">2026-11-28 03:00:00 UTC<\/time>/);
     for (const hidden of ['old-box', 'internal.example', 'alice@example.com', 'secret description', 'hooks.example.com', 'Sign out', 'lst_']) {
       expect({ hidden, shown: page.text.includes(hidden) }).toEqual({ hidden, shown: false });

@@ -1,4 +1,4 @@
-import { dailyUptime, DAY_MS, tallyWindow, timelineOf, uptimeOver, type HistoryInterval, type UptimeInputs } from '../src/uptime/uptime.models';
+import { dailyUptime, DAY_MS, tallyWindow, timelineOf, uptimeOver, utcDays, type HistoryInterval, type UptimeInputs } from '../src/uptime/uptime.models';
 
 const at = (iso: string) => `${iso}.000Z`;
 const outage = (from: string, to: string | null): HistoryInterval => ({ kind: 'outage', started_at: at(from), ended_at: to === null ? null : at(to) });
@@ -115,7 +115,7 @@ function inputs(c: Pick<Case, 'now' | 'createdAt' | 'hasReported' | 'intervals'>
 
 describe('daily uptime from the outage history', () => {
   test.each(CASES.map((c) => [c.name, c]))('%s', (_name, c) => {
-    const days = dailyUptime(timelineOf(inputs(c)), c.days);
+    const days = dailyUptime(timelineOf(inputs(c)), utcDays(new Date(at(c.now)), c.days));
     expect(days.map((d) => [d.date, d.uptime, d.maintenance_seconds])).toEqual(c.expected);
   });
 

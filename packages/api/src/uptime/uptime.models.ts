@@ -128,14 +128,28 @@ export function utcDayStart(at: number): number {
   return Math.floor(at / DAY_MS) * DAY_MS;
 }
 
-/** The last `days` UTC days up to today (today last, so far as it has gone). */
-export function dailyUptime(timeline: Timeline, days: number): DayUptime[] {
-  const today = utcDayStart(timeline.now);
-  const out: DayUptime[] = [];
-  for (let i = days - 1; i >= 0; i--) {
+export interface UtcDay {
+  /** `YYYY-MM-DD` */
+  date: string;
+  /** its first moment, ms since the epoch */
+  from: number;
+}
+
+/** The last `count` UTC days up to the one holding `now`, oldest first (made once per page, shared by every machine on it). */
+export function utcDays(now: Date, count: number): UtcDay[] {
+  const today = utcDayStart(now.getTime());
+  const days: UtcDay[] = [];
+  for (let i = count - 1; i >= 0; i--) {
     const from = today - i * DAY_MS;
-    const tally = tallyWindow(timeline, from, from + DAY_MS);
-    out.push({ date: new Date(from).toISOString().slice(0, 10), uptime: uptimeRatio(tally), maintenance_seconds: Math.round(tally.maintenanceMs / 1000) });
+    days.push({ date: new Date(from).toISOString().slice(0, 10), from });
   }
-  return out;
+  return days;
+}
+
+/** The uptime of each of `days` (see {@link utcDays}); today counts so far as it has gone. */
+export function dailyUptime(timeline: Timeline, days: readonly UtcDay[]): DayUptime[] {
+  return days.map(({ date, from }) => {
+    const tally = tallyWindow(timeline, from, from + DAY_MS);
+    return { date, uptime: uptimeRatio(tally), maintenance_seconds: Math.round(tally.maintenanceMs / 1000) };
+  });
 }

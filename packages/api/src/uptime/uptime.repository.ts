@@ -21,19 +21,16 @@ export function machineHistory(db: Kysely<Database>, machineId: number, since: s
   return machineHistoryQuery(db, machineId, since).execute();
 }
 
-/** Every machine of a user: their index range of `machines`, then each one's range of the history. */
-export function userHistoryQuery(db: Kysely<Database>, userId: number, since: string) {
-  return intervalsSince(db, since).innerJoin('machines as m', 'm.id', 'h.machine_id').where('m.user_id', '=', userId);
+/** Intervals of the given machines (one page of them): one index range per machine, one query for all. */
+export function machinesHistoryQuery(db: Kysely<Database>, machineIds: readonly number[], since: string) {
+  return intervalsSince(db, since).where('h.machine_id', 'in', machineIds);
 }
 
-/**
- * The intervals since `since` of every machine of a user, in one query whatever their number (the
- * dashboard and the status page), by machine id.
- */
-export async function userHistory(db: Kysely<Database>, userId: number, since: string): Promise<Map<number, HistoryInterval[]>> {
-  const rows = await userHistoryQuery(db, userId, since).execute();
+/** The intervals since `since` of the given machines, by machine id, in one query whatever their number. */
+export async function machinesHistory(db: Kysely<Database>, machineIds: readonly number[], since: string): Promise<Map<number, HistoryInterval[]>> {
   const byMachine = new Map<number, HistoryInterval[]>();
-  for (const row of rows) {
+  if (machineIds.length === 0) return byMachine;
+  for (const row of await machinesHistoryQuery(db, machineIds, since).execute()) {
     const list = byMachine.get(row.machine_id) ?? [];
     list.push(row);
     byMachine.set(row.machine_id, list);

@@ -4,7 +4,7 @@ import { notFound } from '../http/errors';
 import { onlyQueryParameters, pathId, queryInt } from '../http/params';
 import { findMachine } from '../machines/machines.repository';
 import { machineHistory } from './uptime.repository';
-import { dailyUptime, DAY_MS, timelineOf, utcDayStart } from './uptime.models';
+import { dailyUptime, timelineOf, utcDays } from './uptime.models';
 
 /** The outage history is kept 400 days: no more can be asked for. */
 export const UPTIME_DAYS_MAX = 400;
@@ -19,9 +19,9 @@ export function registerUptimeRoutes(app: FastifyInstance, ctx: ApiContext): voi
     const machine = await findMachine(ctx.db, request.userId, id);
     if (!machine) throw notFound('machine');
     const now = ctx.clock.now();
-    const since = new Date(utcDayStart(now.getTime()) - (days - 1) * DAY_MS).toISOString();
-    const intervals = await machineHistory(ctx.db, id, since);
+    const window = utcDays(now, days);
+    const intervals = await machineHistory(ctx.db, id, new Date(window[0]!.from).toISOString());
     const timeline = timelineOf({ now, createdAt: machine.created_at, hasReported: machine.status !== 'pending', intervals });
-    return { days: dailyUptime(timeline, days) };
+    return { days: dailyUptime(timeline, window) };
   });
 }

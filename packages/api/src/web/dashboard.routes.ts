@@ -1,36 +1,16 @@
-import { daemonIsChecking, formatUtc, readDaemonCheck, type Delivery, type Machine, type MachineEvent, type TelegramRecipient, type Webhook } from '@lunasentri/shared';
+import type { Delivery, Machine, MachineEvent, TelegramRecipient, Webhook } from '@lunasentri/shared';
 import type { FastifyInstance } from 'fastify';
 import { eventPage } from '../events/events.repository';
 import type { ApiContext } from '../http/context';
-import { listMachines } from '../machines/machines.repository';
 import { listTelegramRecipients } from '../notifications/telegram.repository';
 import { listWebhooks } from '../notifications/webhooks.repository';
-import { userHistory } from '../uptime/uptime.repository';
-import { DAY_MS, utcDayStart } from '../uptime/uptime.models';
-import { ago, BAR_DAYS, machineRow, utc } from './machine-rows.view';
+import { freshness, machinesWithHistory, pageNumber } from './machine-listing';
+import { utc } from './machine-rows.view';
 import { csrfToken, renderLogin, sessionUser } from './session.routes';
 import type { WebKit } from './web.plugin';
 
 /** Events listed on the dashboard (the API's `GET /events` pages through the rest). */
 const DASHBOARD_EVENTS = 25;
-
-/** Where the history the pages read starts: the first of the bar days (it also covers 90 d of uptime). */
-export function historySince(now: Date): string {
-  return new Date(utcDayStart(now.getTime()) - (BAR_DAYS - 1) * DAY_MS).toISOString();
-}
-
-/** The freshness line: when the page was made and whether the monitor is checking. */
-export async function freshness(ctx: ApiContext, now: Date) {
-  const check = await readDaemonCheck(ctx.db);
-  return {
-    now: now.toISOString(),
-    nowUtc: formatUtc(now.toISOString()),
-    checking: daemonIsChecking(check, now),
-    lastCheck: check.lastCheck,
-    lastCheckAgo: ago(check.lastCheck, now),
-    lastCheckUtc: check.lastCheck ? utc(check.lastCheck) : 'never',
-  };
-}
 
 function eventRow(event: MachineEvent, deliveries: Delivery[], names: Map<number, string>) {
   const suppressed = (event as MachineEvent & { suppressed?: string | null }).suppressed ?? null;
@@ -42,6 +22,17 @@ function eventRow(event: MachineEvent, deliveries: Delivery[], names: Map<number
     suppressed,
     deliveries: deliveries.map((d) => ({ channel: d.channel, status: d.status, attempts: d.attempts, lastError: d.last_error })),
   };
+}
+
+/** Names of the events' machines: those of this page, and one query for the others (other pages, or deleted). */
+async function machineNames(ctx: ApiContext, userId: number, shown: Machine[], events: readonly { event: MachineEvent }[]): Promise<Map<number, string>> {
+  const names = new Map(shown.map((m) => [m.id, m.name]));
+  const missing = [...new Set(events.map((e) => e.event.machine_id).filter((id) => !names.has(id)))];
+  if (missing.length > 0) {
+    const rows = await ctx.db.selectFrom('machines').select(['id', 'name']).where('user_id', '=', userId).where('id', 'in', missing).execute();
+    for (const row of rows) names.set(row.id, row.name);
+  }
+  return names;
 }
 
 function channelRows(webhooks: Webhook[], chats: TelegramRecipient[]) {
@@ -61,20 +52,20 @@ function channelRows(webhooks: Webhook[], chats: TelegramRecipient[]) {
  * Everything the dashboard shows, in a fixed number of queries whatever the number of machines
  * (machines, their history, events with deliveries, the two channel kinds, the daemon's last check).
  */
-async function dashboardData(ctx: ApiContext, userId: number) {
+async function dashboardData(ctx: ApiContext, userId: number, pageNo: number) {
   const now = ctx.clock.now();
-  const [machines, history, page, webhooks, chats, fresh] = await Promise.all([
-    listMachines(ctx.db, userId),
-    userHistory(ctx.db, userId, historySince(now)),
+  const [listing, page, webhooks, chats, fresh] = await Promise.all([
+    machinesWithHistory(ctx, { userId, enabledOnly: false, page: pageNo, path: '/' }, now),
     eventPage(ctx.db, { userId, limit: DASHBOARD_EVENTS }),
     listWebhooks(ctx.db, userId),
     listTelegramRecipients(ctx.db, userId),
     freshness(ctx, now),
   ]);
-  const names = new Map(machines.map((m: Machine) => [m.id, m.name]));
+  const names = await machineNames(ctx, userId, listing.machines, page.events);
   return {
     ...fresh,
-    machines: machines.map((m) => machineRow(m, history.get(m.id) ?? [], now)),
+    machines: listing.rows,
+    pager: listing.pager,
     events: page.events.map(({ event, deliveries }) => eventRow(event, deliveries, names)),
     channels: channelRows(webhooks, chats),
   };
@@ -85,7 +76,7 @@ export function registerDashboardRoutes(web: FastifyInstance, ctx: ApiContext, k
   web.get('/', async (request, reply) => {
     const userId = await sessionUser(ctx, request);
     if (userId === undefined) return renderLogin(kit, request, reply);
-    const data = await dashboardData(ctx, userId);
+    const data = await dashboardData(ctx, userId, pageNumber(request.query));
     return kit.render(reply, 'dashboard', { title: 'LunaSentri dashboard', heading: 'LunaSentri', signedIn: true, csrf: csrfToken(kit, request, reply), ...data });
   });
 }

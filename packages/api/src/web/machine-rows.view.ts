@@ -1,5 +1,5 @@
 import { formatDowntime, formatUtc, type Machine } from '@lunasentri/shared';
-import { dailyUptime, DAY_MS, timelineOf, uptimeOver, type DayUptime, type HistoryInterval } from '../uptime/uptime.models';
+import { dailyUptime, DAY_MS, timelineOf, uptimeOver, utcDays, type DayUptime, type HistoryInterval, type UtcDay } from '../uptime/uptime.models';
 
 /**
  * What the HTML pages show of machines, as plain data for the templates (which escape every string).
@@ -8,6 +8,36 @@ import { dailyUptime, DAY_MS, timelineOf, uptimeOver, type DayUptime, type Histo
 
 /** Days of bars on the dashboard and the status page. */
 export const BAR_DAYS = 90;
+
+/** Machines on one page of the dashboard or a status page: what stays quick to compute, send and read. */
+export const MACHINES_PER_PAGE = 100;
+
+export interface Pager {
+  page: number;
+  pages: number;
+  total: number;
+  /** links to the neighbouring pages, or null at either end */
+  previous: string | null;
+  next: string | null;
+}
+
+/** The pager of page `page` (from 1) of a listing of `total` machines at `path`. */
+export function pagerOf(path: string, page: number, total: number): Pager {
+  const pages = Math.max(1, Math.ceil(total / MACHINES_PER_PAGE));
+  const link = (n: number) => (n === 1 ? path : `${path}?page=${n}`);
+  return { page, pages, total, previous: page > 1 ? link(Math.min(page - 1, pages)) : null, next: page < pages ? link(page + 1) : null };
+}
+
+/** What a page of machines reads and shows: its bar days, and where its history must start. */
+export interface PageWindow {
+  days: UtcDay[];
+  /** 90 days back from now: covers the 90 d uptime and every bar day (the first of which starts later) */
+  since: string;
+}
+
+export function pageWindow(now: Date): PageWindow {
+  return { days: utcDays(now, BAR_DAYS), since: new Date(now.getTime() - BAR_DAYS * DAY_MS).toISOString() };
+}
 
 export type BarLevel = 'none' | 'full' | 'high' | 'mid' | 'low';
 
@@ -52,6 +82,13 @@ export function utc(iso: string | null): string {
   return iso === null ? '—' : formatUtc(iso);
 }
 
+/** What the bars say, in one sentence (for screen readers): `Daily uptime, last 90 days (UTC): 87 fully up, 2 below 100%, 1 without data`. */
+export function barsSummary(bars: readonly Bar[]): string {
+  const full = bars.filter((b) => b.level === 'full').length;
+  const none = bars.filter((b) => b.level === 'none').length;
+  return `Daily uptime, last ${bars.length} days (UTC): ${full} fully up, ${bars.length - full - none} below 100%, ${none} without data`;
+}
+
 export interface MachineRowView {
   id: number;
   name: string;
@@ -64,6 +101,7 @@ export interface MachineRowView {
   lastSeen: string | null;
   uptime: { label: string; value: string }[];
   bars: Bar[];
+  barsSummary: string;
 }
 
 const WINDOWS: ReadonlyArray<[label: string, ms: number]> = [
@@ -73,9 +111,10 @@ const WINDOWS: ReadonlyArray<[label: string, ms: number]> = [
   ['90 d', 90 * DAY_MS],
 ];
 
-/** One machine as the dashboard and the status page list it. */
-export function machineRow(machine: Machine, history: readonly HistoryInterval[], now: Date): MachineRowView {
+/** One machine as the dashboard and the status page list it; `days`: the bar days ({@link utcDays} of {@link BAR_DAYS}). */
+export function machineRow(machine: Machine, history: readonly HistoryInterval[], now: Date, days: readonly UtcDay[]): MachineRowView {
   const timeline = timelineOf({ now, createdAt: machine.created_at, hasReported: machine.status !== 'pending', intervals: history });
+  const bars = barsOf(dailyUptime(timeline, days));
   return {
     id: machine.id,
     name: machine.name,
@@ -86,6 +125,7 @@ export function machineRow(machine: Machine, history: readonly HistoryInterval[]
     lastSeenUtc: utc(machine.last_seen),
     lastSeen: machine.last_seen,
     uptime: WINDOWS.map(([label, ms]) => ({ label, value: percent(uptimeOver(timeline, ms)) })),
-    bars: barsOf(dailyUptime(timeline, BAR_DAYS)),
+    bars,
+    barsSummary: barsSummary(bars),
   };
 }

@@ -1,11 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../http/context';
 import { notFound } from '../http/errors';
-import { listMachines } from '../machines/machines.repository';
 import { findPublishedPage } from '../status-page/status-page.repository';
-import { userHistory } from '../uptime/uptime.repository';
-import { freshness, historySince } from './dashboard.routes';
-import { machineRow } from './machine-rows.view';
+import { freshness, machinesWithHistory, pageNumber } from './machine-listing';
 import type { WebKit } from './web.plugin';
 
 const SLUG = /^[A-Za-z0-9_-]{16,64}$/;
@@ -20,22 +17,19 @@ export function registerStatusPageView(web: FastifyInstance, ctx: ApiContext, ki
     const slug = (request.params as { slug: string }).slug;
     const page = SLUG.test(slug) ? await findPublishedPage(ctx.db, slug) : undefined;
     if (!page) throw notFound('status_page', 'status page');
+    const pageNo = pageNumber(request.query);
     const now = ctx.clock.now();
-    const [machines, history, fresh] = await Promise.all([listMachines(ctx.db, page.user_id), userHistory(ctx.db, page.user_id, historySince(now)), freshness(ctx, now)]);
-    const rows = machines
-      .filter((m) => m.is_enabled === 1)
-      .map((m) => {
-        const row = machineRow(m, history.get(m.id) ?? [], now);
-        return {
-          name: row.name,
-          hostname: page.show_hostnames === 1 ? row.hostname : null,
-          // Without a recent check the stored statuses may be stale: say so rather than show them.
-          status: fresh.checking ? row.status : 'unknown',
-          bars: row.bars,
-          uptime90: row.uptime[row.uptime.length - 1]!.value,
-        };
-      });
+    const [listing, fresh] = await Promise.all([machinesWithHistory(ctx, { userId: page.user_id, enabledOnly: true, page: pageNo, path: `/status/${slug}` }, now), freshness(ctx, now)]);
+    const rows = listing.rows.map((row) => ({
+      name: row.name,
+      hostname: page.show_hostnames === 1 ? row.hostname : null,
+      // Without a recent check the stored statuses may be stale: say so rather than show them.
+      status: fresh.checking ? row.status : 'unknown',
+      bars: row.bars,
+      barsSummary: row.barsSummary,
+      uptime90: row.uptime[row.uptime.length - 1]!.value,
+    }));
     reply.header('x-robots-tag', 'noindex');
-    return kit.render(reply, 'status', { title: page.title, machines: rows, ...fresh });
+    return kit.render(reply, 'status', { title: page.title, machines: rows, pager: listing.pager, ...fresh });
   });
 }

@@ -63,8 +63,8 @@ export function registerWebRoutes(app: FastifyInstance, ctx: ApiContext): void {
       if (error.code === 'FST_CSRF_INVALID_TOKEN' || error.code === 'FST_CSRF_MISSING_SECRET') {
         return kit.render(reply, 'error', { title: 'Form expired', status: 403, message: 'This form has expired or did not come from this dashboard: go back, reload the page and try again.' }, 403);
       }
-      if (error instanceof ApiError && request.method === 'GET' && error.statusCode === 404) {
-        return kit.render(reply, 'error', { title: 'Not found', status: 404, message: error.message }, 404);
+      if (error instanceof ApiError && request.method === 'GET') {
+        return kit.render(reply, 'error', { title: error.statusCode === 404 ? 'Not found' : 'Bad request', status: error.statusCode, message: error.message }, error.statusCode);
       }
       // Anything else is answered as everywhere else in the API.
       throw error;
