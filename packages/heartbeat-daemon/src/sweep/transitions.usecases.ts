@@ -14,6 +14,7 @@ import { endOutages, markOutagesAnnounced } from './dedup.repository';
 import { insertEventsWithDeliveries } from '../outbox/outbox.repository';
 import type { NewEvent } from '../outbox/outbox.types';
 import { decide, wholeSecondsBetween, type DecisionContext } from './heartbeat.models';
+import { recordOutageIntervals } from './outage-history.repository';
 import { compareAndSetStatuses, findMachines, snapshotOf, type MachineRow } from './machines.repository';
 import { outageAudiences, recipientsLookup, recoveryRecipientsLookup } from './recipients.repository';
 
@@ -68,6 +69,7 @@ export async function applyTransitions(
     });
     const moved = await compareAndSetStatuses(trx, { ids: due.map((d) => d.machine.id), from: FROM[expected], to: TO[expected], at: nowIso });
     const done = due.filter((d) => moved.has(d.machine.id));
+    await recordOutageIntervals(trx, { kind: expected, machineIds: done.map((d) => d.machine.id), at: nowIso });
     const eventless = (machine: MachineRow): Applied => ({ machine, transition: { machineId: machine.id, kind: expected, eventId: null, deliveries: 0 } });
     if (expected === 'first-report') return done.map((d) => eventless(d.machine));
 

@@ -20,6 +20,8 @@ import * as m018_liveness_process_identity from './migrations/018_liveness_proce
 import * as m019_failure_tracking from './migrations/019_failure_tracking';
 import * as m020_telegram_digests from './migrations/020_telegram_digests';
 import * as m021_quiet_rules from './migrations/021_quiet_rules';
+import * as m022_outage_history from './migrations/022_outage_history';
+import * as m023_status_page_sessions from './migrations/023_status_page_sessions';
 
 /** Every migration, by name. Names sort in the order they apply; never rename or reorder one. */
 export const migrations: Record<string, Migration> = {
@@ -44,4 +46,6 @@ export const migrations: Record<string, Migration> = {
   '019_failure_tracking': m019_failure_tracking,
   '020_telegram_digests': m020_telegram_digests,
   '021_quiet_rules': m021_quiet_rules,
+  '022_outage_history': m022_outage_history,
+  '023_status_page_sessions': m023_status_page_sessions,
 };

@@ -274,6 +274,41 @@ export interface MaintenanceWindowMachinesTable {
   machine_id: number;
 }
 
+/** An interval of the outage history: offline, or inside a maintenance window. */
+export type OutageKind = 'outage' | 'maintenance';
+
+export interface OutageHistoryTable {
+  id: Generated<number>;
+  machine_id: number;
+  kind: OutageKind;
+  started_at: string;
+  /** null while the interval lasts */
+  ended_at: string | null;
+}
+
+/** A user's public status page (migration 023). */
+export interface StatusPagesTable {
+  user_id: number;
+  /** the page's address, `/status/<slug>`: 144 random bits, base64url */
+  slug: string;
+  enabled: Flag;
+  title: string;
+  show_hostnames: Flag;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A signed-in dashboard session (migration 023). */
+export interface DashboardSessionsTable {
+  /** hex SHA-256 of the session cookie's value; the value itself is never stored */
+  id_hash: string;
+  user_id: number;
+  /** the personal token signed in with: revoking it ends the session */
+  token_id: number;
+  created_at: string;
+  expires_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -292,6 +327,9 @@ export interface Database {
   maintenance_window_machines: MaintenanceWindowMachinesTable;
   telegram_digests: TelegramDigestsTable;
   telegram_chat_pacing: TelegramChatPacingTable;
+  outage_history: OutageHistoryTable;
+  status_pages: StatusPagesTable;
+  dashboard_sessions: DashboardSessionsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -310,3 +348,5 @@ export type NewMachineEvent = Insertable<EventsTable>;
 export type Delivery = Selectable<DeliveriesTable>;
 export type NewDelivery = Insertable<DeliveriesTable>;
 export type MaintenanceWindow = Selectable<MaintenanceWindowsTable>;
+export type OutageInterval = Selectable<OutageHistoryTable>;
+export type StatusPage = Selectable<StatusPagesTable>;
