@@ -392,6 +392,11 @@ describeEachEngine('run and status against a real database', (engine) => {
     const now = new Date().toISOString();
     await db.db.updateTable('machines').set({ last_seen: now }).execute(); // every machine reports again
     await receiver.waitFor((r) => r.length >= 40, 30_000);
+    // Stopped before counting: with a 2 s threshold the silent machines would soon go offline again.
+    a.child.kill('SIGTERM');
+    b.child.kill('SIGTERM');
+    expect((await a.exited()).code).toBe(0);
+    expect((await b.exited()).code).toBe(0);
 
     const events = await db.db.selectFrom('events').select(['id', 'type', 'machine_id']).execute();
     expect(events.filter((e) => e.type === 'machine.offline').map((e) => e.machine_id).sort((x, y) => x - y)).toEqual(ids);
@@ -403,10 +408,5 @@ describeEachEngine('run and status against a real database', (engine) => {
     // Each transition was decided (and logged) by exactly one of the two.
     const offlineLines = [...a.lines(), ...b.lines()].filter((l) => l.includes('went offline'));
     expect(offlineLines).toHaveLength(20);
-
-    a.child.kill('SIGTERM');
-    b.child.kill('SIGTERM');
-    expect((await a.exited()).code).toBe(0);
-    expect((await b.exited()).code).toBe(0);
   });
 });
