@@ -35,7 +35,7 @@ export interface ClaimOptions {
  * pending rows only (migration 015), and SQLite uses a partial index only when the query repeats its
  * condition word for word, never for a bound parameter. Delivered history then costs the reads nothing.
  */
-const PENDING = sql.lit('pending' as const);
+export const PENDING = sql.lit('pending' as const);
 
 /**
  * IN lists are padded to the next power of two by repeating their last id (harmless in `IN`), so a

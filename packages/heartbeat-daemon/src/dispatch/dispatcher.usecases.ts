@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import { Wakeup } from '../wakeup';
 import { claimDue, nextDueAt, releaseClaims, type ClaimedDelivery } from './deliveries.repository';
 import { createDeliverer } from './deliver.usecases';
-import { createOutcomeRecorder, describeDelivery } from './outcomes.usecases';
+import { createOutcomeRecorder, describeDelivery, type RecordedOutcome } from './outcomes.usecases';
 import { afterClaim, planClaim, planSends, targetKey, type QueuedRow, type SlotLimits } from './send-slots.models';
 
 export interface DispatcherDeps {
@@ -35,6 +35,8 @@ export interface DispatcherDeps {
   /** longest idle sleep in background mode; default 30 s */
   idleMs?: number;
   random?: () => number;
+  /** after each recording that committed: what it recorded (for the metrics) */
+  onOutcomes?: (outcomes: readonly RecordedOutcome[]) => void;
 }
 
 export interface Dispatcher {
@@ -76,7 +78,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const sendAbort = new AbortController();
   const wakeup = new Wakeup();
   const deliverer = createDeliverer({ db, clock, sender: deps.sender, redactor: deps.redactor });
-  const recorder = createOutcomeRecorder({ db, clock, logger, instanceId, random: deps.random ?? Math.random, onRecorded: () => wakeup.wake() });
+  const recorder = createOutcomeRecorder({ db, clock, logger, instanceId, random: deps.random ?? Math.random, onRecorded: () => wakeup.wake(), onCommitted: deps.onOutcomes });
   const state = { loop: null as Promise<void> | null, stopping: false, halted: false, busyRescanAt: 0 };
 
   const countTarget = (key: string, by: number) => {

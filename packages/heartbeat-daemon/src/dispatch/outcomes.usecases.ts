@@ -1,4 +1,4 @@
-import { errorMessage, type Clock, type Database, type Logger, type SendResult } from '@lunasentri/shared';
+import { errorMessage, type ChannelKind, type Clock, type Database, type Logger, type SendResult } from '@lunasentri/shared';
 import type { Kysely, Transaction } from 'kysely';
 import { planChannelUpdates, type ChannelOutcome } from './channels.models';
 import { channelWasFailing, recordChannelOutcome } from './channels.repository';
@@ -14,6 +14,17 @@ export type Outcome =
   | { kind: 'not-sent'; delivery: ClaimedDelivery; reason: 'target-missing' | 'target-inactive'; at: Date }
   /** given back without counting an attempt: cut short by shutdown, or its claim grew too old to start a send */
   | { kind: 'released'; delivery: ClaimedDelivery; at: Date };
+
+/** How a recorded attempt ended, as the metrics count it (CONTRACT §7.1 `outcome`). */
+export type DeliveryOutcome = 'delivered' | 'retried' | 'failed' | 'dead';
+
+/** One outcome that was committed (an outcome another daemon had already recorded is not one). */
+export interface RecordedOutcome {
+  channel: ChannelKind;
+  outcome: DeliveryOutcome;
+  /** for `delivered`: from the event to the receiver's answer */
+  latencyMs?: number;
+}
 
 export interface OutcomeRecorder {
   /** Buffers an outcome; it is recorded soon, together with the others that arrive meanwhile. */
@@ -32,6 +43,8 @@ export interface OutcomeRecorderDeps {
   random: () => number;
   /** after each recording: the next delivery of a stream may be due now */
   onRecorded?: () => void;
+  /** after each commit: what it recorded (for the metrics) */
+  onCommitted?: (outcomes: readonly RecordedOutcome[]) => void;
   /**
    * how long outcomes are gathered before they are recorded together; default 10 ms. Longer means
    * fewer transactions, and more resends (same event ids) if the process dies in that window.
@@ -75,6 +88,8 @@ interface RecordingContext {
   loud: { lastMisconfiguredAt: number };
   /** log lines to write once the transaction commits */
   logs: Array<() => void>;
+  /** what the transaction recorded, reported once it commits */
+  recorded: RecordedOutcome[];
 }
 
 const MISCONFIGURED_LOG_EVERY_MS = 10 * 60_000;
@@ -82,6 +97,7 @@ const MISCONFIGURED_LOG_EVERY_MS = 10 * 60_000;
 /** A permanent failure (4xx, or the channel is gone): the delivery ends `failed`. */
 async function recordPermanent(ctx: RecordingContext, d: ClaimedDelivery, error: string, at: Date): Promise<void> {
   if (!(await markFinal(ctx.trx, { id: d.id, instanceId: ctx.instanceId, status: 'failed', error, now: at, attempted: true }))) return;
+  ctx.recorded.push({ channel: d.channel, outcome: 'failed' });
   ctx.logs.push(() => ctx.logger.warn(`${describeDelivery(d)} failed for good: ${error}`));
 }
 
@@ -121,6 +137,7 @@ async function recordRetryable(ctx: RecordingContext, d: ClaimedDelivery, result
   const notBefore = retryAfterMs === undefined ? undefined : new Date(at.getTime() + retryAfterMs);
   const applied = plan.kind === 'dead' ? await markFinal(ctx.trx, { ...row, status: 'dead', attempted: true }) : await reschedule(ctx.trx, { ...row, at: plan.at, notBefore });
   if (!applied) return;
+  ctx.recorded.push({ channel: d.channel, outcome: plan.kind === 'dead' ? 'dead' : 'retried' });
   if (shout) {
     ctx.loud.lastMisconfiguredAt = at.getTime();
     ctx.logs.push(() => logger.error(`${describeDelivery(d)} refused because our configuration is wrong: ${result.error}. Deliveries are kept and retried.`));
@@ -150,12 +167,14 @@ async function recordOne(ctx: RecordingContext, o: Outcome, markedDelivered: Rea
     const what = o.reason === 'target-missing' ? 'no longer exists' : 'is inactive';
     const error = `${d.channel} ${d.target_id} ${what}`;
     if (await markFinal(ctx.trx, { id: d.id, instanceId: ctx.instanceId, status: 'failed', error, now: o.at, attempted: false })) {
+      ctx.recorded.push({ channel: d.channel, outcome: 'failed' });
       ctx.logs.push(() => ctx.logger.info(`${describeDelivery(d)} not sent: the ${d.channel === 'webhook' ? 'webhook' : 'Telegram chat'} ${what}`));
     }
     return null;
   }
   const result = o.result;
   if (result.kind === 'delivered') {
+    if (markedDelivered.has(d.id)) ctx.recorded.push({ channel: d.channel, outcome: 'delivered', latencyMs: o.at.getTime() - Date.parse(d.occurred_at) });
     if (d.attempts > 0 && markedDelivered.has(d.id)) ctx.logs.push(() => ctx.logger.info(`${describeDelivery(d)} delivered after ${d.attempts + 1} attempts`));
     return { channel: d.channel, targetId: d.target_id, success: true, at: o.at };
   }
@@ -188,8 +207,9 @@ async function recordChannelUpdate(ctx: RecordingContext, update: ChannelOutcome
 async function recordBatch(deps: OutcomeRecorderDeps, loud: RecordingContext['loud'], batch: readonly Outcome[]): Promise<void> {
   const now = deps.clock.now();
   const logs: Array<() => void> = [];
+  const recorded: RecordedOutcome[] = [];
   await deps.db.transaction().execute(async (trx) => {
-    const ctx: RecordingContext = { trx, logger: deps.logger, instanceId: deps.instanceId, random: deps.random, loud, logs };
+    const ctx: RecordingContext = { trx, logger: deps.logger, instanceId: deps.instanceId, random: deps.random, loud, logs, recorded };
     const delivered = batch.filter((o) => o.kind === 'sent' && o.result.kind === 'delivered').map((o) => o.delivery.id);
     const markedDelivered = await markDelivered(trx, delivered, now);
     const channelOutcomes: ChannelOutcome[] = [];
@@ -200,6 +220,7 @@ async function recordBatch(deps: OutcomeRecorderDeps, loud: RecordingContext['lo
     for (const update of planChannelUpdates(channelOutcomes)) await recordChannelUpdate(ctx, update, now);
   });
   for (const log of logs) log();
+  if (recorded.length > 0) deps.onCommitted?.(recorded);
   // One line per batch, not per delivery: winston formats a line even when its level is off.
   deps.logger.debug(`Recorded ${batch.length} delivery outcome(s): ${summarize(batch)}`);
 }
