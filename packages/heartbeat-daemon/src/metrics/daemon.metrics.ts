@@ -4,10 +4,17 @@ import type { Kysely } from 'kysely';
 import type { RecordedOutcome } from '../dispatch/outcomes.usecases';
 import { ingestStateOf } from '../sweep/heartbeat.models';
 import type { Sweeper, SweepResult, TransitionKind } from '../sweep/sweep.usecases';
-import { countMachines, outboxFigures, watchedMachines, type MachineCounts, type OutboxFigures, type WatchedMachine } from './metrics.repository';
+import { countFleet, countUnsettled, machineCounts, outboxFigures, watchedMachines, type FleetTotals, type MachineCounts, type OutboxFigures, type WatchedMachine } from './metrics.repository';
 
 /** Above this many machines online or offline, the per-machine series are left out (CONTRACT §7.1). */
 export const PER_MACHINE_SERIES_LIMIT = 10_000;
+
+/**
+ * A fleet of more machines than {@link PER_MACHINE_SERIES_LIMIT} has its totals (all, enabled)
+ * recounted at most this often, not on every scrape: the enabled count walks one index entry per
+ * machine. Pending and offline counts stay exact at every scrape, so a transition shows at once.
+ */
+export const FLEET_RECOUNT_MS = 60_000;
 
 const CHANNELS: readonly ChannelKind[] = ['webhook', 'telegram'];
 const OUTCOMES: readonly RecordedOutcome['outcome'][] = ['delivered', 'retried', 'failed', 'dead'];
@@ -34,7 +41,7 @@ export interface DaemonMetricsDeps {
   db: Kysely<Database>;
   clock: Clock;
   logger: Logger;
-  /** default {@link PER_MACHINE_SERIES_LIMIT} */
+  /** default {@link PER_MACHINE_SERIES_LIMIT}; also the fleet size above which totals are recounted only every {@link FLEET_RECOUNT_MS} */
   perMachineLimit?: number;
 }
 
@@ -53,6 +60,7 @@ export class DaemonMetrics {
   private readonly limit: number;
   private readonly reads: FailureStreak;
   private inFlight: Promise<Snapshot | null> | null = null;
+  private totals: { value: FleetTotals; at: number } | null = null;
   /** whether the log already said that per-machine series are left out (said again only after the fleet fell back under the limit) */
   private saidOverLimit = false;
 
@@ -185,7 +193,7 @@ export class DaemonMetrics {
     const { db, clock } = this.deps;
     try {
       const now = clock.now();
-      const counts = await countMachines(db);
+      const counts = machineCounts(await this.fleetTotals(now), await countUnsettled(db));
       const watched = counts.online + counts.offline;
       // One more than the limit: a fleet that grew since it was counted is still recognised.
       const machines = watched <= this.limit ? await watchedMachines(db, this.limit + 1) : null;
@@ -199,6 +207,16 @@ export class DaemonMetrics {
       this.reads.failed(error);
       return null;
     }
+  }
+
+  /** The fleet's totals: counted afresh on every scrape of a small fleet, once a minute for a large one. */
+  private async fleetTotals(now: Date): Promise<FleetTotals> {
+    const at = now.getTime();
+    const cached = this.totals;
+    if (cached && cached.value.all > this.limit && at - cached.at < FLEET_RECOUNT_MS && at >= cached.at) return cached.value;
+    const value = await countFleet(this.deps.db);
+    this.totals = { value, at };
+    return value;
   }
 
   private noteLimit(over: boolean, watched: number): void {

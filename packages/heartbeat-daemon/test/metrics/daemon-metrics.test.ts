@@ -1,4 +1,3 @@
-import { Registry } from 'prom-client';
 import {
   createChannelSender,
   createMetricsRegistry,
@@ -6,6 +5,7 @@ import {
   recordStopped,
   registerInstance,
   startMetricsServer,
+  type Database,
   type MetricsServer,
   type WebhookSender,
 } from '@lunasentri/shared';
@@ -18,11 +18,10 @@ import { TestClock } from '../../../../test/support/test-clock';
 import { startWebhookReceiver, type WebhookReceiver, type WebhookResponse } from '../../../../test/support/webhook-receiver';
 import { createDispatcher } from '../../src/dispatch/dispatcher.usecases';
 import { createHousekeeping } from '../../src/dispatch/housekeeping.usecases';
-import { DaemonMetrics } from '../../src/metrics/daemon.metrics';
-import { allMachinesQuery, enabledByStatusQuery, pendingByChannelQuery, watchedMachinesQuery } from '../../src/metrics/metrics.repository';
+import { DaemonMetrics, FLEET_RECOUNT_MS } from '../../src/metrics/daemon.metrics';
+import { allMachinesQuery, enabledMachinesQuery, pendingByChannelQuery, unsettledQuery, watchedMachinesQuery } from '../../src/metrics/metrics.repository';
 import { createSweeper } from '../../src/sweep/sweep.usecases';
 import { queryPlan, recordingKysely, secondConnection, testLogger } from '../helpers';
-import type { Database } from '@lunasentri/shared';
 
 const THRESHOLD = 120_000;
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -39,8 +38,9 @@ describeEachEngine('daemon metrics', (engine) => {
   let metrics: DaemonMetrics;
   let server: MetricsServer;
 
-  async function serve(handle: Kysely<Database> = db.db, registry: Registry = createMetricsRegistry()): Promise<void> {
-    metrics = new DaemonMetrics({ registry, db: handle, clock, logger: log.logger });
+  async function serve(handle: Kysely<Database> = db.db, perMachineLimit?: number): Promise<void> {
+    const registry = createMetricsRegistry();
+    metrics = new DaemonMetrics({ registry, db: handle, clock, logger: log.logger, perMachineLimit });
     server = await startMetricsServer({ listen: { host: '127.0.0.1', port: 0 }, registry, logger: log.logger });
   }
 
@@ -127,8 +127,11 @@ describeEachEngine('daemon metrics', (engine) => {
       'Per-machine metrics are left out: 10001 machines are online or offline, more than 10000 (lunasentri_machine_up and lunasentri_machine_last_seen_timestamp_seconds; lunasentri_machines still counts them)',
     ]);
 
+    // A large fleet's totals are recounted once a minute.
     await db.db.deleteFrom('machines').where('name', '=', 'node-0').execute();
+    clock.advance(FLEET_RECOUNT_MS);
     const expo = await scrape(server.url);
+    expect(valueOf(expo, 'lunasentri_machines', { status: 'online' })).toBe(10_000);
     expect(samplesOf(expo, 'lunasentri_machine_up')).toHaveLength(10_000);
     expect(samplesOf(expo, 'lunasentri_machine_last_seen_timestamp_seconds')).toHaveLength(10_000);
     expect((await log.messages()).filter((line) => line.startsWith('Per-machine metrics'))).toHaveLength(2);
@@ -238,6 +241,23 @@ describeEachEngine('daemon metrics', (engine) => {
     });
   });
 
+  test('a large fleet has its totals recounted once a minute; pending and offline counts are exact at every scrape', async () => {
+    // A per-machine limit of 2 stands in for 10,000: above it, the fleet counts as large.
+    await serve(db.db, 2);
+    const ids = [];
+    for (const name of ['a', 'b', 'c']) ids.push(await insertMachine(db.db, userId, { name, status: 'online', last_seen: iso(0) }));
+    expect(counts(await scrape(server.url))).toEqual({ pending: 0, online: 3, offline: 0, disabled: 0 });
+
+    await db.db.updateTable('machines').set({ status: 'offline' }).where('id', '=', ids[0]!).execute();
+    await insertMachine(db.db, userId, { name: 'd', status: 'online', last_seen: iso(0) });
+    await insertMachine(db.db, userId, { name: 'e', status: 'online', last_seen: iso(0), is_enabled: 0 });
+    clock.advance(59_000);
+    // The transition shows at once; the two new machines wait for the recount.
+    expect(counts(await scrape(server.url))).toEqual({ pending: 0, online: 2, offline: 1, disabled: 0 });
+    clock.advance(1_000);
+    expect(counts(await scrape(server.url))).toEqual({ pending: 0, online: 3, offline: 1, disabled: 1 });
+  });
+
   test('a database that cannot be read leaves its series out, keeps the rest, and is logged once', async () => {
     const broken = await secondConnection(db.path);
     await serve(broken.db);
@@ -260,17 +280,19 @@ describeEachEngine('daemon metrics', (engine) => {
     await serve(recording.db);
     await insertMachine(db.db, userId, { name: 'web-1', status: 'online', last_seen: iso(0) });
     await scrape(server.url);
-    expect(recording.statements.map((s) => s.sql.split(' from ')[1]?.split(' ')[0])).toEqual(['"machines"', '"machines"', '"machines"', '"deliveries"', '"service_liveness"']);
+    expect(recording.statements.map((s) => s.sql.split(' from ')[1]?.split(' ')[0])).toEqual(['"machines"', '"machines"', '"machines"', '"machines"', '"deliveries"', '"service_liveness"']);
 
     const plans = {
-      byStatus: queryPlan(db.sqlite, enabledByStatusQuery(db.db).compile()),
       all: queryPlan(db.sqlite, allMachinesQuery(db.db).compile()),
+      enabled: queryPlan(db.sqlite, enabledMachinesQuery(db.db).compile()),
+      unsettled: queryPlan(db.sqlite, unsettledQuery(db.db).compile()),
       watched: queryPlan(db.sqlite, watchedMachinesQuery(db.db, 10_001).compile()),
       outbox: queryPlan(db.sqlite, pendingByChannelQuery(db.db).compile()),
     };
     expect(plans).toEqual({
-      byStatus: expect.stringMatching(/^SCAN machines USING COVERING INDEX idx_machines_status_last_seen$/),
       all: expect.stringMatching(/^SCAN machines USING COVERING INDEX idx_machines_user$/),
+      enabled: expect.stringMatching(/^SCAN machines USING COVERING INDEX idx_machines_status_last_seen$/),
+      unsettled: expect.stringMatching(/^SEARCH machines USING COVERING INDEX idx_machines_status_last_seen \(status=\?\)$/),
       watched: expect.stringMatching(/^SEARCH machines USING INDEX idx_machines_status_last_seen \(status=\?\)$/),
       outbox: expect.stringMatching(/^SCAN deliveries USING COVERING INDEX idx_deliveries_due$/),
     });
