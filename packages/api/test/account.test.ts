@@ -1,38 +1,30 @@
 import { describeEachEngine } from '../../../test/support/engines';
 import { randomUUID } from 'node:crypto';
 import { insertMachine } from '../../../test/support/fixtures';
-import { call, expectError, newUser, startTestApi, type TestApi } from './support/harness';
+import { call, expectError, startTestApi, startWithAccounts, type TestApi, type TestUser } from './support/harness';
 
 describeEachEngine('preferences, events, health and liveness', (engine) => {
   let api: TestApi;
-  let alice: { id: number; token: string };
-  let bob: { id: number; token: string };
-
-  beforeEach(async () => {
-    api = await startTestApi({ engine });
-    alice = await newUser(api, 'alice@example.com');
-    bob = await newUser(api, 'bob@example.com');
-  });
-
-  afterEach(async () => {
-    await api.dispose();
-  });
+  let alice: TestUser;
+  let bob: TestUser;
+  beforeEach(async () => void ({ api, users: [alice, bob] } = await startWithAccounts({ engine }, ['alice@example.com', 'bob@example.com'])));
+  afterEach(() => api.dispose());
 
   describe('notification preferences', () => {
     const get = (token: string) => call(api.url, 'GET', '/notifications/preferences', { auth: token });
     const put = (token: string, json: unknown) => call(api.url, 'PUT', '/notifications/preferences', { auth: token, json });
 
-    it('defaults to both notifications on', async () => {
+    it('defaults to every notification on and reminders off', async () => {
       const result = await get(alice.token);
       expect(result.status).toBe(200);
-      expect(result.body).toEqual({ machine_offline: true, machine_online: true });
+      expect(result.body).toEqual({ machine_offline: true, machine_online: true, machine_flapping: true, remind_every: '0s', remind_max: 3 });
     });
 
     it('changes one preference at a time and keeps them per user', async () => {
-      expect((await put(alice.token, { machine_online: false })).body).toEqual({ machine_offline: true, machine_online: false });
-      expect((await put(alice.token, { machine_offline: false })).body).toEqual({ machine_offline: false, machine_online: false });
-      expect((await get(alice.token)).body).toEqual({ machine_offline: false, machine_online: false });
-      expect((await get(bob.token)).body).toEqual({ machine_offline: true, machine_online: true });
+      expect((await put(alice.token, { machine_online: false })).body).toEqual({ machine_offline: true, machine_online: false, machine_flapping: true, remind_every: '0s', remind_max: 3 });
+      expect((await put(alice.token, { machine_offline: false })).body).toEqual({ machine_offline: false, machine_online: false, machine_flapping: true, remind_every: '0s', remind_max: 3 });
+      expect((await get(alice.token)).body).toEqual({ machine_offline: false, machine_online: false, machine_flapping: true, remind_every: '0s', remind_max: 3 });
+      expect((await get(bob.token)).body).toEqual({ machine_offline: true, machine_online: true, machine_flapping: true, remind_every: '0s', remind_max: 3 });
       const row = await api.db.db.selectFrom('notification_preferences').selectAll().where('user_id', '=', alice.id).executeTakeFirstOrThrow();
       expect(row).toMatchObject({ machine_offline: 0, machine_online: 0 });
     });

@@ -1,10 +1,11 @@
 import type { Kysely } from 'kysely';
-import { migrateToLatest, type Clock, type Database } from '@lunasentri/shared';
+import { migrateToLatest, parseSnoozeRequest, QuietInputError, UsageError, type Clock, type Database, type Machine } from '@lunasentri/shared';
 import { createMachine } from '../machines/machines.repository';
 import { machineView } from '../machines/machines.view';
+import { snoozeMachine, unsnoozeMachine } from '../machines/snooze.repository';
 import { createToken, createUser, findUserByEmail, listTokens, revokeToken, UserExistsError, type TokenSummary } from '../users/users.repository';
 import { checkAdminText } from './admin.input';
-import type { AdminCommand } from './cli.program';
+import type { AdminCommand, MachineSelector } from './cli.program';
 
 export interface AdminIo {
   stdout: NodeJS.WritableStream;
@@ -90,14 +91,57 @@ export async function runAdminCommand(db: Kysely<Database>, clock: Clock, comman
         hostname: command.hostname,
         description: command.description,
       });
-      if (command.json) print(JSON.stringify({ machine: machineView(machine), api_key: apiKey }));
+      if (command.json) print(JSON.stringify({ machine: machineView(machine, clock.now()), api_key: apiKey }));
       else {
         say(`Created machine ${machine.id} (${machine.name}) for ${user.email} in ${io.database}. Its agent API key follows; it is shown once.`);
         print(apiKey);
       }
       return;
     }
+    case 'machine-snooze':
+    case 'machine-unsnooze':
+      return runSnoozeCommand(db, clock, command, { say, print });
   }
+}
+
+/** The user's machine the selector names; a name held by several of their machines must be given as an id. */
+async function selectMachine(db: Kysely<Database>, email: string, selector: MachineSelector): Promise<Machine> {
+  const user = await findUserByEmail(db, email);
+  if (!user) throw new AdminError(`no user with email ${email}`);
+  let query = db.selectFrom('machines').selectAll().where('user_id', '=', user.id);
+  query = 'id' in selector ? query.where('id', '=', selector.id) : query.where('name', '=', selector.name);
+  const found = await query.orderBy('id').limit(2).execute();
+  const what = 'id' in selector ? `machine ${selector.id}` : `machine named ${JSON.stringify(selector.name)}`;
+  if (found.length === 0) throw new AdminError(`${email} has no ${what}`);
+  if (found.length > 1) throw new AdminError(`${email} has several machines named ${JSON.stringify((selector as { name: string }).name)}: give --id instead`);
+  return found[0];
+}
+
+async function runSnoozeCommand(
+  db: Kysely<Database>,
+  clock: Clock,
+  command: Extract<AdminCommand, { kind: 'machine-snooze' | 'machine-unsnooze' }>,
+  out: { say: (text: string) => void; print: (text: string) => void },
+): Promise<void> {
+  const now = clock.now();
+  let until: string | undefined;
+  if (command.kind === 'machine-snooze') {
+    try {
+      until = parseSnoozeRequest(command.snooze, now);
+    } catch (error) {
+      // The same rule as the API, named by its flag: a bad value is a usage error (exit status 2).
+      if (error instanceof QuietInputError) throw new UsageError(`invalid value for --${error.field === 'for' ? 'for' : 'until'}: ${error.message}`);
+      throw error;
+    }
+  }
+  const target = await selectMachine(db, command.email, command.machine);
+  const change = { userId: target.user_id, machineId: target.id, now };
+  const machine = until === undefined ? await unsnoozeMachine(db, change) : await snoozeMachine(db, { ...change, until });
+  if (!machine) throw new AdminError(`machine ${target.id} is gone`);
+  const view = machineView(machine, now);
+  if (command.json) out.print(JSON.stringify({ machine: view }));
+  else if (view.snoozed_until === null) out.say(`Machine ${machine.id} (${machine.name}) is not snoozed.`);
+  else out.say(`Machine ${machine.id} (${machine.name}) is snoozed until ${view.snoozed_until}.`);
 }
 
 /** One tab-separated line; names are the CLI's own or free text, so control characters are shown escaped. */

@@ -14,6 +14,12 @@ function textOptions(command: AdminCommand): Array<[flag: string, value: string 
         ['hostname', command.hostname],
         ['description', command.description],
       ];
+    case 'machine-snooze':
+    case 'machine-unsnooze':
+      return [
+        ['email', command.email],
+        ['name', 'name' in command.machine ? command.machine.name : undefined],
+      ];
     default:
       return [['email', command.email]];
   }

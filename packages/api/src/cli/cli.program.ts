@@ -1,5 +1,6 @@
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { addSettingOptions, ConfigError, envOnlyHelp, resolveSettings, UsageError, type SettingsValues } from '@lunasentri/shared';
+import { addSettingOptions, ConfigError, envOnlyHelp, makeDefaultCommand, packageVersion, resolveSettings, UsageError, type SettingsValues } from '@lunasentri/shared';
 import { adminSettings, serveSettings } from '../api.settings';
 import { controlCharacterAt, DESCRIPTION_MAX, HOSTNAME_MAX, NAME_MAX } from '../machines/machines.schemas';
 
@@ -12,7 +13,12 @@ export type AdminCommand =
   | { kind: 'token-list'; email: string; json: boolean }
   | { kind: 'token-revoke'; email: string; id: number; json: boolean }
   | { kind: 'machine-create'; email: string; name: string; hostname?: string; description?: string; json: boolean }
+  | { kind: 'machine-snooze'; email: string; machine: MachineSelector; snooze: { for?: string; until?: string }; json: boolean }
+  | { kind: 'machine-unsnooze'; email: string; machine: MachineSelector; json: boolean }
   | { kind: 'migrate' };
+
+/** Which of the user's machines a command means: by id, or by its (unique) name. */
+export type MachineSelector = { id: number } | { name: string };
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -43,6 +49,13 @@ function checkId(flag: string, value: string): number {
   return id;
 }
 
+/** `--name` or `--id`, exactly one. */
+function machineSelector(options: Record<string, unknown>): MachineSelector {
+  if ((options.name === undefined) === (options.id === undefined)) throw new UsageError('give exactly one of --name and --id');
+  if (options.id !== undefined) return { id: checkId('id', String(options.id)) };
+  return { name: checkText('name', String(options.name), NAME_MAX, true) as string };
+}
+
 /** Emails are compared case-insensitively: trimmed and lowercased here, and again by the repository. */
 function checkEmail(value: string): string {
   const email = value.trim().toLowerCase();
@@ -51,7 +64,7 @@ function checkEmail(value: string): string {
 }
 
 /**
- * `lunasentri-api [serve] | user create | token create|list|revoke | machine create | migrate`. Settings come
+ * `lunasentri-api [serve] | user create | token create|list|revoke | machine create|snooze|unsnooze | migrate`. Settings come
  * from the shared declarations (flag beats env beats default); a bad value is one stderr line and
  * exit status 2, never a silent fallback.
  */
@@ -66,18 +79,20 @@ export async function runCli(argv: string[], io: CliIo, handlers: CliHandlers): 
 
   const program = new Command('lunasentri-api')
     .description('LunaSentri HTTP API (agent ingest, machines, notification channels, events) and admin commands')
+    .version(packageVersion(join(__dirname, '..', '..')), '-V, --version')
     .exitOverride()
-    .showSuggestionAfterError(false)
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
-      outputError: (text, write) => write(`lunasentri-api: ${text.replace(/^error: /, '')}`),
+      // One line: commander puts its "(Did you mean …?)" suggestion on a line of its own.
+      outputError: (text, write) => write(`lunasentri-api: ${text.replace(/^error: /, '').trimEnd().replace(/\s*\n\s*/g, ' ')}\n`),
     });
 
   const serve = program.command('serve', { isDefault: true }).description('run the HTTP API (the default command)');
   addSettingOptions(serve, serveSettings).addHelpText('after', envOnlyHelp(serveSettings)).action(async (_options, command: Command) => {
     status = await handlers.serve(settingsOf(serveSettings, command));
   });
+  makeDefaultCommand(program, serve, envOnlyHelp(serveSettings));
 
   const admin = (command: Command, build: (options: Record<string, unknown>) => AdminCommand) =>
     addSettingOptions(command, adminSettings).action(async (options: Record<string, unknown>, self: Command) => {
@@ -142,6 +157,29 @@ export async function runCli(argv: string[], io: CliIo, handlers: CliHandlers): 
       json: o.json === true,
     }),
   );
+
+  const selectorOptions = (command: Command) =>
+    command
+      .requiredOption('--email <EMAIL>', 'the owner email')
+      .option('--name <NAME>', 'the machine, by name')
+      .option('--id <N>', 'the machine, by id')
+      .option('--json', 'print the machine as JSON instead of a sentence');
+  admin(
+    selectorOptions(machine.command('snooze').description('keep quiet about a machine for a while (CONTRACT §6.3): --for DUR, --until TIME or --until next-online'))
+      .option('--for <DUR>', 'how long, a Go duration such as 1h or 30m (at most 720h)')
+      .option('--until <TIME>', 'an ISO-8601 time with an offset, or next-online'),
+    (o) => {
+      if ((o.for === undefined) === (o.until === undefined)) throw new UsageError('give exactly one of --for and --until');
+      const snooze = o.for !== undefined ? { for: String(o.for) } : { until: String(o.until) };
+      return { kind: 'machine-snooze', email: checkEmail(String(o.email)), machine: machineSelector(o), snooze, json: o.json === true };
+    },
+  );
+  admin(selectorOptions(machine.command('unsnooze').description("end a machine's snooze now")), (o) => ({
+    kind: 'machine-unsnooze',
+    email: checkEmail(String(o.email)),
+    machine: machineSelector(o),
+    json: o.json === true,
+  }));
 
   admin(program.command('migrate').description('apply database migrations and exit'), () => ({ kind: 'migrate' }));
 

@@ -13,6 +13,8 @@ function eventView({ event, deliveries }: EventWithDeliveries) {
     type: event.type,
     machine_id: event.machine_id,
     occurred_at: event.occurred_at,
+    // CONTRACT §6: held back by a quiet rule ("flapping" | "maintenance" | "snooze"): recorded, sent to nobody.
+    suppressed: event.suppressed,
     // The payload is exactly what webhooks received (machine snapshot, downtime): no secret in it.
     payload: JSON.parse(event.payload) as unknown,
     deliveries: deliveries.map((d) => ({
@@ -25,6 +27,8 @@ function eventView({ event, deliveries }: EventWithDeliveries) {
       next_attempt_at: d.next_attempt_at,
       delivered_at: d.delivered_at,
       updated_at: d.updated_at,
+      // Telegram: the message this row went (or goes) out in; rows with the same id went in one message (a digest).
+      digest_id: d.digest_id,
     })),
   };
 }

@@ -5,6 +5,7 @@ import { registerEventRoutes } from '../events/events.routes';
 import { registerHealthRoutes } from '../health/health.routes';
 import { registerIngestRoutes } from '../ingest/ingest.routes';
 import { registerMachineRoutes } from '../machines/machines.routes';
+import { registerMaintenanceRoutes } from '../maintenance/maintenance.routes';
 import type { ApiMetrics } from '../metrics/api.metrics';
 import { PATTERN_MESSAGES } from '../machines/machines.schemas';
 import { registerPreferenceRoutes } from '../notifications/preferences.routes';
@@ -73,6 +74,7 @@ export function buildServer(ctx: ApiContext, options: ServerOptions = {}): Fasti
     registerTelegramRoutes(user, ctx);
     registerPreferenceRoutes(user, ctx);
     registerEventRoutes(user, ctx);
+    registerMaintenanceRoutes(user, ctx);
   });
   return app;
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../http/context';
-import { notFound } from '../http/errors';
+import { parseSnoozeRequest } from '@lunasentri/shared';
+import { notFound, parsedOrBadRequest } from '../http/errors';
 import { onlyQueryParameters, pathId, queryInt, queryTime } from '../http/params';
 import {
   createMachine,
@@ -15,6 +16,7 @@ import {
 } from './machines.repository';
 import { patchBodySchema, registerBodySchema, type PatchBody, type RegisterBody } from './machines.schemas';
 import { machineView, metricsView } from './machines.view';
+import { snoozeMachine, unsnoozeMachine } from './snooze.repository';
 
 const config = { area: 'machine' };
 /** Samples per answer of `GET /machines/:id/metrics`: by default about a quarter hour of a 10 s agent. */
@@ -32,12 +34,13 @@ export function registerMachineRoutes(app: FastifyInstance, ctx: ApiContext): vo
       description: body.description,
     });
     ctx.logger.info(`Machine ${machine.id} (${machine.name}) registered`, { user_id: request.userId });
-    return reply.code(201).send({ ...machineView(machine), api_key: apiKey });
+    return reply.code(201).send({ ...machineView(machine, ctx.clock.now()), api_key: apiKey });
   });
 
   app.get('/machines', async (request) => {
     const machines = await listMachines(ctx.db, request.userId);
-    return machines.map(machineView);
+    const now = ctx.clock.now();
+    return machines.map((m) => machineView(m, now));
   });
 
   app.get('/machines/:id', async (request) => {
@@ -45,7 +48,7 @@ export function registerMachineRoutes(app: FastifyInstance, ctx: ApiContext): vo
     const machine = await findMachine(ctx.db, request.userId, id);
     if (!machine) throw notFound('machine');
     const latest = await latestMetrics(ctx.db, id);
-    return { ...machineView(machine), latest_metrics: latest ? metricsView(latest) : null };
+    return { ...machineView(machine, ctx.clock.now()), latest_metrics: latest ? metricsView(latest) : null };
   });
 
   app.get('/machines/:id/metrics', async (request) => {
@@ -60,7 +63,7 @@ export function registerMachineRoutes(app: FastifyInstance, ctx: ApiContext): vo
   app.patch('/machines/:id', { schema: { body: patchBodySchema }, config }, async (request) => {
     const machine = await updateMachine(ctx.db, ctx.clock, request.userId, machineId(request.params), request.body as PatchBody);
     if (!machine) throw notFound('machine');
-    return machineView(machine);
+    return machineView(machine, ctx.clock.now());
   });
 
   app.delete('/machines/:id', async (request, reply) => {
@@ -80,9 +83,28 @@ export function registerMachineRoutes(app: FastifyInstance, ctx: ApiContext): vo
       const machine = await setMachineEnabled(ctx.db, ctx.clock, request.userId, id, enabled);
       if (!machine) throw notFound('machine');
       ctx.keyCache.invalidateMachine(id);
-      return machineView(machine);
+      return machineView(machine, ctx.clock.now());
     });
   }
+
+  // CONTRACT §6.3: {"for": DUR} | {"until": ISO} | {"until": "next-online"}, at most 30 days ahead.
+  app.post('/machines/:id/snooze', { config: { area: 'snooze' } }, async (request) => {
+    const id = machineId(request.params);
+    const now = ctx.clock.now();
+    const until = parsedOrBadRequest('snooze', () => parseSnoozeRequest(request.body, now));
+    const machine = await snoozeMachine(ctx.db, { userId: request.userId, machineId: id, until, now });
+    if (!machine) throw notFound('machine');
+    ctx.logger.info(`Machine ${id} (${machine.name}) snoozed until ${until}`, { user_id: request.userId });
+    return machineView(machine, now);
+  });
+
+  app.delete('/machines/:id/snooze', async (request) => {
+    const id = machineId(request.params);
+    const now = ctx.clock.now();
+    const machine = await unsnoozeMachine(ctx.db, { userId: request.userId, machineId: id, now });
+    if (!machine) throw notFound('machine');
+    return machineView(machine, now);
+  });
 
   app.post('/machines/:id/rotate-key', async (request) => {
     const id = machineId(request.params);
@@ -91,6 +113,6 @@ export function registerMachineRoutes(app: FastifyInstance, ctx: ApiContext): vo
     // The old key must stop working now, not when its cache entry expires.
     ctx.keyCache.invalidateMachine(id);
     ctx.logger.info(`Machine ${id} API key rotated`, { user_id: request.userId });
-    return { ...machineView(rotated.machine), api_key: rotated.apiKey };
+    return { ...machineView(rotated.machine, ctx.clock.now()), api_key: rotated.apiKey };
   });
 }

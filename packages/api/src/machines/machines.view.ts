@@ -1,12 +1,12 @@
 import type { Selectable } from 'kysely';
-import type { Machine, MachineMetricsTable } from '@lunasentri/shared';
+import { isSnoozed, type Machine, type MachineMetricsTable } from '@lunasentri/shared';
 
 /**
  * A machine as the API shows it. Built field by field so nothing new (or secret) leaks by default.
  * `hostname` is the one the user gave, else (null or empty) the one the agent reports; the stored
  * column is untouched, so giving one later, or clearing it, behaves as expected.
  */
-export function machineView(m: Machine) {
+export function machineView(m: Machine, now: Date) {
   return {
     id: m.id,
     name: m.name,
@@ -17,6 +17,8 @@ export function machineView(m: Machine) {
     status_changed_at: m.status_changed_at,
     is_enabled: m.is_enabled === 1,
     enabled_at: m.enabled_at,
+    // A snooze that has run out (or was ended) is over for the user, whether or not the daemon has acted on it yet.
+    snoozed_until: isSnoozed(m.snoozed_until, now) ? m.snoozed_until : null,
     system_info: {
       hostname: m.reported_hostname,
       platform: m.platform,

@@ -14,6 +14,7 @@ import type { Kysely } from 'kysely';
 import { deleteFinishedEvents } from '../outbox/outbox.repository';
 import { HOLDER_STALE_FLOOR_MS, isClaimHolderGone, pidAlive, type Host } from './claims.models';
 import { claimHolders, expireStale, releaseClaims } from './deliveries.repository';
+import { deleteUnusedDigests } from './digests.repository';
 import { takeJobTurn } from './housekeeping.repository';
 import type { RecordedOutcome } from './outcomes.usecases';
 import { DELIVERY_TTL_MS } from './retry.models';
@@ -111,6 +112,11 @@ export function createHousekeeping(deps: HousekeepingDeps): Housekeeping {
       await yieldToEventLoop();
     }
     if (total > 0) logger.info(`Deleted ${total} event(s) older than ${Math.round(retentionMs / 86_400_000)} days, with their deliveries`);
+    // The stored Telegram messages whose deliveries went with their events.
+    for (let n = DELETE_PER_STATEMENT; n === DELETE_PER_STATEMENT && !stopped; ) {
+      n = await deleteUnusedDigests(db, cutoff, DELETE_PER_STATEMENT);
+      await yieldToEventLoop();
+    }
   }
 
   const streaks = new Map<string, FailureStreak>();

@@ -89,6 +89,7 @@ export class DaemonMetrics {
   /** The sweeper, with each check's transitions and time counted. */
   observe(sweeper: Sweeper): Sweeper {
     return {
+      ...sweeper,
       run: async (signal) => {
         const result = await sweeper.run(signal);
         this.sweepDone(result);

@@ -6,3 +6,4 @@ export { MissingDatabaseError } from './sqlite';
 export { DatabaseUnreachableError, describePostgresUrl } from './postgres';
 export { databaseSecrets, describeDatabase, engineOf, isPostgresUrl, lockedForClaim, refreshPlannerStatistics } from './engine';
 export { migrations } from './migrations';
+export { quietDueNoLaterThan } from './quiet-due';

@@ -6,7 +6,9 @@ import type { ColumnType, Generated, Insertable, Selectable, Updateable } from '
  */
 
 export type MachineStatus = 'pending' | 'online' | 'offline';
-export type EventType = 'machine.offline' | 'machine.online';
+export type EventType = 'machine.offline' | 'machine.online' | 'machine.still_offline' | 'machine.flapping' | 'machine.flapping_ended';
+/** Why an event was recorded but sent to nobody (CONTRACT §6). */
+export type SuppressedReason = 'flapping' | 'maintenance' | 'snooze';
 export type ChannelKind = 'webhook' | 'telegram';
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'dead';
 /** A 0/1 flag. */
@@ -54,6 +56,20 @@ export interface MachinesTable {
   last_boot_time: string | null;
   /** The hostname the agent reports (may differ from the user-given `hostname`). */
   reported_hostname: string | null;
+  /** An ISO time, `next-online`, or null (migration 021). A past time is an ended snooze the daemon has not acted on yet. */
+  snoozed_until: ColumnType<string | null, string | null | undefined, string | null>;
+  /** What the owner's channels were last told of this machine (migration 021); written only by the daemon. */
+  announced_status: ColumnType<'online' | 'offline' | null, 'online' | 'offline' | null | undefined, 'online' | 'offline' | null>;
+  /** When the event that told them was written. */
+  announced_at: ColumnType<string | null, string | null | undefined, string | null>;
+  /** When the current flapping began; null when not flapping. */
+  flapping_since: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON list of the latest counted status changes (ISO times), oldest first. */
+  flap_changes: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The end of the latest maintenance window or snooze: the threshold counts from it at the earliest. */
+  quiet_ended_at: ColumnType<string | null, string | null | undefined, string | null>;
+  /** When the daemon must next look at the machine for a quiet rule (indexed); null when nothing is due. */
+  quiet_due_at: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;
 }
@@ -114,6 +130,11 @@ export interface NotificationPreferencesTable {
   user_id: number;
   machine_offline: ColumnType<Flag, Flag | undefined, Flag>;
   machine_online: ColumnType<Flag, Flag | undefined, Flag>;
+  /** `machine.flapping` and `machine.flapping_ended` (migration 021) */
+  machine_flapping: ColumnType<Flag, Flag | undefined, Flag>;
+  /** reminder interval in milliseconds, 0 = off */
+  remind_every_ms: ColumnType<number, number | undefined, number>;
+  remind_max: ColumnType<number, number | undefined, number>;
   updated_at: string;
 }
 
@@ -148,6 +169,8 @@ export interface EventsTable {
   /** the webhook body, compact JSON */
   payload: string;
   created_at: string;
+  /** set when a quiet rule held the event back: recorded, delivered to nobody (migration 021) */
+  suppressed: ColumnType<SuppressedReason | null, SuppressedReason | null | undefined, SuppressedReason | null>;
 }
 
 export interface DeliveriesTable {
@@ -169,7 +192,41 @@ export interface DeliveriesTable {
   delivered_at: string | null;
   /** the receiver's own earliest time for the next attempt (Retry-After / retry_after); a success elsewhere never brings the row before it */
   retry_not_before: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Telegram: the message (telegram_digests.id) this row went or goes out in; rows sharing it went in one message (migration 020) */
+  digest_id: ColumnType<number | null, number | null | undefined, number | null>;
   created_at: string;
+  updated_at: string;
+}
+
+/** One Telegram message as planned before its send, so a resend is the same message (migration 020). */
+export interface TelegramDigestsTable {
+  id: Generated<number>;
+  recipient_id: number;
+  /** the HTML text sent */
+  text: string;
+  /** how many delivery rows the text was planned for */
+  deliveries: number;
+  created_at: string;
+  /** when Telegram first accepted it; null until then */
+  sent_at: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** What Telegram's limits and the digest window still say about one chat (migration 020). */
+export interface TelegramChatPacingTable {
+  recipient_id: number;
+  /** when the chat last accepted a message from us: its digest window runs from here */
+  last_message_at: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON array of recent send times (epoch ms), as many as a limit can still look at */
+  recent_sends: ColumnType<string, string | undefined, string>;
+  /** no send before this because Telegram answered 429 with retry_after */
+  paused_until: ColumnType<string | null, string | null | undefined, string | null>;
+  /** the earliest next send the per-chat limits and the pause allow */
+  send_not_before: ColumnType<string | null, string | null | undefined, string | null>;
+  /** the digest whose deliveries are still pending: the chat's next message is its resend */
+  open_digest_id: ColumnType<number | null, number | null | undefined, number | null>;
+  /** the daemon sending to this chat now, until when (a lease) */
+  claimed_by: ColumnType<string | null, string | null | undefined, string | null>;
+  claimed_until: ColumnType<string | null, string | null | undefined, string | null>;
   updated_at: string;
 }
 
@@ -181,7 +238,40 @@ export interface MonitorStateTable {
 
 export interface MachineOfflineNotificationsTable {
   machine_id: number;
+  /** when the outage was announced: the `occurred_at` of the event that told the channels */
   notified_at: string;
+  /** reminders written for this outage (migration 021) */
+  reminders_sent: ColumnType<number, number | undefined, number>;
+  /** when the next `machine.still_offline` is due; null when none will be */
+  next_reminder_at: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface MaintenanceWindowsTable {
+  id: Generated<number>;
+  user_id: number;
+  name: string;
+  kind: 'one-off' | 'recurring';
+  starts_at: string | null;
+  ends_at: string | null;
+  /** comma-separated weekdays (`mon,fri`); null = every day */
+  weekdays: string | null;
+  /** `HH:MM` local to `timezone` */
+  start_time: string | null;
+  duration_ms: number | null;
+  timezone: string | null;
+  /** 1: every machine of the user, including machines added later */
+  all_machines: Flag;
+  /** the next end the daemon has to act on (indexed); null when none is left */
+  next_end_at: string | null;
+  /** deleted by the user while an end was still to be acted on: gone once the daemon has */
+  deleted_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface MaintenanceWindowMachinesTable {
+  window_id: number;
+  machine_id: number;
 }
 
 export interface Database {
@@ -198,6 +288,10 @@ export interface Database {
   deliveries: DeliveriesTable;
   monitor_state: MonitorStateTable;
   machine_offline_notifications: MachineOfflineNotificationsTable;
+  maintenance_windows: MaintenanceWindowsTable;
+  maintenance_window_machines: MaintenanceWindowMachinesTable;
+  telegram_digests: TelegramDigestsTable;
+  telegram_chat_pacing: TelegramChatPacingTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -215,3 +309,4 @@ export type MachineEvent = Selectable<EventsTable>;
 export type NewMachineEvent = Insertable<EventsTable>;
 export type Delivery = Selectable<DeliveriesTable>;
 export type NewDelivery = Insertable<DeliveriesTable>;
+export type MaintenanceWindow = Selectable<MaintenanceWindowsTable>;

@@ -9,3 +9,4 @@ export * from './maintenance.validation';
 export * from './snooze.models';
 export * from './flapping.models';
 export * from './reminder.models';
+export * from './maintenance.rows';
