@@ -71,7 +71,7 @@ export class DaemonMetrics {
     this.transitions = new Counter({ name: 'lunasentri_transitions_total', help: 'Status changes decided by this daemon, by type (went_offline, came_online, first_report).', labelNames: ['type'], registers });
     this.deliveries = new Counter({
       name: 'lunasentri_deliveries_total',
-      help: 'Delivery attempts recorded by this daemon, by channel and outcome (delivered, retried, failed, dead).',
+      help: 'Delivery attempts recorded by this daemon, by channel and outcome (delivered, retried, failed, dead); a Telegram digest counts each notification it carries.',
       labelNames: ['channel', 'outcome'],
       registers,
     });
