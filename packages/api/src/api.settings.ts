@@ -1,4 +1,4 @@
-import { parseDuration, dbSettings, durationSetting, integerSetting, logSettings, notifySettings, stringSetting } from '@lunasentri/shared';
+import { parseDuration, dbSettings, durationSetting, integerSetting, logSettings, metricsSettings, notifySettings, stringSetting } from '@lunasentri/shared';
 
 /** Where `serve` listens (CONTRACT §5). */
 export const listenSettings = {
@@ -35,7 +35,7 @@ export const ingestSettings = {
 };
 
 /** Everything `lunasentri-api serve` reads. */
-export const serveSettings = { ...dbSettings, ...listenSettings, ...logSettings, ...notifySettings, ...ingestSettings };
+export const serveSettings = { ...dbSettings, ...listenSettings, ...metricsSettings, ...logSettings, ...notifySettings, ...ingestSettings };
 
 /** The admin commands (`user create`, `migrate`, …) only need the database. */
 export const adminSettings = { ...dbSettings };

@@ -1,4 +1,4 @@
-import { dbSettings, durationSetting, logSettings, notifySettings, type SettingsValues } from '@lunasentri/shared';
+import { dbSettings, durationSetting, logSettings, metricsSettings, notifySettings, type SettingsValues } from '@lunasentri/shared';
 
 /** How often the monitor checks at the latest, and how long silence makes a machine offline. */
 export const monitorSettings = {
@@ -30,7 +30,7 @@ export const digestSettings = {
 };
 
 /** Everything `lunasentri-heartbeat run` reads. */
-export const runSettings = { ...dbSettings, ...monitorSettings, ...logSettings, ...notifySettings, ...digestSettings };
+export const runSettings = { ...dbSettings, ...monitorSettings, ...metricsSettings, ...logSettings, ...notifySettings, ...digestSettings };
 export type RunSettings = SettingsValues<typeof runSettings>;
 
 /** Everything `lunasentri-heartbeat status` reads. */

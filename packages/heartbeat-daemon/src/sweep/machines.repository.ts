@@ -38,7 +38,7 @@ const MACHINE_COLUMNS = [
  * `is_enabled = 1` as a literal: SQLite uses a partial index only when the query repeats its
  * condition word for word, and a bound parameter (`is_enabled = ?`) does not count.
  */
-const ENABLED = sql<boolean>`is_enabled = 1`;
+export const ENABLED = sql<boolean>`is_enabled = 1`;
 
 /**
  * `pending` machines with a report within the threshold (`last_seen >= cutoff`): that report makes
