@@ -13,6 +13,11 @@ export const ingestSettings = {
     default: '25ms',
     doc: 'how long agent reports are gathered before one transaction writes them (a crash loses at most this window)',
   }),
+  ingestSteadyFlushInterval: durationSetting({
+    env: 'INGEST_STEADY_FLUSH_INTERVAL',
+    default: '1s',
+    doc: "reports of machines keeping their usual pace are gathered this long into one transaction (a crash loses at most this window of them); a machine's first report, or one after a longer silence than usual, is written within INGEST_FLUSH_INTERVAL",
+  }),
   ingestMinWriteInterval: {
     ...durationSetting({
       env: 'INGEST_MIN_WRITE_INTERVAL',
