@@ -39,6 +39,8 @@ const INTERVAL = '30s';
 const THRESHOLD = '60s';
 const THRESHOLD_MS = 60_000;
 const SAMPLE_MS = 500;
+/** how long bare node:http is measured under the same fleet, as the floor of this machine */
+const FLOOR_MS = envInt('BENCH_IDLE_FLOOR_S', 30) * 1000;
 
 function log(text: string): void {
   process.stdout.write(`${text}\n`);
@@ -212,6 +214,8 @@ async function measureLatency(agents: Agents, receiver: BenchReceiver, seeded: S
 
 interface FleetRun {
   machines: number;
+  /** bare node:http under the same reports, measured just before */
+  floor: ProcessFigures & { usPerReport: number; reportsPerSecond: number };
   reportsPerSecond: number;
   api: ProcessFigures;
   daemon: ProcessFigures;
@@ -281,6 +285,7 @@ async function runFleet(machines: number, notes: string[]): Promise<FleetRun> {
     const seeded = seed(db, machines);
     const keysFile = join(tmp.dir, 'keys.json');
     writeFileSync(keysFile, JSON.stringify({ fleet: seeded.fleet, probes: seeded.probes }));
+    const floor = await measureFloor(keysFile);
 
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
@@ -306,6 +311,7 @@ async function runFleet(machines: number, notes: string[]): Promise<FleetRun> {
     if (receiver.verifyFailures.length > 0) notes.push(`signature check failed: ${receiver.verifyFailures[0]}`);
     return {
       machines,
+      floor,
       reportsPerSecond: load.reportsPerSecond,
       api: load.apiF,
       daemon: load.daemonF,
@@ -324,6 +330,34 @@ async function runFleet(machines: number, notes: string[]): Promise<FleetRun> {
     for (const s of services.reverse()) await s.stop();
     await receiver.close();
     tmp.remove();
+  }
+}
+
+/**
+ * The floor on this machine right now: bare node:http (bench/ingest/bare-server.js, answering 202
+ * after reading the body) under the same fleet's reports. What the API spends above it is its own.
+ */
+async function measureFloor(keysFile: string): Promise<ProcessFigures & { usPerReport: number; reportsPerSecond: number }> {
+  const bare = startService('bare', process.execPath, [join(REPO_ROOT, 'bench', 'ingest', 'bare-server.js')], { env: serviceEnv() });
+  let agents: Agents | undefined;
+  try {
+    const port = Number((await bare.waitForLine(/^\d+$/, 10_000)).text);
+    agents = startAgents(keysFile, `http://127.0.0.1:${port}`);
+    const sampler = new ProcSampler(bare.pid, SAMPLE_MS).start();
+    await sleep(Math.min(WARMUP_MS, 10_000));
+    const before = await agents.ask<{ accepted: number }>({ cmd: 'stats' });
+    const from = Date.now();
+    sampler.take();
+    await sleep(FLOOR_MS);
+    sampler.take();
+    const to = Date.now();
+    const after = await agents.ask<{ accepted: number }>({ cmd: 'stats' });
+    const figures = figuresOf(sampler.stop(), from, to);
+    const reportsPerSecond = ((after.accepted - before.accepted) * 1000) / (to - from);
+    return { ...figures, reportsPerSecond, usPerReport: (figures.cpuPct * 10_000) / reportsPerSecond };
+  } finally {
+    await agents?.stop();
+    await bare.stop();
   }
 }
 
@@ -346,13 +380,23 @@ function printRuns(runs: FleetRun[]): void {
       rows.push([r.machines, name, round(f.cpuPct, 3), round(f.statCpuPct, 2), round(f.steadyRssMb, 1), round(f.peakRssMb, 1)]);
     }
     rows.push([r.machines, 'api + daemon', round(r.togetherCpuPct, 3), '', round(r.togetherRssMb, 1), '']);
+    rows.push([r.machines, 'bare node:http (floor)', round(r.floor.cpuPct, 3), round(r.floor.statCpuPct, 2), round(r.floor.steadyRssMb, 1), round(r.floor.peakRssMb, 1)]);
   }
   log(formatTable(['machines', 'process', 'CPU % of a core', '(stat)', 'RSS MB', 'peak RSS MB'], rows));
   log('');
   log(
     formatTable(
-      ['machines', 'reports/s', 'API µs/report', 'daemon µs/report', 'full load reports/s', 'API µs/report at full load', 'ratio'],
-      runs.map((r) => [r.machines, round(r.reportsPerSecond, 1), round(r.apiUsPerReport, 0), round(r.daemonUsPerReport, 0), round(r.burst.reportsPerSecond, 0), round(r.burst.apiUsPerReport, 1), round(r.apiUsPerReport / r.burst.apiUsPerReport, 2)]),
+      ['machines', 'reports/s', 'API µs/report', 'daemon µs/report', 'bare node:http µs/report', 'full load reports/s', 'API µs/report at full load', 'ratio'],
+      runs.map((r) => [
+        r.machines,
+        round(r.reportsPerSecond, 1),
+        round(r.apiUsPerReport, 0),
+        round(r.daemonUsPerReport, 0),
+        round(r.floor.usPerReport, 0),
+        round(r.burst.reportsPerSecond, 0),
+        round(r.burst.apiUsPerReport, 1),
+        round(r.apiUsPerReport / r.burst.apiUsPerReport, 2),
+      ]),
     ),
   );
   log('');
