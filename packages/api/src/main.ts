@@ -123,6 +123,7 @@ async function serve(settings: ServeSettings, signals: ProcessSignals): Promise<
       webhookAllowPrivate: settings.webhookAllowPrivate,
       ingestFlushIntervalMs: settings.ingestFlushInterval,
       ingestMinWriteIntervalMs: settings.ingestMinWriteInterval,
+      ingestSteadyFlushIntervalMs: settings.ingestSteadyFlushInterval,
       keyCacheTtlMs: settings.keyCacheTtl,
       metricsRetentionMs: settings.metricsRetention,
       metricsRegistry,

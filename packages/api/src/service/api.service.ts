@@ -22,6 +22,8 @@ export interface ApiServiceOptions {
   ingestFlushIntervalMs: number;
   /** Per machine, rows are written at most this often (see IngestWriter). */
   ingestMinWriteIntervalMs: number;
+  /** Routine reports are gathered this long (see IngestWriter); default 0: every report within the flush interval. */
+  ingestSteadyFlushIntervalMs?: number;
   keyCacheTtlMs: number;
   metricsRetentionMs: number;
   /** How often old metrics are pruned; default every 10 minutes. */
@@ -85,6 +87,7 @@ async function startIngest(
   const ingest = new IngestWriter(metrics ? metrics.timedStore(store) : store, clock, logger, {
     flushIntervalMs: options.ingestFlushIntervalMs,
     minWriteIntervalMs: options.ingestMinWriteIntervalMs,
+    steadyFlushIntervalMs: options.ingestSteadyFlushIntervalMs,
   });
   // Each beat first writes what ingest holds: no beat while accepted reports are still unwritten.
   const liveness = await startLiveness({ db: options.database.db, beatDb: background.db, clock, logger, beatMs: options.livenessBeatMs, beforeBeat: () => ingest.writeHeld() });
