@@ -1,5 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { errorMessage, formatDuration, readIngestLiveness, refreshPlannerStatistics, yieldToEventLoop, type Clock, type Database, type IngestLiveness, type Logger } from '@lunasentri/shared';
+import {
+  errorMessage,
+  formatDuration,
+  readIngestLiveness,
+  refreshPlannerStatistics,
+  yieldToEventLoop,
+  type Clock,
+  type Database,
+  type FlapSettings,
+  type IngestLiveness,
+  type Logger,
+} from '@lunasentri/shared';
 import type { Kysely } from 'kysely';
 import { cutoffOf, decide, ingestDownWarnable, ingestStateOf, nextCheckAt, offlineCutoffOf, offlinePossible, resumeProtects, type DecisionContext, type IngestState } from './heartbeat.models';
 import {
@@ -10,7 +21,9 @@ import {
   recoveryCandidates,
   type MachineRow,
 } from './machines.repository';
-import { applyTransitions, type AppliedTransition, type TransitionKind } from './transitions.usecases';
+import { earliestQuietDue } from './quiet.repository';
+import { endDueWindows, reviewDueMachines, sendDueReminders, type QuietJobDeps } from './quiet.usecases';
+import { applyTransitions, DEFAULT_FLAP, type AppliedTransition, type TransitionKind } from './transitions.usecases';
 
 export type { AppliedTransition, TransitionKind } from './transitions.usecases';
 
@@ -31,6 +44,8 @@ export interface SweepDeps {
   onDeliveries?: () => void;
   /** when the daemon started (for its grace before warning of an ingest outage); default: when the sweeper is made */
   startedAt?: Date;
+  /** the flapping rule (CONTRACT §6.2); default 5 changes in 30m, settled after 5m */
+  flap?: FlapSettings;
 }
 
 export interface SweepResult {
@@ -38,6 +53,8 @@ export interface SweepResult {
   ingest: IngestState;
   liveness: IngestLiveness;
   transitions: AppliedTransition[];
+  /** events written by the quiet rules' own jobs (reviews after a window or snooze, settles, reminders) */
+  quietEvents: number;
   /** delivery rows written by this sweep */
   deliveries: number;
   /**
@@ -74,12 +91,14 @@ export function createSweeper(deps: SweepDeps): Sweeper {
   const newEventId = deps.newEventId ?? randomUUID;
   const startedAt = deps.startedAt ?? clock.now();
   const noteIngest = ingestOutageNotes(deps.logger, thresholdMs);
+  const flap = deps.flap ?? DEFAULT_FLAP;
+  const quietDeps: QuietJobDeps = { db, logger: deps.logger, newEventId, flap, batchSize };
 
   async function drain(query: Candidates, expected: TransitionKind, ctx: DecisionContext, cutoff: string, out: AppliedTransition[], signal?: AbortSignal) {
     while (!signal?.aborted) {
       const rows = await query(cutoff, batchSize);
       const due = rows.filter((row) => decide(row, ctx).kind === expected);
-      const applied = await applyTransitions({ db, logger: deps.logger, newEventId }, due, expected, ctx);
+      const applied = await applyTransitions({ db, logger: deps.logger, newEventId, flap }, due, expected, ctx);
       out.push(...applied);
       if (applied.some((t) => t.deliveries > 0)) deps.onDeliveries?.();
       // Every applied row left the queried status, so the next batch holds new rows; a batch that
@@ -99,7 +118,8 @@ export function createSweeper(deps: SweepDeps): Sweeper {
     // itself, so the stale machines (possibly the whole fleet just after an outage) are not read.
     const fresh = ingest.down ? null : await earliestFreshLastSeen(db, cutoff);
     const enabled = ingest.down || resumeProtects(ingest, cutoff) ? null : await earliestProtectingEnable(db, cutoff);
-    return nextCheckAt({ now, intervalMs: deps.intervalMs ?? 30_000, thresholdMs, ingest, earliestFreshLastSeen: fresh, earliestProtectingEnable: enabled, startedAt });
+    const quietDueAt = await earliestQuietDue(db);
+    return nextCheckAt({ now, intervalMs: deps.intervalMs ?? 30_000, thresholdMs, ingest, earliestFreshLastSeen: fresh, earliestProtectingEnable: enabled, startedAt, quietDueAt });
   }
 
   /** A burst's rows change what the planner should do with the outbox: at most every 5 minutes. */
@@ -127,11 +147,24 @@ export function createSweeper(deps: SweepDeps): Sweeper {
       if (offlinePossible(ingest, offlineCutoff)) {
         await drain((c, limit) => offlineCandidates(db, c, limit).execute(), 'went-offline', ctx, offlineCutoff, transitions, signal);
       }
-      const deliveries = transitions.reduce((n, t) => n + t.deliveries, 0);
+      const quiet = await runQuietJobs(quietDeps, ctx, signal);
+      if (quiet.deliveries > 0) deps.onDeliveries?.();
+      const deliveries = transitions.reduce((n, t) => n + t.deliveries, 0) + quiet.deliveries;
       await refreshStatisticsAfterBurst(now, deliveries);
-      return { now, ingest, liveness, transitions, deliveries, nextCheckAt: await planNextCheck(now, ingest, offlineCutoff) };
+      return { now, ingest, liveness, transitions, quietEvents: quiet.events, deliveries, nextCheckAt: await planNextCheck(now, ingest, offlineCutoff) };
     },
   };
+}
+
+/**
+ * The quiet rules' due work after the status changes (CONTRACT §6): window ends first (they make
+ * machines due for a review), then reviews, then reminders (which read what the reviews settled).
+ */
+async function runQuietJobs(deps: QuietJobDeps, ctx: DecisionContext, signal?: AbortSignal): Promise<{ events: number; deliveries: number }> {
+  await endDueWindows(deps, ctx, signal);
+  const reviews = await reviewDueMachines(deps, ctx, signal);
+  const reminders = await sendDueReminders(deps, ctx, signal);
+  return { events: reviews.events + reminders.events, deliveries: reviews.deliveries + reminders.deliveries };
 }
 
 /**
