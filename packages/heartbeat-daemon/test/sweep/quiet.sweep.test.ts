@@ -1,4 +1,4 @@
-import { maintenanceColumnsOf, maintenanceState, type FlapSettings, type MaintenanceSchedule } from '@lunasentri/shared';
+import { maintenanceColumnsOf, maintenanceState, type DatabaseHandle, type FlapSettings, type MaintenanceSchedule } from '@lunasentri/shared';
 import { TestClock } from '../../../../test/support/test-clock';
 import { createTestDb, type TestDb } from '../../../../test/support/db';
 import { describeEachEngine } from '../../../../test/support/engines';
@@ -28,7 +28,7 @@ describeEachEngine('quiet rules in the sweep', (engine) => {
   });
   afterEach(() => db.dispose());
 
-  const sweep = (flap: FlapSettings = NO_FLAP, handle = db) =>
+  const sweep = (flap: FlapSettings = NO_FLAP, handle: DatabaseHandle = db) =>
     createSweeper({ db: handle.db, clock, logger: testLogger().logger, thresholdMs: THRESHOLD, intervalMs: 1_000, flap }).run();
   const report = (...ids: number[]) => db.db.updateTable('machines').set({ last_seen: clock.now().toISOString() }).where('id', 'in', ids).execute();
   /** Every event as `type machine [suppressed]`, with `→` when it has deliveries: what the channels got. */
