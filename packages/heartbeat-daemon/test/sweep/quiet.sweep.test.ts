@@ -1,7 +1,7 @@
 import { maintenanceColumnsOf, maintenanceState, type DatabaseHandle, type FlapSettings, type MaintenanceSchedule } from '@lunasentri/shared';
 import { TestClock } from '../../../../test/support/test-clock';
 import { createTestDb, type TestDb } from '../../../../test/support/db';
-import { describeEachEngine } from '../../../../test/support/engines';
+import { describeEachEngine, testOn } from '../../../../test/support/engines';
 import { insertMachine, insertUser, insertWebhook } from '../../../../test/support/fixtures';
 import { createSweeper } from '../../src/sweep/sweep.usecases';
 import { secondConnection, testLogger } from '../helpers';
@@ -254,6 +254,37 @@ describeEachEngine('quiet rules in the sweep', (engine) => {
     expect(await told()).toEqual(['machine.offline nightly offline →']);
     // The next opening is the next night's 02:30 CEST.
     expect(await db.db.selectFrom('maintenance_windows').select('next_end_at').executeTakeFirstOrThrow()).toEqual({ next_end_at: '2026-03-30T01:30:00.000Z' });
+  });
+
+  // Two daemons in one process on one SQLite file would block each other's synchronous driver; on
+  // SQLite the write lock serialises daemons anyway (the CLI suite runs two as processes).
+  testOn('postgres', engine)('two daemons sweeping at once write each quiet event once: held back, owed after the window, reminders', async () => {
+    await db.db.insertInto('notification_preferences').values({ user_id: userId, remind_every_ms: 300_000, remind_max: 3, updated_at: T0 }).execute();
+    const ids: number[] = [];
+    for (let i = 0; i < 30; i++) ids.push(await online(`m${i}`));
+    await insertWindow({ kind: 'one-off', startsAt: new Date(Date.parse(T0) + 1_000).toISOString(), endsAt: new Date(Date.parse(T0) + 60_000).toISOString() }, null);
+    const other = await secondConnection(db.path);
+    const both = () => Promise.all([sweep(NO_FLAP), sweep(NO_FLAP, other)]);
+    const count = async (type: string, suppressed: boolean) =>
+      (await db.db.selectFrom('events').select('id').where('type', '=', type as never).where('suppressed', suppressed ? 'is not' : 'is', null).execute()).length;
+    try {
+      clock.set(Date.parse(T0) + 20_000);
+      await both();
+      await both();
+      expect(await count('machine.offline', true)).toBe(30);
+      clock.set(Date.parse(T0) + 60_000 + THRESHOLD + 1);
+      await both();
+      await both();
+      expect(await count('machine.offline', false)).toBe(30);
+      clock.advance(300_000);
+      await both();
+      await both();
+      expect(await count('machine.still_offline', false)).toBe(30);
+      expect(await db.db.selectFrom('deliveries').select('id').execute()).toHaveLength(60);
+      expect(await dedup()).toEqual(ids);
+    } finally {
+      await other.close();
+    }
   });
 
   describe('snooze', () => {

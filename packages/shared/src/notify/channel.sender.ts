@@ -1,6 +1,7 @@
 import type { ChannelKind } from '../db/schema';
 import { renderTelegramMessage } from './telegram.messages';
-import type { MachineEventPayload, SendResult, TelegramSender, WebhookSender } from './types';
+import type { MachineNotificationPayload } from './quiet-event.types';
+import type { SendResult, TelegramSender, WebhookSender } from './types';
 
 /** Where one delivery goes: a webhook (URL and signing secret) or a Telegram chat. */
 export type ChannelTarget = { channel: 'webhook'; url: string; secret: string } | { channel: 'telegram'; chatId: number };
@@ -28,7 +29,7 @@ export function createChannelSender(senders: { webhook: WebhookSender; telegram:
     send(target, message, signal) {
       if (target.channel === 'webhook') return webhook.send({ url: target.url, secret: target.secret }, message.eventId, message.payload, signal);
       if (!telegram) return Promise.resolve({ kind: 'misconfigured', error: 'Telegram is off (TELEGRAM_BOT_TOKEN is not set)' });
-      const payload = JSON.parse(message.payload) as MachineEventPayload;
+      const payload = JSON.parse(message.payload) as MachineNotificationPayload;
       return telegram.sendMessage(target.chatId, renderTelegramMessage(payload), signal);
     },
   };
