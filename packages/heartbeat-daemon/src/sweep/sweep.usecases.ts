@@ -142,13 +142,18 @@ export function createSweeper(deps: SweepDeps): Sweeper {
       const offlineCutoff = offlineCutoffOf(now, thresholdMs, ingest);
       const transitions: AppliedTransition[] = [];
 
+      // Quiet periods that ended are settled first, so the status changes below already count
+      // thresholds from their ends (a daemon that was down across an end must not skip that).
+      const settled = await settleEndedQuiet(quietDeps, ctx, signal);
+      if (settled.deliveries > 0) deps.onDeliveries?.();
       await drain((c, limit) => pendingWithFreshReport(db, c, limit).execute(), 'first-report', ctx, cutoff, transitions, signal);
       await drain((c, limit) => recoveryCandidates(db, c, limit).execute(), 'came-online', ctx, cutoff, transitions, signal);
       if (offlinePossible(ingest, offlineCutoff)) {
         await drain((c, limit) => offlineCandidates(db, c, limit).execute(), 'went-offline', ctx, offlineCutoff, transitions, signal);
       }
-      const quiet = await runQuietJobs(quietDeps, ctx, signal);
-      if (quiet.deliveries > 0) deps.onDeliveries?.();
+      const reminders = await sendDueReminders(quietDeps, ctx, signal);
+      const quiet = { events: settled.events + reminders.events, deliveries: settled.deliveries + reminders.deliveries };
+      if (reminders.deliveries > 0) deps.onDeliveries?.();
       const deliveries = transitions.reduce((n, t) => n + t.deliveries, 0) + quiet.deliveries;
       await refreshStatisticsAfterBurst(now, deliveries);
       return { now, ingest, liveness, transitions, quietEvents: quiet.events, deliveries, nextCheckAt: await planNextCheck(now, ingest, offlineCutoff) };
@@ -157,14 +162,13 @@ export function createSweeper(deps: SweepDeps): Sweeper {
 }
 
 /**
- * The quiet rules' due work after the status changes (CONTRACT §6): window ends first (they make
- * machines due for a review), then reviews, then reminders (which read what the reviews settled).
+ * The quiet rules' due work before the status changes (CONTRACT §6): window ends (they make machines
+ * due for a review), then the due reviews (snooze ends, settles, announcements owed). Reminders come
+ * after the status changes, which end the reminders of every outage that just recovered.
  */
-async function runQuietJobs(deps: QuietJobDeps, ctx: DecisionContext, signal?: AbortSignal): Promise<{ events: number; deliveries: number }> {
+async function settleEndedQuiet(deps: QuietJobDeps, ctx: DecisionContext, signal?: AbortSignal): Promise<{ events: number; deliveries: number }> {
   await endDueWindows(deps, ctx, signal);
-  const reviews = await reviewDueMachines(deps, ctx, signal);
-  const reminders = await sendDueReminders(deps, ctx, signal);
-  return { events: reviews.events + reminders.events, deliveries: reviews.deliveries + reminders.deliveries };
+  return reviewDueMachines(deps, ctx, signal);
 }
 
 /**

@@ -230,6 +230,24 @@ describeEachEngine('quiet rules in the sweep', (engine) => {
     });
   });
 
+  test.each([
+    ['a window', 'window'],
+    ['a timed snooze', 'snooze'],
+  ])('a daemon that was down across the end of %s still counts the threshold from the end', async (_name, kind) => {
+    const id = await online('back-to-work');
+    const end = Date.parse(T0) + 60_000;
+    if (kind === 'window') await insertWindow({ kind: 'one-off', startsAt: T0, endsAt: new Date(end).toISOString() }, [id]);
+    else await db.db.updateTable('machines').set({ snoozed_until: new Date(end).toISOString(), quiet_due_at: new Date(end).toISOString() }).where('id', '=', id).execute();
+    clock.set(end - 1_000);
+    await report(id); // its last report, just before the end; no check runs until well after it
+    clock.set(end + THRESHOLD - 500);
+    await sweep();
+    expect(await story()).toEqual([]);
+    clock.set(end + THRESHOLD + 1);
+    await sweep();
+    expect(await told()).toEqual(['machine.offline back-to-work offline →']);
+  });
+
   test('a recurring window on the night clocks go forward in Europe/Berlin holds back what happens in it', async () => {
     // Daily at 02:30 for 1h: on 2026-03-29 02:30 does not exist, so it opens at 03:00 CEST (01:00 UTC) and closes at 02:00 UTC.
     clock.set('2026-03-29T00:30:00.000Z');
