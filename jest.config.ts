@@ -13,6 +13,8 @@ const config: Config = {
     '^@lunasentri/heartbeat-daemon$': '<rootDir>/packages/heartbeat-daemon/src/index.ts',
   },
   modulePathIgnorePatterns: ['<rootDir>/packages/.*/dist/'],
+  // The summary line the test command ends with: `jest: N passed, N failed`.
+  reporters: ['default', '<rootDir>/scripts/jest-summary.js'],
   testTimeout: 60_000,
   // Two cores are shared by everything: keep parallelism modest so end-to-end deadlines hold.
   maxWorkers: 2,

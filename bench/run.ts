@@ -3,7 +3,7 @@
  * own process so one crash or one memory-hungry baseline does not touch the next, then prints one
  * table of every target and writes it to bench/results/summary.md.
  *
- *   node -r ts-node/register/transpile-only bench/run.ts [--quick] [sweep-scaling] [burst] [latency] [ingest] [ingest-postgres] [burst-postgres]
+ *   node -r ts-node/register/transpile-only bench/run.ts [--quick] [sweep-scaling] [burst] [latency] [ingest] [ingest-postgres] [burst-postgres] [digest]
  *
  * --quick shrinks every benchmark (small fleets, one repetition) to check that they run; its figures
  * are not the ones to publish.
@@ -41,6 +41,7 @@ const BENCHMARKS: Benchmark[] = [
   { name: 'ingest', script: 'bench/ingest/run.js', typescript: false, quickArgs: ['--duration', '2', '--reps', '1', '--warmup', '1'] },
   { name: 'ingest-postgres', script: 'bench/ingest/run.js', typescript: false, args: ['--postgres', '1'], quickArgs: ['--duration', '2', '--reps', '1', '--warmup', '1'] },
   { name: 'latency-postgres', script: 'bench/latency/latency.bench.ts', typescript: true, env: { BENCH_LATENCY_ENGINE: 'postgres' }, quickEnv: { BENCH_LATENCY_RUNS: '1' } },
+  { name: 'digest', script: 'bench/digest/digest.bench.ts', typescript: true, quickEnv: { BENCH_DIGEST_MACHINES: '200', BENCH_DIGEST_NO_WINDOW_OBSERVE_S: '15' } },
   { name: 'burst-postgres', script: 'bench/postgres/burst-postgres.bench.ts', typescript: true, quickEnv: { BENCH_BURST_MACHINES: '1000', BENCH_BURST_REPETITIONS: '1' } },
 ];
 

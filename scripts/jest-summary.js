@@ -1,15 +1,16 @@
 'use strict';
-// Prints `jest: N passed, N failed` from Jest's --json output. A run that produced no results
-// (Jest crashed) counts as one failure, so it never reads as green.
+// A Jest reporter that prints `jest: N passed, N failed` once the run is complete (a suite that could
+// not run counts as a failure). With LUNASENTRI_JEST_SUMMARY set, it also writes the line to that
+// file, so the test command can tell a run that reported from one where Jest itself crashed.
 const fs = require('node:fs');
 
-let passed = 0;
-let failed = 1;
-try {
-  const results = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
-  passed = results.numPassedTests;
-  failed = results.numFailedTests + (results.numRuntimeErrorTestSuites || 0);
-} catch (error) {
-  console.error(`could not read Jest results: ${error.message}`);
+class SummaryReporter {
+  onRunComplete(_contexts, results) {
+    const failed = results.numFailedTests + (results.numRuntimeErrorTestSuites || 0);
+    const line = `jest: ${results.numPassedTests} passed, ${failed} failed\n`;
+    process.stdout.write(line);
+    if (process.env.LUNASENTRI_JEST_SUMMARY) fs.writeFileSync(process.env.LUNASENTRI_JEST_SUMMARY, line);
+  }
 }
-console.log(`jest: ${passed} passed, ${failed} failed`);
+
+module.exports = SummaryReporter;

@@ -27,6 +27,7 @@ export function serviceEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     'MACHINE_OFFLINE_THRESHOLD',
     'TELEGRAM_BOT_TOKEN',
     'TELEGRAM_API_ROOT',
+    'TELEGRAM_GROUP_WINDOW',
     'WEBHOOK_ALLOW_HTTP',
     'WEBHOOK_ALLOW_PRIVATE',
     'WEBHOOK_TIMEOUT',

@@ -2,13 +2,15 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openDatabase, type DatabaseHandle } from '@lunasentri/shared';
 import { Children, binary, cleanEnv, type Running } from '../support/child-process';
-import { tempDir } from '../support/db';
+import { emptyDatabase } from '../support/db';
+import { describeEachEngine } from '../support/engines';
 import { freePort, until as untilWithin } from '../support/net';
 import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram';
 import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver } from '../support/webhook-receiver';
 
 /*
- * The real built binaries (`tsc -b` first) as child processes on one temp SQLite file: the API takes
+ * The real built binaries (`tsc -b` first) as child processes on one fresh database (a temp SQLite
+ * file, or a new PostgreSQL database): the API takes
  * heartbeats over HTTP, the daemon detects and delivers to a verifying webhook receiver and a fake
  * Telegram Bot API. Every wait is for something observable, with a generous deadline.
  */
@@ -26,10 +28,9 @@ const until = <T>(what: string, probe: () => Promise<T | undefined> | T | undefi
 
 const eventOf = (h: ReceivedWebhook) => (h.json as { event?: string } | undefined)?.event;
 
-describe('API and daemon end to end', () => {
+describeEachEngine('API and daemon end to end', (engine) => {
   const children = new Children();
-  const { dir, cleanup } = tempDir('lunasentri-e2e-');
-  const dbPath = join(dir, 'lunasentri.db');
+  let fresh: { location: string; drop: () => Promise<void> } | undefined;
   let receiver: WebhookReceiver;
   let telegram: FakeTelegram;
   let failing = false;
@@ -47,10 +48,11 @@ describe('API and daemon end to end', () => {
     for (const bin of ['api', 'heartbeat-daemon']) {
       if (!existsSync(join(ROOT, 'packages', bin, 'dist', 'main.js'))) throw new Error('build first: node_modules/.bin/tsc -b');
     }
+    fresh = await emptyDatabase(engine);
     receiver = await startWebhookReceiver({ secret: SECRET, respond: () => (failing ? { status: 503, body: 'down for maintenance' } : undefined) });
     telegram = await startFakeTelegram({ token: BOT_TOKEN });
     env = cleanEnv({
-      DB_PATH: dbPath,
+      ...(engine === 'sqlite' ? { DB_PATH: fresh.location } : { DATABASE_URL: fresh.location }),
       WEBHOOK_ALLOW_HTTP: 'true',
       WEBHOOK_ALLOW_PRIVATE: 'true',
       TELEGRAM_BOT_TOKEN: BOT_TOKEN,
@@ -66,7 +68,7 @@ describe('API and daemon end to end', () => {
     await db?.close();
     await receiver?.close();
     await telegram?.close();
-    cleanup();
+    await fresh?.drop();
   });
 
   async function call(method: string, path: string, body?: unknown, auth = token): Promise<{ status: number; json: any }> {
@@ -158,7 +160,7 @@ describe('API and daemon end to end', () => {
     stopAgent();
     const failed = await receiver.waitFor((all) => all.some((h, i) => i >= 2 && eventOf(h) === 'machine.offline' && h.answeredStatus === 503), DEADLINE);
     const eventId = failed[2].headers['webhook-id'] as string;
-    db = openDatabase(dbPath);
+    db = openDatabase(fresh!.location);
     const delivery = await until('the failure to be recorded', async () => {
       const row = await db.db
         .selectFrom('deliveries')

@@ -89,6 +89,21 @@ async function createPostgresTestDb(): Promise<TestDb> {
 }
 
 /**
+ * Where a new, empty (unmigrated) database can be made: a file path in a temp folder, or a new
+ * database on the PostgreSQL test server. `drop` removes it (close every handle on it first).
+ */
+export async function emptyDatabase(engine: DatabaseEngine): Promise<{ location: string; drop: () => Promise<void> }> {
+  if (engine === 'sqlite') {
+    const { dir, cleanup } = tempDir();
+    return { location: join(dir, 'lunasentri.db'), drop: async () => cleanup() };
+  }
+  admin ??= openDatabase(POSTGRES_URL ?? postgresUrl('postgres'));
+  const name = `lunasentri_empty_${randomBytes(6).toString('hex')}`;
+  await sql.raw(`CREATE DATABASE ${name}`).execute(admin.db);
+  return { location: postgresUrl(name), drop: async () => void (await sql.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).execute(admin!.db)) };
+}
+
+/**
  * A full disk, as SQLite reports it: from now on this connection cannot add a page to the file
  * (`PRAGMA max_page_count` at its current size), so the next write that needs one fails with
  * SQLITE_FULL ("database or disk is full") and SQLite rolls the whole transaction back by itself.

@@ -1,22 +1,14 @@
 import { describeEachEngine } from '../../../test/support/engines';
 import { randomUUID } from 'node:crypto';
 import { insertMachine } from '../../../test/support/fixtures';
-import { call, expectError, newUser, startTestApi, type TestApi } from './support/harness';
+import { call, expectError, startTestApi, startWithAccounts, type TestApi, type TestUser } from './support/harness';
 
 describeEachEngine('preferences, events, health and liveness', (engine) => {
   let api: TestApi;
-  let alice: { id: number; token: string };
-  let bob: { id: number; token: string };
-
-  beforeEach(async () => {
-    api = await startTestApi({ engine });
-    alice = await newUser(api, 'alice@example.com');
-    bob = await newUser(api, 'bob@example.com');
-  });
-
-  afterEach(async () => {
-    await api.dispose();
-  });
+  let alice: TestUser;
+  let bob: TestUser;
+  beforeEach(async () => void ({ api, users: [alice, bob] } = await startWithAccounts({ engine }, ['alice@example.com', 'bob@example.com'])));
+  afterEach(() => api.dispose());
 
   describe('notification preferences', () => {
     const get = (token: string) => call(api.url, 'GET', '/notifications/preferences', { auth: token });

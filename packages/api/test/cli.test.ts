@@ -2,20 +2,30 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openDatabase } from '@lunasentri/shared';
-import { tempDir } from '../../../test/support/db';
+import { emptyDatabase, tempDir } from '../../../test/support/db';
+import { describeEachEngine, testOn } from '../../../test/support/engines';
 import { AGENT_FIRST_REPORT, call } from './support/harness';
 
 /** The real built binary (run `tsc -b` first), as operators and systemd run it. */
 const BIN = resolve(__dirname, '..', '..', '..', 'node_modules', '.bin', 'lunasentri-api');
 
-describe('lunasentri-api command line', () => {
+/** Runs the binary to its end with only `extra` (and PATH, HOME) in its environment. */
+function runBin(args: string[], extra: Record<string, string>, cwd?: string) {
+  const result = spawnSync(BIN, args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...extra }, encoding: 'utf8', timeout: 30_000, cwd });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+const stderrLines = (text: string) => text.split('\n').filter((l) => l !== '');
+
+describeEachEngine('lunasentri-api commands on a database', (engine) => {
   let dir: { dir: string; cleanup: () => void };
+  let fresh: { location: string; drop: () => Promise<void> };
   let dbPath: string;
   const children: ChildProcess[] = [];
 
-  beforeEach(() => {
+  beforeEach(async () => {
     dir = tempDir('lunasentri-api-cli-');
-    dbPath = join(dir.dir, 'lunasentri.db');
+    fresh = await emptyDatabase(engine);
+    dbPath = fresh.location;
   });
 
   afterEach(async () => {
@@ -25,22 +35,24 @@ describe('lunasentri-api command line', () => {
         await new Promise((r) => child.once('exit', r));
       }
     }
+    await fresh.drop();
     dir.cleanup();
   });
 
-  const env = (extra: Record<string, string> = {}) => {
-    const base: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, DB_PATH: dbPath, ...extra };
-    return base;
-  };
-  const run = (args: string[], extra: Record<string, string> = {}, cwd?: string) => {
-    const result = spawnSync(BIN, args, { env: env(extra), encoding: 'utf8', timeout: 30_000, cwd });
-    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-  };
-  const stderrLines = (text: string) => text.split('\n').filter((l) => l !== '');
+  /** The database setting as an operator gives it: `DB_PATH` for a SQLite file, `DATABASE_URL` for PostgreSQL. */
+  const env = (extra: Record<string, string> = {}): Record<string, string> => ({ ...(engine === 'sqlite' ? { DB_PATH: dbPath } : { DATABASE_URL: dbPath }), ...extra });
+  const run = (args: string[], extra: Record<string, string> = {}, cwd?: string) => runBin(args, env(extra), cwd);
   /** The admin commands work on a database `migrate` (or `serve`) created. */
   const migrated = () => expect(run(['migrate'])).toMatchObject({ status: 0 });
 
-  it('migrate creates the database and applies every migration once, then reports it up to date, naming its absolute path', () => {
+  it('migrate applies every migration once, then reports the database up to date, naming it', () => {
+    const first = run(['migrate']);
+    expect(first.status).toBe(0);
+    expect(first.stdout).toMatch(new RegExp(`^Applied \\d+ migration\\(s\\) to ${dbPath.replace(/[.?*+^$[\]\\(){}|-]/g, '\\$&')}: 001_users, .*014_machine_offline_notifications`));
+    expect(run(['migrate'])).toMatchObject({ status: 0, stdout: `Database ${dbPath} is up to date.\n` });
+  });
+
+  testOn('sqlite', engine)('migrate creates a missing SQLite file (and its folder), naming its absolute path', () => {
     const fresh = join(dir.dir, 'new', 'fresh.db');
     const first = run(['migrate', '--db', join('new', 'fresh.db')], {}, dir.dir);
     expect(first.status).toBe(0);
@@ -49,7 +61,7 @@ describe('lunasentri-api command line', () => {
     expect(again).toMatchObject({ status: 0, stdout: `Database ${fresh} is up to date.\n` });
   });
 
-  it.each([
+  testOn('sqlite', engine).each([
     [['user', 'create', '--email', 'owner@example.com']],
     [['token', 'create', '--email', 'owner@example.com']],
     [['token', 'list', '--email', 'owner@example.com']],
@@ -68,7 +80,7 @@ describe('lunasentri-api command line', () => {
     expect(existsSync(join(dir.dir, 'elsewhere.db'))).toBe(false);
   });
 
-  it('a database that cannot be opened is named in the one line', () => {
+  testOn('sqlite', engine)('a database that cannot be opened is named in the one line', () => {
     const result = run(['serve', '--db', dir.dir, '--port', '0']);
     expect(result.status).toBe(1);
     expect(stderrLines(result.stderr).filter((l) => !l.includes('Using database'))).toEqual([expect.stringMatching(new RegExp(`^lunasentri-api: cannot open database ${dir.dir}: `))]);
@@ -143,45 +155,6 @@ describe('lunasentri-api command line', () => {
     expect(machine.status).toBe(0);
     const parsed = JSON.parse(machine.stdout);
     expect(parsed).toMatchObject({ machine: { name: 'production-server', hostname: 'prod-01', status: 'pending' }, api_key: expect.stringMatching(/^lsk_/) });
-  });
-
-  it.each([
-    [['user', 'create', '--email', 'not-an-email'], /invalid value for --email: "not-an-email"/],
-    [['user', 'create'], /required option '--email/],
-    [['machine', 'create', '--email', 'owner@example.com'], /required option '--name/],
-    [['machine', 'create', '--email', 'owner@example.com', '--name', '  '], /invalid value for --name/],
-    [['serve', '--port', 'abc'], /invalid value for --port: "abc"/],
-    [['serve', '--port', '70000'], /invalid value for --port: "70000"/],
-    [['serve', '--log-level', 'loud'], /invalid value for --log-level: "loud"/],
-    [['serve', '--bogus'], /unknown option '--bogus'/],
-    [['frobnicate'], /unknown command|too many arguments/],
-  ])('%j exits 2 with one line on stderr', (args, message) => {
-    const result = run(args as string[]);
-    expect(result.status).toBe(2);
-    const lines = stderrLines(result.stderr);
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(message);
-  });
-
-  it.each([
-    ['PORT', 'eighty', /invalid value for PORT: "eighty"/],
-    ['LOG_FORMAT', 'xml', /invalid value for LOG_FORMAT: "xml"/],
-    ['WEBHOOK_ALLOW_HTTP', 'maybe', /invalid value for WEBHOOK_ALLOW_HTTP: "maybe"/],
-    ['INGEST_FLUSH_INTERVAL', '0s', /invalid value for INGEST_FLUSH_INTERVAL: "0s"/],
-    ['METRICS_RETENTION', '2x', /invalid value for METRICS_RETENTION: "2x"/],
-    ['DB_PATH', '', /invalid value for DB_PATH: ""/],
-  ])('a bad %s exits 2 with one line naming it', (name, value, message) => {
-    const result = run(['serve'], { [name]: value });
-    expect(result.status).toBe(2);
-    expect(stderrLines(result.stderr)).toEqual([expect.stringMatching(message)]);
-  });
-
-  it('serve --help lists the flags and the environment-only settings, and exits 0', () => {
-    const help = run(['serve', '--help']);
-    expect(help.status).toBe(0);
-    for (const name of ['--db <PATH|URL>', '--port <N>', '--host <ADDR>', 'WEBHOOK_ALLOW_HTTP', 'TELEGRAM_BOT_TOKEN', 'INGEST_FLUSH_INTERVAL', 'KEY_CACHE_TTL', 'METRICS_RETENTION']) {
-      expect(help.stdout).toContain(name);
-    }
   });
 
   it('machine create refuses control characters in name, hostname and description: exit 2, one line', () => {
@@ -373,6 +346,62 @@ describe('lunasentri-api command line', () => {
     expect(after.tokens[0]).toMatchObject({ revoked_at: null, last_used_at: expect.any(String) });
   });
 
+});
+
+describe('lunasentri-api command line', () => {
+  const run = (args: string[], extra: Record<string, string> = {}) => runBin(args, extra);
+
+  it.each([
+    [['user', 'create', '--email', 'not-an-email'], /invalid value for --email: "not-an-email"/],
+    [['user', 'create'], /required option '--email/],
+    [['machine', 'create', '--email', 'owner@example.com'], /required option '--name/],
+    [['machine', 'create', '--email', 'owner@example.com', '--name', '  '], /invalid value for --name/],
+    [['serve', '--port', 'abc'], /invalid value for --port: "abc"/],
+    [['serve', '--port', '70000'], /invalid value for --port: "70000"/],
+    [['serve', '--log-level', 'loud'], /invalid value for --log-level: "loud"/],
+    [['serve', '--bogus'], /unknown option '--bogus'/],
+    [['frobnicate'], /^lunasentri-api: unknown command 'frobnicate'$/],
+    [['mirgate'], /^lunasentri-api: unknown command 'mirgate' \(Did you mean migrate\?\)$/],
+    [['--db', 'x.db', 'mirgate'], /^lunasentri-api: unknown command 'mirgate' \(Did you mean migrate\?\)$/],
+    [['--db', 'x.db', 'migrate'], /^lunasentri-api: the command 'migrate' must come first, before any option$/],
+    [['user', 'creat', '--email', 'owner@example.com'], /^lunasentri-api: unknown command 'creat' \(Did you mean create\?\)$/],
+  ])('%j exits 2 with one line on stderr', (args, message) => {
+    const result = run(args as string[]);
+    expect(result.status).toBe(2);
+    const lines = stderrLines(result.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(message);
+  });
+
+  it.each([
+    ['PORT', 'eighty', /invalid value for PORT: "eighty"/],
+    ['LOG_FORMAT', 'xml', /invalid value for LOG_FORMAT: "xml"/],
+    ['WEBHOOK_ALLOW_HTTP', 'maybe', /invalid value for WEBHOOK_ALLOW_HTTP: "maybe"/],
+    ['INGEST_FLUSH_INTERVAL', '0s', /invalid value for INGEST_FLUSH_INTERVAL: "0s"/],
+    ['METRICS_RETENTION', '2x', /invalid value for METRICS_RETENTION: "2x"/],
+    ['DB_PATH', '', /invalid value for DB_PATH: ""/],
+  ])('a bad %s exits 2 with one line naming it', (name, value, message) => {
+    const result = run(['serve'], { [name]: value });
+    expect(result.status).toBe(2);
+    expect(stderrLines(result.stderr)).toEqual([expect.stringMatching(message)]);
+  });
+
+  it('--version prints the package version; the top-level --help ends with the options of serve, the default command', () => {
+    const { version } = require('../package.json') as { version: string };
+    expect(run(['--version'])).toMatchObject({ status: 0, stdout: `${version}\n`, stderr: '' });
+    const help = run(['--help']);
+    expect(help.status).toBe(0);
+    for (const name of ['migrate', 'The default command, serve:', '--port <N>', '--host <ADDR>', 'INGEST_FLUSH_INTERVAL']) expect(help.stdout).toContain(name);
+  });
+
+  it('serve --help lists the flags and the environment-only settings, and exits 0', () => {
+    const help = run(['serve', '--help']);
+    expect(help.status).toBe(0);
+    for (const name of ['--db <PATH|URL>', '--port <N>', '--host <ADDR>', 'WEBHOOK_ALLOW_HTTP', 'TELEGRAM_BOT_TOKEN', 'INGEST_FLUSH_INTERVAL', 'KEY_CACHE_TTL', 'METRICS_RETENTION']) {
+      expect(help.stdout).toContain(name);
+    }
+  });
+
   it.each([
     [['token', 'list'], /required option '--email/],
     [['token', 'revoke', '--email', 'owner@example.com'], /required option '--id/],
@@ -386,12 +415,20 @@ describe('lunasentri-api command line', () => {
     expect(stderrLines(result.stderr)).toEqual([expect.stringMatching(message)]);
   });
 
+  it('an unreachable PostgreSQL exits 1 with one line naming host and database, never the password', () => {
+    const result = run(['serve', '--port', '0', '--host', '127.0.0.1'], { DATABASE_URL: 'postgres://ops:s3cret-pa55@127.0.0.1:1/fleet' });
+    expect(result.status).toBe(1);
+    const lines = stderrLines(result.stderr).filter((l) => !l.includes('Using database'));
+    expect(lines).toEqual([expect.stringMatching(/fleet.*127\.0\.0\.1:1|127\.0\.0\.1:1.*fleet/)]);
+    expect(result.stderr).not.toContain('s3cret');
+  });
+
   it('serve exits 1 with one error line when the port is taken', async () => {
     const blocker = require('node:net').createServer() as import('node:net').Server;
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
     const port = (blocker.address() as import('node:net').AddressInfo).port;
     try {
-      const result = spawnSync(BIN, ['serve', '--port', String(port), '--host', '127.0.0.1'], { env: env(), encoding: 'utf8', timeout: 30_000 });
+      const result = spawnSync(BIN, ['serve', '--port', String(port), '--host', '127.0.0.1'], { env: { PATH: process.env.PATH, HOME: process.env.HOME, DB_PATH: ':memory:' }, encoding: 'utf8', timeout: 30_000 });
       expect(result.status).toBe(1);
       expect(result.stderr).toMatch(/could not start: .*EADDRINUSE/);
     } finally {

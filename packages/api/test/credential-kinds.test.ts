@@ -1,20 +1,15 @@
 import { describeEachEngine } from '../../../test/support/engines';
 import { revokeToken } from '../src/users/users.repository';
-import { AGENT_STEADY_REPORT, call, expectError, newMachine, newUser, startTestApi, type TestApi } from './support/harness';
+import { AGENT_STEADY_REPORT, call, expectError, startWithAccounts, type TestApi, type TestMachine, type TestUser } from './support/harness';
 
 const KEY_ON_USER_ROUTE = 'this is a machine API key; user routes need a personal API token (Authorization: Bearer lst_…)';
 const TOKEN_ON_AGENT_ROUTE = "this is a personal API token; agent routes need the machine's API key (Authorization: Bearer lsk_… or X-API-Key)";
 
 describeEachEngine('a credential of the wrong kind', (engine) => {
   let api: TestApi;
-  let user: { id: number; token: string };
-  let machine: { id: number; key: string };
-
-  beforeEach(async () => {
-    api = await startTestApi({ engine });
-    user = await newUser(api, 'owner@example.com');
-    machine = await newMachine(api, user.id);
-  });
+  let user: TestUser;
+  let machine: TestMachine;
+  beforeEach(async () => void ({ api, users: [user], machine } = await startWithAccounts({ engine }, ['owner@example.com'], { machine: true })));
   afterEach(() => api.dispose());
 
   it('a machine API key on a user route: 401 auth.invalid_token saying a personal token is needed', async () => {

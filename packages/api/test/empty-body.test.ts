@@ -1,17 +1,12 @@
 import { describeEachEngine } from '../../../test/support/engines';
-import { call, expectError, newMachine, newUser, rawClient, startTestApi, type TestApi } from './support/harness';
+import { call, expectError, rawClient, startWithAccounts, type TestApi, type TestMachine, type TestUser } from './support/harness';
 
 /** `curl -d ''` sends an empty form body; an empty body means "no body" whatever its content type. */
 describeEachEngine('empty bodies with a non-JSON content type', (engine) => {
   let api: TestApi;
-  let user: { id: number; token: string };
-  let machine: { id: number; key: string };
-
-  beforeEach(async () => {
-    api = await startTestApi({ engine });
-    user = await newUser(api, 'owner@example.com');
-    machine = await newMachine(api, user.id);
-  });
+  let user: TestUser;
+  let machine: TestMachine;
+  beforeEach(async () => void ({ api, users: [user], machine } = await startWithAccounts({ engine }, ['owner@example.com'], { machine: true })));
   afterEach(() => api.dispose());
 
   const form = { 'content-type': 'application/x-www-form-urlencoded' };

@@ -2,18 +2,13 @@ import { describeEachEngine, testOn } from '../../../test/support/engines';
 import { randomUUID } from 'node:crypto';
 import { insertMachine } from '../../../test/support/fixtures';
 import { decodeEventCursor, encodeEventCursor } from '../src/events/events.cursor';
-import { call, expectError, newUser, startTestApi, type CallResult, type TestApi } from './support/harness';
+import { call, expectError, startWithAccounts, type CallResult, type TestApi, type TestUser } from './support/harness';
 
 describeEachEngine('GET /events: machine filter and paging', (engine) => {
   let api: TestApi;
-  let alice: { id: number; token: string };
-  let bob: { id: number; token: string };
-
-  beforeEach(async () => {
-    api = await startTestApi({ engine });
-    alice = await newUser(api, 'alice@example.com');
-    bob = await newUser(api, 'bob@example.com');
-  });
+  let alice: TestUser;
+  let bob: TestUser;
+  beforeEach(async () => void ({ api, users: [alice, bob] } = await startWithAccounts({ engine }, ['alice@example.com', 'bob@example.com'])));
   afterEach(() => api.dispose());
 
   /** `count` events of one machine, several sharing each second so the tiebreak on created_at and id matters. */

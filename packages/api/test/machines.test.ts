@@ -1,21 +1,13 @@
 import { describeEachEngine } from '../../../test/support/engines';
 import { randomUUID } from 'node:crypto';
-import { AGENT_STEADY_REPORT, call, expectError, newUser, seenResponses, startTestApi, type TestApi } from './support/harness';
+import { AGENT_STEADY_REPORT, call, expectError, seenResponses, startWithAccounts, type TestApi, type TestUser } from './support/harness';
 
 describeEachEngine('machines', (engine) => {
   let api: TestApi;
-  let alice: { id: number; token: string };
-  let bob: { id: number; token: string };
-
-  beforeEach(async () => {
-    api = await startTestApi({ engine });
-    alice = await newUser(api, 'alice@example.com');
-    bob = await newUser(api, 'bob@example.com');
-  });
-
-  afterEach(async () => {
-    await api.dispose();
-  });
+  let alice: TestUser;
+  let bob: TestUser;
+  beforeEach(async () => void ({ api, users: [alice, bob] } = await startWithAccounts({ engine }, ['alice@example.com', 'bob@example.com'])));
+  afterEach(() => api.dispose());
 
   const register = (token: string, json: unknown) => call(api.url, 'POST', '/agent/register', { auth: token, json });
   const machineCount = async () => Number((await api.db.db.selectFrom('machines').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);

@@ -1,16 +1,11 @@
 import { describeEachEngine, testOn } from '../../../test/support/engines';
-import { AGENT_STEADY_REPORT, call, eventually, expectError, newMachine, newUser, startTestApi, type TestApi } from './support/harness';
+import { AGENT_STEADY_REPORT, call, eventually, expectError, newUser, startWithAccounts, type TestApi, type TestMachine, type TestUser } from './support/harness';
 
 describeEachEngine('GET /machines/:id/metrics', (engine) => {
   let api: TestApi;
-  let alice: { id: number; token: string };
-  let machine: { id: number; key: string };
-
-  beforeEach(async () => {
-    api = await startTestApi({ engine });
-    alice = await newUser(api, 'alice@example.com');
-    machine = await newMachine(api, alice.id);
-  });
+  let alice: TestUser;
+  let machine: TestMachine;
+  beforeEach(async () => void ({ api, users: [alice], machine } = await startWithAccounts({ engine }, ['alice@example.com'], { machine: true })));
   afterEach(() => api.dispose());
 
   const get = (query = '', token = alice.token, id = machine.id) => call(api.url, 'GET', `/machines/${id}/metrics${query}`, { auth: token });

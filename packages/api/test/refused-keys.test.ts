@@ -1,4 +1,5 @@
 import type { Logger } from '@lunasentri/shared';
+import { describeEachEngine } from '../../../test/support/engines';
 import { TestClock } from '../../../test/support/test-clock';
 import { RefusedKeysReporter, type KeyRefusal } from '../src/credentials/refused-keys.reporter';
 import { AGENT_STEADY_REPORT, call, eventually, newUser, startTestApi, type TestApi } from './support/harness';
@@ -43,10 +44,10 @@ describe('refused agent keys are logged at a bounded rate', () => {
   });
 });
 
-describe('refused agent keys in the API log', () => {
+describeEachEngine('refused agent keys in the API log', (engine) => {
   let api: TestApi;
   beforeEach(async () => {
-    api = await startTestApi();
+    api = await startTestApi({ engine });
   });
   afterEach(() => api.dispose());
 

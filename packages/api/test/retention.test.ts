@@ -1,12 +1,13 @@
 import { createTestDb, type TestDb } from '../../../test/support/db';
+import { describeEachEngine } from '../../../test/support/engines';
 import { insertMachine, insertUser } from '../../../test/support/fixtures';
 import { pruneMetrics } from '../src/ingest/metrics.retention';
 
-describe('metrics history retention', () => {
+describeEachEngine('metrics history retention', (engine) => {
   let db: TestDb;
 
   beforeEach(async () => {
-    db = await createTestDb();
+    db = await createTestDb(engine);
   });
 
   afterEach(async () => {

@@ -1,8 +1,8 @@
 import { PassThrough } from 'node:stream';
-import { join } from 'node:path';
 import { migrateToLatest, openDatabase } from '@lunasentri/shared';
 import { TestClock } from '../../../test/support/test-clock';
-import { tempDir } from '../../../test/support/db';
+import { emptyDatabase } from '../../../test/support/db';
+import { describeEachEngine } from '../../../test/support/engines';
 import { runAdminCommand } from '../src/cli/admin.commands';
 import { runCli } from '../src/cli/cli.program';
 import { AGENT_STEADY_REPORT, call, expectError, newMachine, newUser, startTestApi, type TestApi } from './support/harness';
@@ -11,12 +11,12 @@ import { AGENT_STEADY_REPORT, call, expectError, newMachine, newUser, startTestA
 const LONE = 'x\ud800y';
 const PUBLIC_URL = 'https://93.184.215.14/hooks/lunasentri';
 
-describe('text with a lone UTF-16 surrogate', () => {
+describeEachEngine('text with a lone UTF-16 surrogate', (engine) => {
   let api: TestApi;
   let user: { id: number; token: string };
 
   beforeEach(async () => {
-    api = await startTestApi();
+    api = await startTestApi({ engine });
     user = await newUser(api, 'owner@example.com');
   });
   afterEach(() => api.dispose());
@@ -117,14 +117,14 @@ describe('text with a lone UTF-16 surrogate', () => {
   });
 });
 
-describe('admin commands given text with a lone UTF-16 surrogate', () => {
-  let dir: { dir: string; cleanup: () => void };
+describeEachEngine('admin commands given text with a lone UTF-16 surrogate', (engine) => {
+  let fresh: { location: string; drop: () => Promise<void> };
   let dbPath: string;
-  beforeEach(() => {
-    dir = tempDir('lunasentri-api-text-');
-    dbPath = join(dir.dir, 'lunasentri.db');
+  beforeEach(async () => {
+    fresh = await emptyDatabase(engine);
+    dbPath = fresh.location;
   });
-  afterEach(() => dir.cleanup());
+  afterEach(() => fresh.drop());
 
   /**
    * In process: a real command line cannot carry a lone surrogate (Node turns invalid argv bytes into

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { ConfigError, UsageError, addSettingOptions, envOnlyHelp, resolveSettings, type SettingsSpec } from '@lunasentri/shared';
+import { ConfigError, UsageError, addSettingOptions, envOnlyHelp, makeDefaultCommand, packageVersion, resolveSettings, type SettingsSpec } from '@lunasentri/shared';
 import { runSettings, statusSettings, type RunSettings, type StatusSettings } from './daemon.settings';
 
 export type CliCommand =
@@ -13,15 +12,6 @@ export type CliCommand =
 export interface CliOutput {
   out(text: string): void;
   err(text: string): void;
-}
-
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0'; // only the --version text depends on it
-  }
 }
 
 function flagValues(spec: SettingsSpec, options: Record<string, unknown>): Record<string, string | undefined> {
@@ -50,7 +40,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv, output:
   let result: CliCommand = { kind: 'done' };
   const program = new Command('lunasentri-heartbeat')
     .description('LunaSentri heartbeat monitor: marks machines offline and online and delivers the notifications')
-    .version(packageVersion(), '-V, --version')
+    .version(packageVersion(join(__dirname, '..')), '-V, --version')
     .exitOverride()
     .configureOutput({
       writeOut: output.out,
@@ -65,6 +55,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv, output:
   addSettingOptions(run, { ...runSettings });
   run.addOption(new Option('--once', 'run one check, deliver what is due, and exit'));
   run.addHelpText('after', envOnlyHelp(runSettings));
+  makeDefaultCommand(program, run, envOnlyHelp(runSettings));
   run.action((options: Record<string, unknown>) => {
     result = { kind: 'run', settings: resolveOrThrow(runSettings, options, env), once: options.once === true };
   });

@@ -44,8 +44,19 @@ export const flapSettings = {
   }),
 };
 
+/** How Telegram notifications are grouped per chat (CONTRACT §6.1). */
+export const digestSettings = {
+  telegramGroupWindow: durationSetting({
+    env: 'TELEGRAM_GROUP_WINDOW',
+    default: '10s',
+    zeroMeansOff: true,
+    max: '1h',
+    doc: 'a Telegram chat that just got a message gets what becomes due within this window as one message at its end; 0s sends every notification on its own',
+  }),
+};
+
 /** Everything `lunasentri-heartbeat run` reads. */
-export const runSettings = { ...dbSettings, ...monitorSettings, ...flapSettings, ...logSettings, ...notifySettings };
+export const runSettings = { ...dbSettings, ...monitorSettings, ...flapSettings, ...logSettings, ...notifySettings, ...digestSettings };
 export type RunSettings = SettingsValues<typeof runSettings>;
 
 /** The flapping rule's settings as the sweep takes them. */

@@ -78,6 +78,7 @@ async function buildDaemon(settings: RunSettings, logger: Logger, redactor: Retu
     redactor,
     // A claim must outlast any single send (Telegram's limit is 10 s).
     leaseMs: Math.max(30_000, settings.webhookTimeout * 2),
+    telegramWindowMs: settings.telegramGroupWindow,
   });
   // Registered after the notifier, so it runs before the senders close: sends drain first.
   cleanups.add(() => dispatcher.stop(DRAIN_MS));

@@ -13,7 +13,7 @@ export interface MonitorDeps {
   /** records the daemon's liveness beat: its beat is its last check */
   beat: () => Promise<void>;
   intervalMs: number;
-  /** how often to look for writes by other connections; default 500 ms */
+  /** how often to look for writes by other connections when no hint says so sooner; default 500 ms */
   pollMs?: number;
   /** beats are written at most this often; default 1 s */
   beatEveryMs?: number;
@@ -31,36 +31,80 @@ function timerSleep(): (ms: number, signal: AbortSignal) => Promise<void> {
  * The monitor loop. Checks when the sweep says the next machine is due to cross the threshold, when
  * another connection has written to the database, and at least once per interval. Returns when
  * `signal` aborts; a check in progress stops after the batch it is committing.
+ *
+ * Writes by other connections are looked for every `pollMs`, and between polls whenever the change
+ * feed hints at one (the SQLite log was appended to, PostgreSQL notified). A hint costs one indexed
+ * query: only a report that brings a machine back (or a first report) is worth a check before the next
+ * poll, so a recovery is told within milliseconds while a fleet reporting steadily wakes the full
+ * check no more often than the polls do.
  */
 export async function runMonitor(deps: MonitorDeps, signal: AbortSignal): Promise<void> {
-  const { clock, logger } = deps;
-  // A loop that only ever returns when aborted: each failure is logged once per streak and retried.
+  const { clock } = deps;
   const pollMs = deps.pollMs ?? 500;
   const beatEveryMs = deps.beatEveryMs ?? 1_000;
   const sleep = deps.sleep ?? timerSleep();
+  const checks = failureStreak(deps.logger, 'Check');
   let nextAt = 0;
+  let nextPollAt = 0;
   let lastBeat = -Infinity;
-  const checks = failureStreak(logger, 'Check');
+  /** another connection wrote since the last poll turn (seen on a hint, acted on at the turn) */
+  let changed = false;
+  /** ends the current sleep: a hint, or the loop's own stop */
+  let wake = new AbortController();
+  let hinted = false;
+  deps.changes.onHint(() => {
+    hinted = true;
+    wake.abort();
+  });
+  const stop = () => wake.abort();
+  signal.addEventListener('abort', stop, { once: true });
+
+  /** One check; failures are logged once per streak and retried with backoff (0.5 s, 1 s, 2 s … up to 5 s or the interval). */
+  async function check(): Promise<void> {
+    try {
+      const result = await deps.sweeper.run(signal);
+      if (result.deliveries > 0) deps.dispatcher.wake();
+      if (result.now.getTime() - lastBeat >= beatEveryMs) {
+        await deps.beat();
+        lastBeat = result.now.getTime();
+      }
+      nextAt = result.nextCheckAt.getTime();
+      checks.succeeded();
+    } catch (error) {
+      checks.failed(error);
+      nextAt = clock.now().getTime() + Math.min(deps.intervalMs, 5_000, 250 * 2 ** Math.min(checks.failures, 5));
+    }
+  }
+
+  /** Between polls, after a hint: whether a report waits that a check would turn into a transition. */
+  async function arrivalsWaiting(): Promise<boolean> {
+    try {
+      return await deps.sweeper.hasArrivals();
+    } catch {
+      return true; // let the check find (and log) what is wrong
+    }
+  }
 
   while (!signal.aborted) {
-    const changed = deps.changes.poll();
-    if (changed) deps.dispatcher.wake();
-    if (changed || clock.now().getTime() >= nextAt) {
-      try {
-        const result = await deps.sweeper.run(signal);
-        if (result.deliveries > 0) deps.dispatcher.wake();
-        if (result.now.getTime() - lastBeat >= beatEveryMs) {
-          await deps.beat();
-          lastBeat = result.now.getTime();
-        }
-        nextAt = result.nextCheckAt.getTime();
-        checks.succeeded();
-      } catch (error) {
-        checks.failed(error);
-        // Retried with backoff (0.5 s, 1 s, 2 s … up to 5 s or the interval): a database that is back is used at once.
-        nextAt = clock.now().getTime() + Math.min(deps.intervalMs, 5_000, 250 * 2 ** Math.min(checks.failures, 5));
-      }
+    const now = clock.now().getTime();
+    const wasHinted = hinted;
+    hinted = false;
+    if (wake.signal.aborted) wake = new AbortController();
+    const pollTurn = now >= nextPollAt;
+    if ((pollTurn || wasHinted) && deps.changes.poll()) changed = true;
+    let due = now >= nextAt;
+    if (pollTurn) {
+      nextPollAt = now + pollMs;
+      if (changed) deps.dispatcher.wake();
+      due ||= changed;
+      changed = false;
+    } else if (wasHinted && changed && !due) {
+      due = await arrivalsWaiting();
     }
-    await sleep(Math.min(pollMs, Math.max(0, nextAt - clock.now().getTime())), signal);
+    if (due) await check();
+    const wakeAt = Math.min(nextPollAt, nextAt);
+    await sleep(Math.max(0, wakeAt - clock.now().getTime()), wake.signal);
   }
+  signal.removeEventListener('abort', stop);
+  deps.changes.onHint(() => undefined);
 }

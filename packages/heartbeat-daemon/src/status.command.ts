@@ -90,7 +90,8 @@ async function printDeliveries(db: Kysely<Database>, limit: number, write: Write
   const rows = await db
     .selectFrom('deliveries as d')
     .innerJoin('events as e', 'e.id', 'd.event_id')
-    .select(['d.id', 'e.type', 'd.event_id', 'd.machine_id', 'd.channel', 'd.target_id', 'd.status', 'd.attempts', 'd.next_attempt_at', 'd.last_error'])
+    .leftJoin('telegram_digests as g', 'g.id', 'd.digest_id')
+    .select(['d.id', 'e.type', 'd.event_id', 'd.machine_id', 'd.channel', 'd.target_id', 'd.status', 'd.attempts', 'd.next_attempt_at', 'd.last_error', 'd.digest_id', 'g.deliveries as digest_size'])
     .where('d.status', 'in', statuses)
     .orderBy('d.id', 'desc')
     .limit(limit)
@@ -104,12 +105,14 @@ async function printDeliveries(db: Kysely<Database>, limit: number, write: Write
       d.event_id,
       String(d.machine_id),
       `${d.channel} ${d.target_id}`,
+      // Rows with the same message went (or go) out as one Telegram message: its id and how many it carries.
+      d.digest_id === null ? '-' : `#${d.digest_id} (${d.digest_size ?? '?'})`,
       d.status,
       String(d.attempts),
       d.status === 'pending' ? d.next_attempt_at : '-',
       d.last_error ?? '-',
     ]);
-  write(`${table([['ID', 'EVENT', 'EVENT ID', 'MACHINE', 'CHANNEL', 'STATUS', 'ATTEMPTS', 'NEXT ATTEMPT', 'LAST ERROR'], ...body])}\n`);
+  write(`${table([['ID', 'EVENT', 'EVENT ID', 'MACHINE', 'CHANNEL', 'MESSAGE', 'STATUS', 'ATTEMPTS', 'NEXT ATTEMPT', 'LAST ERROR'], ...body])}\n`);
   const shown = (dc.pending ?? 0) + (dc.failed ?? 0) + (dc.dead ?? 0);
   if (shown > rows.length) write(`(latest ${rows.length} of ${shown} shown)\n`);
 }

@@ -55,6 +55,29 @@ describe('bad settings', () => {
     }
   });
 
+  test.each<[string, string[], string]>([
+    ['a mistyped command', ['stauts', '--db', db], "unknown command 'stauts' (Did you mean status?)"],
+    ['a mistyped command after the default command\'s options', ['--db', db, 'stauts'], "unknown command 'stauts' (Did you mean status?)"],
+    ['a word that is no command at all', ['frobnicate'], "unknown command 'frobnicate'"],
+    ['a mistyped word after run', ['run', '--db', db, 'stauts'], "unknown command 'stauts' (Did you mean status?)"],
+    ['a command after the default command\'s options', ['--db', db, 'status'], "the command 'status' must come first, before any option"],
+    ['the default command after its options', ['--db', db, 'run'], "the command 'run' must come first, before any option"],
+  ])('%s is refused as an unknown or misplaced command, with a suggestion when one is close: exit 2, one line', async (_name, args, message) => {
+    const result = await children.run(BIN, args, cleanEnv({}));
+    expect(result.code).toBe(2);
+    expect(result.stderr.trimEnd().split('\n')).toEqual([`lunasentri-heartbeat: error: ${message}`]);
+    expect(existsSync(db)).toBe(false);
+  });
+
+  test('the top-level --help shows the options of run, the default command; --version the package version', async () => {
+    const help = await children.run(BIN, ['--help'], cleanEnv({}));
+    expect(help.code).toBe(0);
+    for (const name of ['status [options]', 'The default command, run:', '--interval <DUR>', '--threshold <DUR>', '--once', 'WEBHOOK_TIMEOUT']) expect(help.stdout).toContain(name);
+    const { version } = require('../package.json') as { version: string };
+    const printed = await children.run(BIN, ['--version'], cleanEnv({}));
+    expect(printed).toMatchObject({ code: 0, stdout: `${version}\n` });
+  });
+
   test('a flag beats the env var: a bad env value is not read when the flag is given', async () => {
     const result = await children.run(BIN, ['--once', '--db', db, '--interval', '1m30s'], cleanEnv({ MACHINE_HEARTBEAT_CHECK_INTERVAL: 'nonsense' }));
     expect(result.code).toBe(0);
@@ -145,7 +168,7 @@ describeEachEngine('run and status against a real database', (engine) => {
     expect(text.stdout).toMatch(/^1\s+production-server\s+offline\s+yes\s+\d{4}-\d\d-\d\dT\S+Z \(1h0m\d+s ago\)$/m);
     expect(text.stdout).toMatch(/^2\s+new-box\s+pending\s+yes\s+never$/m);
     expect(text.stdout).toContain('Deliveries not delivered: 1 pending, 0 failed, 0 dead');
-    expect(text.stdout).toMatch(/machine\.offline .* webhook 1\s+pending\s+1\s+\S+\s+HTTP 503 Service Unavailable/);
+    expect(text.stdout).toMatch(/machine\.offline .* webhook 1\s+-\s+pending\s+1\s+\S+\s+HTTP 503 Service Unavailable/);
     // The failing channel, and for how long it has failed (since its first failure after its last success).
     expect(text.stdout).toContain('Channels failing: 1');
     expect(text.stdout).toMatch(/^webhook 1\s+\d+s\s+\d{4}-\d\d-\d\dT\S+Z\s+1\s+HTTP 503 Service Unavailable$/m);

@@ -20,6 +20,14 @@ describeEachEngine('the database port', (engine) => {
     return false;
   }
 
+  /** Waits (bounded) for `done`. */
+  async function until(done: () => boolean): Promise<void> {
+    for (const deadline = Date.now() + 10_000; !done(); ) {
+      if (Date.now() > deadline) throw new Error('not within 10 s');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
   test("the change feed sees reports another process wrote", async () => {
     const userId = await insertUser(db.db);
     const id = await insertMachine(db.db, userId);
@@ -33,6 +41,27 @@ describeEachEngine('the database port', (engine) => {
       expect(feed.poll()).toBe(false); // once per change
       await report('2026-11-28T03:00:01.000Z');
       expect(await changeSeen(feed)).toBe(true);
+    } finally {
+      feed.close();
+      await other.close();
+    }
+  });
+
+  test('the change feed hints at a report another process wrote, without being polled', async () => {
+    const userId = await insertUser(db.db);
+    const id = await insertMachine(db.db, userId);
+    const other = db.reopen();
+    const feed = db.changeFeed();
+    let hints = 0;
+    feed.onHint(() => hints++);
+    try {
+      // PostgreSQL's listening connection says "listening" with a hint of its own first.
+      if (engine === 'postgres') await until(() => hints > 0);
+      feed.poll(); // primes
+      const before = hints;
+      await other.ingestStore().write({ lastSeen: new Map([[id, '2026-11-28T03:00:00.000Z']]), systemInfo: new Map(), samples: [] });
+      await until(() => hints > before);
+      expect(feed.poll()).toBe(true);
     } finally {
       feed.close();
       await other.close();

@@ -1,14 +1,30 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { sql } from 'kysely';
-import { appliedMigrations, describeDatabase, migrateTo, migrateToLatest, migrations, openDatabase, openFailureMessage, type DatabaseHandle } from '@lunasentri/shared';
-import { createTestDb, tempDir } from '../../../test/support/db';
+import { sql, type Kysely } from 'kysely';
+import {
+  appliedMigrations,
+  DatabaseUnreachableError,
+  describeDatabase,
+  isUniqueViolation,
+  migrateTo,
+  migrateToLatest,
+  migrations,
+  openDatabase,
+  openFailureMessage,
+  type Database,
+  type DatabaseEngine,
+  type DatabaseHandle,
+} from '@lunasentri/shared';
+import { createTestDb, emptyDatabase, tempDir, type TestDb } from '../../../test/support/db';
+import { describeEachEngine } from '../../../test/support/engines';
+import { insertMachine, insertUser } from '../../../test/support/fixtures';
 import { sqliteConnection } from '../src/db/sqlite';
 
 const names = Object.keys(migrations);
+const T = '2026-11-28T03:00:00.000Z';
 
-describe('openDatabase', () => {
+describe('openDatabase on a SQLite file', () => {
   test('creates the parent folder and a 0600 file, and sets the pragmas on every connection', async () => {
     const { dir, cleanup } = tempDir();
     try {
@@ -62,16 +78,132 @@ describe('naming the database in log lines and errors', () => {
       cleanup();
     }
   });
+
+  test('an unreachable PostgreSQL fails with one message naming host and database, never the password', async () => {
+    const handle = openDatabase('postgres://lunasentri:s3cret-pa55word@127.0.0.1:1/fleet');
+    try {
+      expect(handle.path).toBe('postgres://lunasentri@127.0.0.1:1/fleet');
+      const error = await migrateToLatest(handle.db).then(
+        () => null,
+        (e: unknown) => e as Error,
+      );
+      expect(error?.message).toMatch(/cannot reach PostgreSQL database "fleet" on 127\.0\.0\.1:1: /);
+      expect(error?.message).not.toContain('s3cret');
+      const direct = await handle.db.selectFrom('users').selectAll().execute().catch((e: unknown) => e);
+      expect(direct).toBeInstanceOf(DatabaseUnreachableError);
+    } finally {
+      await handle.close();
+    }
+  });
 });
 
-describe('migrations', () => {
-  test('the dedup migration has the contract name', () => {
+interface Column {
+  name: string;
+  type: string;
+  nullable: boolean;
+}
+
+/** A table's columns as the engine's catalogue describes them (types lower-cased). */
+async function columnsOf(engine: DatabaseEngine, db: Kysely<Database>, table: string): Promise<Column[]> {
+  if (engine === 'sqlite') {
+    const rows = await sql<{ name: string; type: string; notnull: number; pk: number }>`SELECT name, type, "notnull", pk FROM pragma_table_info(${table})`.execute(db);
+    return rows.rows.map((c) => ({ name: c.name, type: c.type.toLowerCase(), nullable: c.notnull === 0 && c.pk === 0 }));
+  }
+  const rows = await sql<{ column_name: string; data_type: string; is_nullable: string }>`
+    SELECT column_name, data_type, is_nullable FROM information_schema.columns
+     WHERE table_name = ${table} ORDER BY ordinal_position`.execute(db);
+  return rows.rows.map((c) => ({ name: c.column_name, type: c.data_type, nullable: c.is_nullable === 'YES' }));
+}
+
+/** Every foreign key of the schema: the table it is on, the table it points at, and its ON DELETE rule. */
+async function foreignKeys(engine: DatabaseEngine, db: Kysely<Database>): Promise<Array<{ table: string; references: string; onDelete: string }>> {
+  const rows =
+    engine === 'sqlite'
+      ? await sql<{ table: string; references: string; onDelete: string }>`
+          SELECT m.name AS "table", f."table" AS "references", f.on_delete AS "onDelete"
+            FROM sqlite_master m, pragma_foreign_key_list(m.name) f WHERE m.type = 'table'`.execute(db)
+      : await sql<{ table: string; references: string; onDelete: string }>`
+          SELECT tc.table_name AS "table", ccu.table_name AS "references", rc.delete_rule AS "onDelete"
+            FROM information_schema.referential_constraints rc
+            JOIN information_schema.table_constraints tc ON tc.constraint_name = rc.constraint_name
+            JOIN information_schema.constraint_column_usage ccu ON ccu.constraint_name = rc.unique_constraint_name`.execute(db);
+  return rows.rows;
+}
+
+/** The definitions of the schema's own indexes (`idx_…`), by name. */
+async function indexDefinitions(engine: DatabaseEngine, db: Kysely<Database>): Promise<Map<string, string>> {
+  const rows =
+    engine === 'sqlite'
+      ? await sql<{ name: string; def: string }>`SELECT name, sql AS def FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%'`.execute(db)
+      : await sql<{ name: string; def: string }>`SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE indexname LIKE 'idx_%'`.execute(db);
+  return new Map(rows.rows.map((r) => [r.name, r.def]));
+}
+
+/**
+ * The plan the engine would use for `query`, as one line. PostgreSQL is asked with sequential scans
+ * priced out (`enable_seqscan = off`): on a nearly empty test table it would rightly prefer one, and
+ * the question here is whether an index *can* serve the query.
+ */
+async function planOf(engine: DatabaseEngine, handle: TestDb, query: string): Promise<string> {
+  if (engine === 'sqlite') {
+    return (handle.sqlite.prepare(`EXPLAIN QUERY PLAN ${query}`).all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+  }
+  return handle.db.connection().execute(async (connection) => {
+    await sql`SET enable_seqscan = off`.execute(connection);
+    try {
+      const rows = await sql.raw<{ 'QUERY PLAN': string }>(`EXPLAIN ${query}`).execute(connection);
+      return rows.rows.map((r) => r['QUERY PLAN'].trim()).join('; ');
+    } finally {
+      await sql`RESET enable_seqscan`.execute(connection);
+    }
+  });
+}
+
+/** Child processes that each open `location`, wait for a common start moment, migrate, and print what they applied. */
+async function migrateConcurrently(location: string, processes: number): Promise<Array<{ code: number | null; out: string; err: string }>> {
+  const script = `
+    const { openDatabase, migrateToLatest } = require(${JSON.stringify(join(__dirname, '..', 'dist', 'index.js'))});
+    const handle = openDatabase(process.argv[1]);
+    const start = Number(process.argv[2]);
+    while (Date.now() < start) {}
+    migrateToLatest(handle.db).then(async (applied) => {
+      process.stdout.write(JSON.stringify(applied));
+      await handle.close();
+    }, (error) => { console.error(error); process.exit(1); });`;
+  const start = Date.now() + 2_000;
+  const run = () =>
+    new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      const child = spawn(process.execPath, ['-e', script, location, String(start)]);
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (err += d));
+      child.on('close', (code) => resolve({ code, out, err }));
+    });
+  return Promise.all(Array.from({ length: processes }, run));
+}
+
+describeEachEngine('migrations', (engine) => {
+  /** A fresh database migrated up to `name` (and no further), for `run`; closed and removed after. */
+  async function onDatabaseAt(name: string, run: (handle: DatabaseHandle) => Promise<void>): Promise<void> {
+    const fresh = await emptyDatabase(engine);
+    const handle = openDatabase(fresh.location);
+    try {
+      await migrateTo(handle.db, name);
+      await run(handle);
+    } finally {
+      await handle.close();
+      await fresh.drop();
+    }
+  }
+
+  test('the dedup migration has the contract name, and names sort in the order they apply', () => {
     expect(names).toContain('014_machine_offline_notifications');
     expect([...names].sort()).toEqual(names);
   });
 
   test('apply on an empty database, and again as a no-op', async () => {
-    const db = await createTestDb();
+    const db = await createTestDb(engine);
     try {
       expect(await appliedMigrations(db.db)).toEqual(names);
       expect(await migrateToLatest(db.db)).toEqual([]);
@@ -80,216 +212,213 @@ describe('migrations', () => {
     }
   });
 
-  /** A fresh database file migrated up to `name` (and no further), for `run`; closed and removed after. */
-  async function onDatabaseAt(name: string, run: (handle: DatabaseHandle, raw: ReturnType<typeof sqliteConnection>) => Promise<void>): Promise<void> {
-    const { dir, cleanup } = tempDir();
-    const handle = openDatabase(join(dir, 'db.sqlite'));
-    try {
-      await migrateTo(handle.db, name);
-      await run(handle, sqliteConnection(handle));
-    } finally {
-      await handle.close();
-      cleanup();
-    }
-  }
-  const T = '2026-11-28T03:00:00.000Z';
-
-  test.each(names.slice(0, -1))('apply on a database left at %s', (name) =>
+  test.each(names.slice(0, -1))('apply on a database left at %s, and down to it again', (name) =>
     onDatabaseAt(name, async (handle) => {
-      expect(await appliedMigrations(handle.db)).toEqual(names.slice(0, names.indexOf(name) + 1));
-      const applied = await migrateToLatest(handle.db);
-      expect(applied).toEqual(names.slice(names.indexOf(name) + 1));
+      const upTo = names.slice(0, names.indexOf(name) + 1);
+      expect(await appliedMigrations(handle.db)).toEqual(upTo);
+      expect(await migrateToLatest(handle.db)).toEqual(names.slice(names.indexOf(name) + 1));
+      await migrateTo(handle.db, name);
+      expect(await appliedMigrations(handle.db)).toEqual(upTo);
     }),
   );
 
   test("017 gives deliveries a nullable retry_not_before (the receiver's Retry-After); rows delivered before keep NULL", () =>
-    onDatabaseAt('016_credential_revision', async (handle, raw) => {
-      raw.prepare("INSERT INTO users (email, created_at) VALUES ('a@example.com', ?)").run(T);
-      raw.prepare("INSERT INTO events (id, type, machine_id, user_id, occurred_at, payload, created_at) VALUES ('e1', 'machine.offline', 1, 1, ?, '{}', ?)").run(T, T);
-      raw
-        .prepare("INSERT INTO deliveries (event_id, machine_id, channel, target_id, next_attempt_at, created_at, updated_at) VALUES ('e1', 1, 'webhook', 1, ?, ?, ?)")
-        .run(T, T, T);
+    onDatabaseAt('016_credential_revision', async (handle) => {
+      await sql`INSERT INTO users (email, created_at) VALUES ('a@example.com', ${T})`.execute(handle.db);
+      await sql`INSERT INTO events (id, type, machine_id, user_id, occurred_at, payload, created_at) VALUES ('e1', 'machine.offline', 1, 1, ${T}, '{}', ${T})`.execute(handle.db);
+      await sql`INSERT INTO deliveries (event_id, machine_id, channel, target_id, next_attempt_at, created_at, updated_at) VALUES ('e1', 1, 'webhook', 1, ${T}, ${T}, ${T})`.execute(handle.db);
       expect(await migrateToLatest(handle.db)).toContain('017_delivery_retry_not_before');
-      const column = (raw.prepare('PRAGMA table_info(deliveries)').all() as Array<{ name: string; type: string; notnull: number }>).find((c) => c.name === 'retry_not_before');
-      expect(column).toMatchObject({ type: 'TEXT', notnull: 0 });
-      expect(raw.prepare('SELECT retry_not_before FROM deliveries').pluck().all()).toEqual([null]);
+      const column = (await columnsOf(engine, handle.db, 'deliveries')).find((c) => c.name === 'retry_not_before');
+      expect(column).toEqual({ name: 'retry_not_before', type: 'text', nullable: true });
+      expect((await sql`SELECT retry_not_before FROM deliveries`.execute(handle.db)).rows).toEqual([{ retry_not_before: null }]);
     }));
 
   test('018 gives service_liveness nullable beat_every_ms, boot_id, pid_namespace and process_started; rows from before keep NULL', () =>
-    onDatabaseAt('017_delivery_retry_not_before', async (handle, raw) => {
-      raw.prepare("INSERT INTO service_liveness (instance_id, kind, pid, hostname, started_at, heartbeat_at) VALUES ('old', 'daemon', 1, 'box', ?, ?)").run(T, T);
+    onDatabaseAt('017_delivery_retry_not_before', async (handle) => {
+      await sql`INSERT INTO service_liveness (instance_id, kind, pid, hostname, started_at, heartbeat_at) VALUES ('old', 'daemon', 1, 'box', ${T}, ${T})`.execute(handle.db);
       expect(await migrateToLatest(handle.db)).toContain('018_liveness_process_identity');
       const added = ['beat_every_ms', 'boot_id', 'pid_namespace', 'process_started'];
-      const columns = raw.prepare('PRAGMA table_info(service_liveness)').all() as Array<{ name: string; type: string; notnull: number }>;
-      expect(columns.filter((c) => added.includes(c.name)).map((c) => [c.name, c.type, c.notnull])).toEqual([
-        ['beat_every_ms', 'INTEGER', 0],
-        ['boot_id', 'TEXT', 0],
-        ['pid_namespace', 'TEXT', 0],
-        ['process_started', 'TEXT', 0],
+      const columns = (await columnsOf(engine, handle.db, 'service_liveness')).filter((c) => added.includes(c.name));
+      expect(columns).toEqual([
+        { name: 'beat_every_ms', type: 'integer', nullable: true },
+        { name: 'boot_id', type: 'text', nullable: true },
+        { name: 'pid_namespace', type: 'text', nullable: true },
+        { name: 'process_started', type: 'text', nullable: true },
       ]);
-      expect(raw.prepare(`SELECT ${added.join(', ')} FROM service_liveness`).all()).toEqual([{ beat_every_ms: null, boot_id: null, pid_namespace: null, process_started: null }]);
+      const rows = await sql.raw(`SELECT ${added.join(', ')} FROM service_liveness`).execute(handle.db);
+      expect(rows.rows).toEqual([{ beat_every_ms: null, boot_id: null, pid_namespace: null, process_started: null }]);
     }));
 
-  test('two processes migrating the same new file at the same moment both succeed', async () => {
-    const { dir, cleanup } = tempDir();
-    const path = join(dir, 'race.db');
-    const script = `
-      const { openDatabase, migrateToLatest } = require(${JSON.stringify(join(__dirname, '..', 'dist', 'index.js'))});
-      const handle = openDatabase(process.argv[1]);
-      const start = Number(process.argv[2]);
-      while (Date.now() < start) {}
-      migrateToLatest(handle.db).then(async (applied) => {
-        process.stdout.write(JSON.stringify(applied));
-        await handle.close();
-      }, (error) => { console.error(error); process.exit(1); });`;
-    const start = Date.now() + 1500;
-    const run = () =>
-      new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-        const child = spawn(process.execPath, ['-e', script, path, String(start)]);
-        let out = '';
-        let err = '';
-        child.stdout.on('data', (d) => (out += d));
-        child.stderr.on('data', (d) => (err += d));
-        child.on('close', (code) => resolve({ code, out, err }));
-      });
+  test('three processes migrating the same new database at the same moment all succeed, and each migration is applied once', async () => {
+    const fresh = await emptyDatabase(engine);
     try {
-      const [a, b] = await Promise.all([run(), run()]);
-      expect(a.err).toBe('');
-      expect(b.err).toBe('');
-      expect([a.code, b.code]).toEqual([0, 0]);
-      // Between them each migration was applied exactly once.
-      const applied = [...JSON.parse(a.out), ...JSON.parse(b.out)].sort();
-      expect(applied).toEqual(names);
-      const check = openDatabase(path);
+      const results = await migrateConcurrently(fresh.location, 3);
+      expect(results.map((r) => [r.code, r.err])).toEqual([
+        [0, ''],
+        [0, ''],
+        [0, ''],
+      ]);
+      expect(results.flatMap((r) => JSON.parse(r.out) as string[]).sort()).toEqual(names);
+      const check = openDatabase(fresh.location);
       expect(await appliedMigrations(check.db)).toEqual(names);
       await check.close();
     } finally {
-      cleanup();
+      await fresh.drop();
     }
   });
 });
 
-// SQLite errors are matched by code, not with toThrow: better-sqlite3's native part keeps the error
-// class of the first Jest module registry that loaded it, so in later test files of the same worker
-// its errors are not `instanceof` this file's Error and toThrow would report "did not throw".
-describe('schema', () => {
-  test('machine_offline_notifications has the contract shape and cascades on machine delete', async () => {
-    const db = await createTestDb();
-    try {
-      const columns = db.sqlite.prepare(`PRAGMA table_info(machine_offline_notifications)`).all() as Array<{
-        name: string;
-        type: string;
-        notnull: number;
-        pk: number;
-      }>;
-      expect(columns.map((c) => [c.name, c.type, c.notnull, c.pk])).toEqual([
-        ['machine_id', 'INTEGER', 0, 1],
-        ['notified_at', 'TIMESTAMP', 1, 0],
-        // the outage's reminder schedule (migration 021)
-        ['reminders_sent', 'INTEGER', 1, 0],
-        ['next_reminder_at', 'TEXT', 0, 0],
-      ]);
-      const fks = db.sqlite.prepare(`PRAGMA foreign_key_list(machine_offline_notifications)`).all() as Array<{
-        table: string;
-        from: string;
-        to: string;
-        on_delete: string;
-      }>;
-      expect(fks).toEqual([expect.objectContaining({ table: 'machines', from: 'machine_id', to: 'id', on_delete: 'CASCADE' })]);
+// Constraint errors are matched by code or predicate, not with toThrow: better-sqlite3's native part
+// keeps the error class of the first Jest module registry that loaded it, so in later test files of
+// the same worker its errors are not `instanceof` this file's Error and toThrow would say "did not throw".
+describeEachEngine('schema', (engine) => {
+  let db: TestDb;
+  beforeEach(async () => {
+    db = await createTestDb(engine);
+  });
+  afterEach(() => db.dispose());
 
-      const now = '2026-11-28T03:00:00.000Z';
-      const user = await db.db.insertInto('users').values({ email: 'a@example.com', created_at: now }).returning('id').executeTakeFirstOrThrow();
-      const machine = await db.db
-        .insertInto('machines')
-        .values({ user_id: user.id, name: 'm', created_at: now, updated_at: now })
-        .returning(['id', 'status'])
-        .executeTakeFirstOrThrow();
-      expect(machine.status).toBe('pending');
-      await db.db.insertInto('machine_offline_notifications').values({ machine_id: machine.id, notified_at: now }).execute();
-      await expect(
-        db.db.insertInto('machine_offline_notifications').values({ machine_id: machine.id, notified_at: now }).execute(),
-      ).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_PRIMARYKEY' });
-      await expect(
-        db.db.insertInto('machine_offline_notifications').values({ machine_id: 999, notified_at: now }).execute(),
-      ).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_FOREIGNKEY' });
-      await db.db.deleteFrom('machines').where('id', '=', machine.id).execute();
-      expect(await db.db.selectFrom('machine_offline_notifications').selectAll().execute()).toEqual([]);
-    } finally {
-      await db.dispose();
-    }
+  test('machine_offline_notifications has the contract shape: machine_id primary key, notified_at NOT NULL, cascading from machines', async () => {
+    expect(await columnsOf(engine, db.db, 'machine_offline_notifications')).toEqual([
+      { name: 'machine_id', type: 'integer', nullable: false },
+      { name: 'notified_at', type: engine === 'sqlite' ? 'timestamp' : 'timestamp without time zone', nullable: false },
+      // the outage's reminder schedule (migration 021)
+      { name: 'reminders_sent', type: 'integer', nullable: false },
+      { name: 'next_reminder_at', type: 'text', nullable: true },
+    ]);
+    const userId = await insertUser(db.db);
+    const machine = await db.db.insertInto('machines').values({ user_id: userId, name: 'm', created_at: T, updated_at: T }).returning(['id', 'status']).executeTakeFirstOrThrow();
+    expect(machine.status).toBe('pending');
+    await db.db.insertInto('machine_offline_notifications').values({ machine_id: machine.id, notified_at: T }).execute();
+    const twice = await db.db.insertInto('machine_offline_notifications').values({ machine_id: machine.id, notified_at: T }).execute().catch((e: unknown) => e);
+    expect(isUniqueViolation(twice)).toBe(true);
+    const orphan = await db.db.insertInto('machine_offline_notifications').values({ machine_id: 999, notified_at: T }).execute().catch((e: unknown) => e);
+    expect(orphan).toMatchObject({ code: engine === 'sqlite' ? 'SQLITE_CONSTRAINT_FOREIGNKEY' : '23503' });
+    await db.db.deleteFrom('machines').where('id', '=', machine.id).execute();
+    expect(await db.db.selectFrom('machine_offline_notifications').selectAll().execute()).toEqual([]);
+  });
+
+  test('every foreign key cascades on delete', async () => {
+    const keys = await foreignKeys(engine, db.db);
+    expect(keys).toContainEqual({ table: 'machine_offline_notifications', references: 'machines', onDelete: 'CASCADE' });
+    expect(keys).toContainEqual({ table: 'deliveries', references: 'events', onDelete: 'CASCADE' });
+    expect(keys.filter((k) => k.onDelete !== 'CASCADE')).toEqual([]);
   });
 
   test('status only takes pending, online or offline', async () => {
-    const db = await createTestDb();
-    try {
-      const now = '2026-11-28T03:00:00.000Z';
-      const user = await db.db.insertInto('users').values({ email: 'a@example.com', created_at: now }).returning('id').executeTakeFirstOrThrow();
-      await expect(
-        db.db.insertInto('machines').values({ user_id: user.id, name: 'm', status: 'up' as never, created_at: now, updated_at: now }).execute(),
-      ).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_CHECK' });
-    } finally {
-      await db.dispose();
-    }
+    const userId = await insertUser(db.db);
+    const refused = await db.db
+      .insertInto('machines')
+      .values({ user_id: userId, name: 'm', status: 'up' as never, created_at: T, updated_at: T })
+      .execute()
+      .catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: engine === 'sqlite' ? 'SQLITE_CONSTRAINT_CHECK' : '23514' });
+    expect(await db.db.selectFrom('machines').selectAll().execute()).toEqual([]);
   });
 
+  test('the partial indexes cover only the rows the hot queries can match', async () => {
+    const defs = await indexDefinitions(engine, db.db);
+    expect(defs.get('idx_machines_status_last_seen')).toMatch(/where \(?"?is_enabled"? = 1\)?$/i);
+    expect(defs.get('idx_deliveries_due')).toMatch(/where \(?"?status"? = 'pending'(::text)?\)?$/i);
+    expect(defs.get('idx_deliveries_pending_claims')).toMatch(/where \(?"?status"? = 'pending'(::text)?\)?$/i);
+    expect(defs.get('idx_service_liveness_resumed')).toMatch(/\("?kind"?, "?ingest_resumed_at"?\)/);
+  });
+
+  const usesIndex = (name: string) => (engine === 'sqlite' ? new RegExp(`SEARCH \\w+ USING (COVERING )?INDEX ${name} `) : new RegExp(`(Index|Index Only|Bitmap Index) Scan (using|on) ${name}\\b`));
+
   test('the sweep candidate queries are range scans on the partial (status, last_seen) index of enabled machines', async () => {
-    const db = await createTestDb();
-    try {
-      const plan = (query: string) =>
-        (db.sqlite.prepare(`EXPLAIN QUERY PLAN ${query}`).all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
-      expect(plan(`SELECT id FROM machines WHERE status = 'online' AND last_seen < '2026-11-28T03:00:00.000Z' AND is_enabled = 1`)).toMatch(
-        /SEARCH machines USING (COVERING )?INDEX idx_machines_status_last_seen \(status=\? AND last_seen<\?\)/,
-      );
-      expect(plan(`SELECT id FROM machines WHERE status = 'offline' AND last_seen >= '2026-11-28T03:00:00.000Z' AND is_enabled = 1`)).toMatch(
-        /SEARCH machines USING (COVERING )?INDEX idx_machines_status_last_seen \(status=\? AND last_seen>\?\)/,
-      );
-      // The index covers enabled machines only: a query that does not say so cannot use it.
-      expect(plan(`SELECT id FROM machines WHERE status = 'online' AND last_seen < '2026-11-28T03:00:00.000Z'`)).not.toMatch(/idx_machines_status_last_seen/);
-    } finally {
-      await db.dispose();
+    // A fleet the planner can weigh (on an empty table every partial index of enabled machines looks
+    // alike): 2,000 machines, mostly online and fresh, a few just past the cutoff, then fresh statistics.
+    const userId = await insertUser(db.db);
+    for (let batch = 0; batch < 4; batch++) {
+      const rows = Array.from({ length: 500 }, (_, k) => {
+        const i = batch * 500 + k;
+        const status = i % 20 === 0 ? ('offline' as const) : i % 50 === 1 ? ('pending' as const) : ('online' as const);
+        return { user_id: userId, name: `m-${i}`, status, last_seen: new Date(Date.parse(T) + 3_590_000 - i * 1_800).toISOString(), created_at: T, updated_at: T };
+      });
+      await db.db.insertInto('machines').values(rows).execute();
     }
+    await sql`ANALYZE`.execute(db.db);
+    const overdue = await planOf(engine, db, `SELECT id FROM machines WHERE status = 'online' AND last_seen < '${T}' AND is_enabled = 1`);
+    expect(overdue).toMatch(usesIndex('idx_machines_status_last_seen'));
+    if (engine === 'sqlite') expect(overdue).toMatch(/\(status=\? AND last_seen<\?\)/);
+    const back = await planOf(engine, db, `SELECT id FROM machines WHERE status = 'offline' AND last_seen >= '${T}' AND is_enabled = 1`);
+    expect(back).toMatch(usesIndex('idx_machines_status_last_seen'));
+    // Between checks, after a change hint: is a fresh report waiting for a pending or offline machine?
+    const arrivals = await planOf(engine, db, `SELECT id FROM machines WHERE status IN ('pending', 'offline') AND last_seen >= '${T}' AND is_enabled = 1 LIMIT 1`);
+    expect(arrivals).toMatch(usesIndex('idx_machines_status_last_seen'));
+    // The index covers enabled machines only: a query that does not say so cannot use it.
+    expect(await planOf(engine, db, `SELECT id FROM machines WHERE status = 'online' AND last_seen < '${T}'`)).not.toMatch(/idx_machines_status_last_seen/);
   });
 
   test('the dispatcher reads pending deliveries through partial indexes, by channel and by live claim', async () => {
-    const db = await createTestDb();
-    try {
-      const plan = (query: string) =>
-        (db.sqlite.prepare(`EXPLAIN QUERY PLAN ${query}`).all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
-      const t = '2026-11-28T03:00:00.000Z';
-      expect(plan(`SELECT id FROM deliveries WHERE status = 'pending' AND channel = 'webhook' AND next_attempt_at <= '${t}'`)).toMatch(
-        /SEARCH deliveries USING (COVERING )?INDEX idx_deliveries_due \(channel=\? AND next_attempt_at<\?\)/,
-      );
-      expect(plan(`SELECT MIN(claimed_until) FROM deliveries WHERE status = 'pending' AND claimed_until > '${t}'`)).toMatch(
-        /SEARCH deliveries USING (COVERING )?INDEX idx_deliveries_pending_claims \(claimed_until>\?\)/,
-      );
-      const indexes = db.sqlite.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%'`).all() as Array<{ name: string; sql: string }>;
-      const sqlOf = (name: string) => indexes.find((i) => i.name === name)?.sql;
-      expect(sqlOf('idx_machines_status_last_seen')).toMatch(/where "is_enabled" = 1$/i);
-      expect(sqlOf('idx_deliveries_due')).toMatch(/where "status" = 'pending'$/i);
-      expect(sqlOf('idx_service_liveness_resumed')).toMatch(/\("kind", "ingest_resumed_at"\)/);
-    } finally {
-      await db.dispose();
+    // A delivery history the planner can weigh (on an empty table both partial indexes look alike):
+    // a backlog of 2,000 rows over two channels, due over three months, a few claimed, then fresh statistics.
+    const userId = await insertUser(db.db);
+    const machineId = await insertMachine(db.db, userId);
+    for (let batch = 0; batch < 4; batch++) {
+      const ids = Array.from({ length: 500 }, (_, i) => batch * 500 + i);
+      await db.db.insertInto('events').values(ids.map((i) => ({ id: `e${i}`, type: 'machine.offline' as const, machine_id: machineId, user_id: userId, occurred_at: T, payload: '{}', created_at: T }))).execute();
+      await db.db
+        .insertInto('deliveries')
+        .values(
+          ids.map((i) => ({
+            event_id: `e${i}`,
+            machine_id: machineId,
+            channel: i % 2 === 0 ? ('webhook' as const) : ('telegram' as const),
+            target_id: 1,
+            status: i % 10 === 0 ? ('delivered' as const) : ('pending' as const),
+            next_attempt_at: new Date(Date.parse('2026-11-01T00:00:00.000Z') + i * 3_600_000).toISOString(),
+            claimed_until: i % 100 === 0 ? new Date(Date.parse(T) + 30_000).toISOString() : null,
+            created_at: T,
+            updated_at: T,
+          })),
+        )
+        .execute();
     }
+    await sql`ANALYZE`.execute(db.db);
+    expect(await planOf(engine, db, `SELECT id FROM deliveries WHERE status = 'pending' AND channel = 'webhook' AND next_attempt_at <= '${T}'`)).toMatch(usesIndex('idx_deliveries_due'));
+    expect(await planOf(engine, db, `SELECT MIN(claimed_until) FROM deliveries WHERE status = 'pending' AND claimed_until > '${T}'`)).toMatch(usesIndex('idx_deliveries_pending_claims'));
   });
 
-  test('the sqlite3 troubleshooting query works on a machine that has reported', async () => {
-    const db = await createTestDb();
-    try {
-      const now = '2026-11-28T03:00:00.000Z';
-      const user = await db.db.insertInto('users').values({ email: 'a@example.com', created_at: now }).returning('id').executeTakeFirstOrThrow();
-      await db.db
-        .insertInto('machines')
-        .values({ user_id: user.id, name: 'production-server', last_seen: now, created_at: now, updated_at: now })
-        .execute();
+  test('values reach the code in the same shape on both engines: counts as numbers, flags as 0/1, times as ISO text', async () => {
+    const userId = await insertUser(db.db);
+    const id = await insertMachine(db.db, userId, { status: 'offline' });
+    await db.db.insertInto('machine_offline_notifications').values({ machine_id: id, notified_at: '2026-11-28T03:02:15.000Z' }).execute();
+    const count = await db.db.selectFrom('machines').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    expect(count.n).toBe(1);
+    const machine = await db.db.selectFrom('machines').select(['id', 'is_enabled']).where('id', '=', id).executeTakeFirstOrThrow();
+    expect(machine).toEqual({ id, is_enabled: 1 });
+    const dedup = await db.db.selectFrom('machine_offline_notifications').select('notified_at').executeTakeFirstOrThrow();
+    expect(dedup.notified_at).toBe('2026-11-28T03:02:15.000Z');
+  });
+
+  test('the credential revision moves on every key or enabled change, made by any connection, and not on a report', async () => {
+    const revision = async () => Number((await sql<{ revision: number }>`SELECT revision FROM credential_revision`.execute(db.db)).rows[0]!.revision);
+    const userId = await insertUser(db.db);
+    const id = await insertMachine(db.db, userId);
+    const before = await revision();
+    await db.db.insertInto('machine_api_keys').values({ machine_id: id, key_hash: 'a'.repeat(64), created_at: T, revoked_at: null }).execute();
+    const afterKey = await revision();
+    expect(afterKey).toBeGreaterThan(before);
+    await db.db.updateTable('machines').set({ last_seen: '2026-11-28T03:00:01.000Z' }).where('id', '=', id).execute();
+    expect(await revision()).toBe(afterKey);
+    await db.db.updateTable('machines').set({ is_enabled: 0 }).where('id', '=', id).execute();
+    expect(await revision()).toBeGreaterThan(afterKey);
+  });
+
+  test("the README's troubleshooting query works in the engine's own shell on a machine that has reported", async () => {
+    const userId = await insertUser(db.db);
+    await db.db.insertInto('machines').values({ user_id: userId, name: 'production-server', last_seen: T, created_at: T, updated_at: T }).execute();
+    if (engine === 'sqlite') {
       await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db.db);
-      const out = execFileSync('sqlite3', [db.path, "SELECT id, name, status, datetime(last_seen, 'utc') FROM machines;"], {
-        env: { ...process.env, TZ: 'UTC' },
-      }).toString();
+      const out = execFileSync('sqlite3', [db.path, "SELECT id, name, status, datetime(last_seen, 'utc') FROM machines;"], { env: { ...process.env, TZ: 'UTC' } }).toString();
       expect(out.trim()).toBe('1|production-server|pending|2026-11-28 03:00:00');
       const local = execFileSync('sqlite3', [db.path, "SELECT id, name, status, datetime(last_seen, 'localtime') FROM machines;"]).toString();
       expect(local).toMatch(/^1\|production-server\|pending\|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/m);
-    } finally {
-      await db.dispose();
+    } else {
+      const out = execFileSync('psql', [db.path, '-AXt', '-c', 'SELECT id, name, status, last_seen FROM machines;']).toString();
+      expect(out.trim()).toBe(`1|production-server|pending|${T}`);
     }
   });
 });

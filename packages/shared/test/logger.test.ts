@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { createLogger, createRedactor, failureStreak, type Logger } from '@lunasentri/shared';
 import { captureStream } from '../../../test/support/capture';
 
@@ -9,6 +10,33 @@ describe('logger', () => {
     await logger.close();
     expect(out.lines()).toHaveLength(1);
     expect(out.lines()[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO  Heartbeat monitor started \(interval: 30s, threshold: 2m0s\)$/);
+  });
+
+  test('close resolves only once the target stream took every line, however slowly it takes them', async () => {
+    // A pipe whose reader is slow: each write completes only when the test says so.
+    const written: string[] = [];
+    const waiting: Array<() => void> = [];
+    const slow = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        written.push(chunk.toString('utf8').trimEnd());
+        waiting.push(callback);
+      },
+    });
+    const logger = createLogger({ stream: slow, env: {} });
+    for (let i = 0; i < 100; i++) logger.warn(`Machine ${i} (m${i}) went offline`);
+    logger.info('Heartbeat monitor stopped');
+    let closed = false;
+    const closing = logger.close().then(() => (closed = true));
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    await turn();
+    while (waiting.length > 0) {
+      expect(closed).toBe(false);
+      waiting.shift()!();
+      await turn();
+    }
+    await closing;
+    expect(written).toHaveLength(101);
+    expect(written[100]).toMatch(/INFO  Heartbeat monitor stopped$/);
   });
 
   test('under journald each line starts with its syslog priority and has no timestamp', async () => {

@@ -74,6 +74,9 @@ describe('maintenance window payloads', () => {
     ['a duration given as a number', recurrence({ duration: 7200 }), 'recurrence.duration', /got 7200/],
     ['an unknown time zone', recurrence({ timezone: 'Mars/Olympus_Mons' }), 'recurrence.timezone', /IANA time zone.*"Mars\/Olympus_Mons" is not one/],
     ['a bare offset instead of a zone', recurrence({ timezone: '+02:00' }), 'recurrence.timezone', /"\+02:00" is not one/],
+    ['a negative bare offset', recurrence({ timezone: '-0500' }), 'recurrence.timezone', /"-0500" is not one/],
+    ['a bare offset in hours', recurrence({ timezone: '+02' }), 'recurrence.timezone', /"\+02" is not one/],
+    ['a bare offset with a minus sign', recurrence({ timezone: '\u221202:00' }), 'recurrence.timezone', /"\u221202:00" is not one/],
     ['a missing time zone', recurrence({ timezone: undefined }), 'recurrence.timezone', /nothing is not one/],
   ])('refuses %s, naming the field', (_name, body, field, message) => {
     const problem = refusal(() => parseMaintenanceSchedule(body));

@@ -1,5 +1,6 @@
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { addSettingOptions, ConfigError, envOnlyHelp, resolveSettings, UsageError, type SettingsValues } from '@lunasentri/shared';
+import { addSettingOptions, ConfigError, envOnlyHelp, makeDefaultCommand, packageVersion, resolveSettings, UsageError, type SettingsValues } from '@lunasentri/shared';
 import { adminSettings, serveSettings } from '../api.settings';
 import { controlCharacterAt, DESCRIPTION_MAX, HOSTNAME_MAX, NAME_MAX } from '../machines/machines.schemas';
 
@@ -78,18 +79,20 @@ export async function runCli(argv: string[], io: CliIo, handlers: CliHandlers): 
 
   const program = new Command('lunasentri-api')
     .description('LunaSentri HTTP API (agent ingest, machines, notification channels, events) and admin commands')
+    .version(packageVersion(join(__dirname, '..', '..')), '-V, --version')
     .exitOverride()
-    .showSuggestionAfterError(false)
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
-      outputError: (text, write) => write(`lunasentri-api: ${text.replace(/^error: /, '')}`),
+      // One line: commander puts its "(Did you mean …?)" suggestion on a line of its own.
+      outputError: (text, write) => write(`lunasentri-api: ${text.replace(/^error: /, '').trimEnd().replace(/\s*\n\s*/g, ' ')}\n`),
     });
 
   const serve = program.command('serve', { isDefault: true }).description('run the HTTP API (the default command)');
   addSettingOptions(serve, serveSettings).addHelpText('after', envOnlyHelp(serveSettings)).action(async (_options, command: Command) => {
     status = await handlers.serve(settingsOf(serveSettings, command));
   });
+  makeDefaultCommand(program, serve, envOnlyHelp(serveSettings));
 
   const admin = (command: Command, build: (options: Record<string, unknown>) => AdminCommand) =>
     addSettingOptions(command, adminSettings).action(async (options: Record<string, unknown>, self: Command) => {

@@ -27,3 +27,13 @@ export function newUserToken(): string {
 export function hashCredential(secret: string): string {
   return hash('sha256', secret, 'hex');
 }
+
+/** A dashboard session's cookie value: 32 random bytes, stored only as {@link hashCredential}. */
+export function newSessionSecret(): string {
+  return randomBytes(SECRET_BYTES).toString('base64url');
+}
+
+/** A status page's public address: 144 random bits (base64url, 24 characters), unguessable yet short to share. */
+export function newStatusSlug(): string {
+  return randomBytes(18).toString('base64url');
+}

@@ -27,6 +27,8 @@ function eventView({ event, deliveries }: EventWithDeliveries) {
       next_attempt_at: d.next_attempt_at,
       delivered_at: d.delivered_at,
       updated_at: d.updated_at,
+      // Telegram: the message this row went (or goes) out in; rows with the same id went in one message (a digest).
+      digest_id: d.digest_id,
     })),
   };
 }

@@ -10,6 +10,9 @@ import { PATTERN_MESSAGES } from '../machines/machines.schemas';
 import { registerPreferenceRoutes } from '../notifications/preferences.routes';
 import { registerTelegramRoutes } from '../notifications/telegram.routes';
 import { registerWebhookRoutes } from '../notifications/webhooks.routes';
+import { registerStatusPageRoutes } from '../status-page/status-page.routes';
+import { registerUptimeRoutes } from '../uptime/uptime.routes';
+import { registerWebRoutes } from '../web/web.plugin';
 import { userTokenHook } from './auth';
 import type { ApiContext } from './context';
 import { ApiError, type ErrorBody } from './errors';
@@ -62,6 +65,8 @@ export function buildServer(ctx: ApiContext, options: ServerOptions = {}): Fasti
 
   registerHealthRoutes(app, ctx);
   registerIngestRoutes(app, ctx);
+  // The dashboard and the public status pages: HTML, with their own cookies, forms and headers.
+  registerWebRoutes(app, ctx);
   // Everything a user does goes through the personal-token hook; its scope ends with this plugin.
   void app.register(async (user) => {
     user.addHook('onRequest', userTokenHook(ctx));
@@ -71,6 +76,8 @@ export function buildServer(ctx: ApiContext, options: ServerOptions = {}): Fasti
     registerPreferenceRoutes(user, ctx);
     registerEventRoutes(user, ctx);
     registerMaintenanceRoutes(user, ctx);
+    registerUptimeRoutes(user, ctx);
+    registerStatusPageRoutes(user, ctx);
   });
   return app;
 }

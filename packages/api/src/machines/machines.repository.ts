@@ -42,6 +42,23 @@ export function listMachines(db: Kysely<Database>, userId: number): Promise<Mach
   return db.selectFrom('machines').selectAll().where('user_id', '=', userId).orderBy('id').execute();
 }
 
+export interface MachinePage {
+  machines: Machine[];
+  /** how many machines the listing holds in all */
+  total: number;
+}
+
+/** One page of a user's machines by id (`enabledOnly`: the status page's), and how many there are: two queries on the user's index range. */
+export async function machinePage(db: Kysely<Database>, query: { userId: number; enabledOnly: boolean; offset: number; limit: number }): Promise<MachinePage> {
+  let select = db.selectFrom('machines').where('user_id', '=', query.userId);
+  if (query.enabledOnly) select = select.where('is_enabled', '=', 1);
+  const [machines, count] = await Promise.all([
+    select.selectAll().orderBy('id').limit(query.limit).offset(query.offset).execute(),
+    select.select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { machines, total: Number(count.n) };
+}
+
 /** A machine of this user; another user's machine is indistinguishable from a missing one. */
 export function findMachine(db: Kysely<Database>, userId: number, machineId: number): Promise<Machine | undefined> {
   return db.selectFrom('machines').selectAll().where('id', '=', machineId).where('user_id', '=', userId).executeTakeFirst();

@@ -163,6 +163,30 @@ export async function newUser(api: TestApi, email: string): Promise<{ id: number
   return { id: user.id, token };
 }
 
+export type TestUser = Awaited<ReturnType<typeof newUser>>;
+export type TestMachine = Awaited<ReturnType<typeof newMachine>>;
+
+/**
+ * A fresh API with one user per email (in order) and, with `machine`, one machine of the first user:
+ * the usual start of a test. `beforeEach(async () => void ({ api, users: [alice] } = await startWithAccounts(…)))`.
+ */
+export async function startWithAccounts<E extends readonly string[]>(
+  options: TestApiOptions,
+  emails: E,
+): Promise<{ api: TestApi; users: { [K in keyof E]: TestUser } }>;
+export async function startWithAccounts<E extends readonly string[]>(
+  options: TestApiOptions,
+  emails: E,
+  extra: { machine: true },
+): Promise<{ api: TestApi; users: { [K in keyof E]: TestUser }; machine: TestMachine }>;
+export async function startWithAccounts(options: TestApiOptions, emails: readonly string[], extra: { machine?: boolean } = {}) {
+  const api = await startTestApi(options);
+  const users: TestUser[] = [];
+  for (const email of emails) users.push(await newUser(api, email));
+  const machine = extra.machine ? await newMachine(api, users[0]!.id) : undefined;
+  return { api, users, machine };
+}
+
 /** Asserts a clean JSON error: the status, `{error: string, code: <code>}`. */
 export function expectError(result: CallResult, status: number, code?: string | RegExp): void {
   expect({ status: result.status, type: result.headers.get('content-type') }).toEqual({ status, type: expect.stringContaining('application/json') });

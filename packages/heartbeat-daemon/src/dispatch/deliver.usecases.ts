@@ -2,7 +2,8 @@ import { errorMessage, type ChannelSender, type Clock, type Database, type Redac
 import type { Kysely } from 'kysely';
 import { findChannelTarget, type ChannelState } from './channels.repository';
 import type { ClaimedDelivery } from './deliveries.repository';
-import type { Outcome } from './outcomes.usecases';
+import type { ClaimedDigest } from './digests.repository';
+import type { DigestRef, Outcome } from './outcomes.usecases';
 
 export interface DeliverDeps {
   db: Kysely<Database>;
@@ -19,6 +20,8 @@ export interface DeliverDeps {
 export interface Deliverer {
   /** Sends one claimed delivery and says what became of it; never rejects for a send failure. */
   deliver(d: ClaimedDelivery, signal: AbortSignal): Promise<Outcome>;
+  /** Sends one Telegram message for all the deliveries of a digest; one outcome per delivery, all alike. */
+  deliverDigest(digest: ClaimedDigest, signal: AbortSignal): Promise<Outcome[]>;
   /** A new claim batch: channel rows are read afresh (a webhook edited meanwhile is seen). */
   newBatch(): void;
 }
@@ -55,16 +58,34 @@ export function createDeliverer(deps: DeliverDeps): Deliverer {
     return { kind: 'retryable', error: deps.redactor ? deps.redactor.redact(text) : text };
   }
 
+  /** What a send's answer makes of one delivery. */
+  function outcomeOf(d: ClaimedDelivery, result: SendResult | 'target-missing' | 'target-inactive', signal: AbortSignal, at: Date, digest?: DigestRef): Outcome {
+    const of = digest ? { digest } : {};
+    // Cut short by shutdown: not the receiver's fault, so no attempt is counted.
+    if (signal.aborted && typeof result !== 'string' && result.kind !== 'delivered') return { kind: 'released', delivery: d, at, ...of };
+    if (typeof result === 'string') return { kind: 'not-sent', delivery: d, reason: result, at, ...of };
+    // A gone channel is deactivated when the outcome is recorded; the rest of this batch must not wait for that.
+    if (result.kind === 'gone') targets.set(`${d.channel}:${d.target_id}`, Promise.resolve({ active: false }));
+    return { kind: 'sent', delivery: d, result, at, ...of };
+  }
+
+  async function sendDigest(digest: ClaimedDigest, signal: AbortSignal): Promise<SendResult | 'target-missing' | 'target-inactive'> {
+    const target = await targetOf(digest.rows[0]!);
+    if (!target) return 'target-missing';
+    if (!target.active || target.channel !== 'telegram' || digest.digestId === null) return 'target-inactive';
+    return deps.sender.sendTelegramText(target, digest.text, signal);
+  }
+
   return {
     async deliver(d, signal) {
       const result = await send(d, signal).catch((error: unknown) => thrown(d, error));
+      return outcomeOf(d, result, signal, deps.clock.now());
+    },
+    async deliverDigest(digest, signal) {
+      const result = await sendDigest(digest, signal).catch((error: unknown) => thrown(digest.rows[0]!, error));
       const at = deps.clock.now();
-      // Cut short by shutdown: not the receiver's fault, so no attempt is counted.
-      if (signal.aborted && typeof result !== 'string' && result.kind !== 'delivered') return { kind: 'released', delivery: d, at };
-      if (typeof result === 'string') return { kind: 'not-sent', delivery: d, reason: result, at };
-      // A gone channel is deactivated when the outcome is recorded; the rest of this batch must not wait for that.
-      if (result.kind === 'gone') targets.set(`${d.channel}:${d.target_id}`, Promise.resolve({ active: false }));
-      return { kind: 'sent', delivery: d, result, at };
+      const ref = { id: digest.digestId, size: digest.rows.length };
+      return digest.rows.map((d, i) => outcomeOf(d, result, signal, at, { ...ref, lead: i === 0 }));
     },
     newBatch() {
       targets = new Map();

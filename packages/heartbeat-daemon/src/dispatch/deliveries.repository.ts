@@ -35,13 +35,13 @@ export interface ClaimOptions {
  * pending rows only (migration 015), and SQLite uses a partial index only when the query repeats its
  * condition word for word, never for a bound parameter. Delivered history then costs the reads nothing.
  */
-const PENDING = sql.lit('pending' as const);
+export const PENDING = sql.lit('pending' as const);
 
 /**
  * IN lists are padded to the next power of two by repeating their last id (harmless in `IN`), so a
  * batch of any size uses one of a few SQL texts and the connection's statement cache keeps them.
  */
-function paddedIds(ids: readonly number[]): number[] {
+export function paddedIds(ids: readonly number[]): number[] {
   let size = 1;
   while (size < ids.length) size *= 2;
   const padded = [...ids];
@@ -49,14 +49,22 @@ function paddedIds(ids: readonly number[]): number[] {
   return padded;
 }
 
-/** Deliveries due now and free to claim, with what sending them needs, oldest due first (see {@link claimDue}). */
-export function dueQuery(db: Db, options: Pick<ClaimOptions, 'now' | 'channels' | 'limit' | 'skipTargets'>) {
-  const { channels, limit, skipTargets = [] } = options;
-  const nowIso = options.now.toISOString();
-  let query = db
+/** What a claim reads of a delivery and its event (a {@link ClaimedDelivery}). */
+export function claimedDeliveries(db: Db) {
+  return db
     .selectFrom('deliveries as d')
     .innerJoin('events as ev', 'ev.id', 'd.event_id')
-    .select(['d.id', 'd.event_id', 'd.machine_id', 'd.channel', 'd.target_id', 'd.attempts', 'ev.type as event_type', 'ev.occurred_at', 'ev.payload', 'd.failure_classes'])
+    .select(['d.id', 'd.event_id', 'd.machine_id', 'd.channel', 'd.target_id', 'd.attempts', 'ev.type as event_type', 'ev.occurred_at', 'ev.payload', 'd.failure_classes']);
+}
+
+/**
+ * Deliveries due now and free to claim, with what sending them needs, oldest due first (see {@link claimDue}).
+ * `target`: only this one channel's (a Telegram chat's next digest).
+ */
+export function dueQuery(db: Db, options: Pick<ClaimOptions, 'now' | 'channels' | 'limit' | 'skipTargets'> & { target?: { channel: ChannelKind; targetId: number } }) {
+  const { channels, limit, skipTargets = [], target } = options;
+  const nowIso = options.now.toISOString();
+  let query = claimedDeliveries(db)
     .where('d.status', '=', PENDING)
     .where('d.next_attempt_at', '<=', nowIso)
     .where((eb) => eb.or([eb('d.claimed_until', 'is', null), eb('d.claimed_until', '<=', nowIso)]))
@@ -79,6 +87,7 @@ export function dueQuery(db: Db, options: Pick<ClaimOptions, 'now' | 'channels' 
     .orderBy('d.next_attempt_at')
     .orderBy('d.id')
     .limit(limit);
+  if (target) query = query.where('d.target_id', '=', target.targetId);
   for (const skip of skipTargets) {
     query = query.where((eb) => eb.not(eb.and([eb('d.channel', '=', skip.channel), eb('d.target_id', '=', skip.targetId)])));
   }
@@ -132,7 +141,17 @@ export async function claimDue(db: Kysely<Database>, options: ClaimOptions): Pro
  * attempt counted on a delivered row, never a final row reopened. Returns the ids that changed.
  */
 export async function markDelivered(db: Db, ids: readonly number[], now: Date): Promise<Set<number>> {
-  if (ids.length === 0) return new Set();
+  const marked = new Set<number>();
+  // A Telegram digest carries up to 2,000 rows: a batch of several stays within the bound parameters of one statement.
+  for (let i = 0; i < ids.length; i += MARK_CHUNK) {
+    for (const id of await markChunkDelivered(db, ids.slice(i, i + MARK_CHUNK), now)) marked.add(id);
+  }
+  return marked;
+}
+
+const MARK_CHUNK = 4096;
+
+async function markChunkDelivered(db: Db, ids: readonly number[], now: Date): Promise<number[]> {
   const nowIso = now.toISOString();
   const rows = await db
     .updateTable('deliveries')
@@ -151,7 +170,7 @@ export async function markDelivered(db: Db, ids: readonly number[], now: Date): 
     .where((eb) => eb(eb.case().when('status', '=', 'pending').then(1).else(0).end(), '=', 1))
     .returning('id')
     .execute();
-  return new Set(rows.map((r) => r.id));
+  return rows.map((r) => r.id);
 }
 
 /** One claimed row's outcome, recorded only while `instanceId` still holds its claim. */
@@ -243,8 +262,17 @@ export async function releaseClaim(db: Db, id: number, instanceId: string, now: 
     .execute();
 }
 
-/** Gives back every claim this instance holds (shutdown), so another daemon can send at once. */
+/**
+ * Gives back every claim this instance holds (shutdown, or a takeover from a daemon that is gone),
+ * so another daemon can send at once: its deliveries and the Telegram chats it was sending to.
+ * Returns how many deliveries it gave back.
+ */
 export async function releaseClaims(db: Db, instanceId: string, now: Date): Promise<number> {
+  await db
+    .updateTable('telegram_chat_pacing')
+    .set({ claimed_until: null, claimed_by: null, updated_at: now.toISOString() })
+    .where('claimed_by', '=', instanceId)
+    .execute();
   const result = await db
     .updateTable('deliveries')
     .set({ claimed_until: null, claimed_by: null, updated_at: now.toISOString() })

@@ -1,10 +1,25 @@
-import { errorMessage, failureStreak, type ChannelSender, type Clock, type Database, type Logger, type Redactor } from '@lunasentri/shared';
+import {
+  createTelegramPacing,
+  earliestTelegramSendAt,
+  errorMessage,
+  failureStreak,
+  recordTelegramSend,
+  telegramBotSendsLeft,
+  type ChannelSender,
+  type Clock,
+  type Database,
+  type Logger,
+  type Redactor,
+  type TelegramPacing,
+} from '@lunasentri/shared';
 import type { Kysely } from 'kysely';
 import { Wakeup } from '../wakeup';
 import { claimDue, nextDueAt, releaseClaims, type ClaimedDelivery } from './deliveries.repository';
 import { createDeliverer } from './deliver.usecases';
+import { DAEMON_TELEGRAM_PACING } from './digests.models';
+import { claimDigests, nextChatReadyAt, type ClaimedDigest } from './digests.repository';
 import { createOutcomeRecorder, describeDelivery } from './outcomes.usecases';
-import { afterClaim, planClaim, planSends, targetKey, type QueuedRow, type SlotLimits } from './send-slots.models';
+import { afterClaim, digestClaimLimit, planClaim, planSends, targetKey, type QueuedRow, type SlotLimits } from './send-slots.models';
 
 export interface DispatcherDeps {
   db: Kysely<Database>;
@@ -30,6 +45,11 @@ export interface DispatcherDeps {
   perTargetConcurrency?: number;
   /** due deliveries claimed per transaction; default 256 */
   claimBatch?: number;
+  /**
+   * TELEGRAM_GROUP_WINDOW in ms (CONTRACT §6.1); default 10 s, 0 sends each Telegram notification
+   * as a message of its own. Telegram's limits are kept whatever the window.
+   */
+  telegramWindowMs?: number;
   /** how long a claim protects a row from other daemons; default 30 s (keep it at least twice any send's time limit) */
   leaseMs?: number;
   /** longest idle sleep in background mode; default 30 s */
@@ -54,7 +74,14 @@ export interface Dispatcher {
   stop(drainMs: number): Promise<void>;
 }
 
-type Queued = QueuedRow<ClaimedDelivery>;
+/** What the queue holds: one webhook delivery, or one Telegram message (a digest of its chat's deliveries). */
+type Sendable = ClaimedDelivery | ClaimedDigest;
+type Queued = QueuedRow<Sendable>;
+
+const isDigest = (s: Sendable): s is ClaimedDigest => 'rows' in s;
+/** In-flight key: a delivery by its id, a Telegram message by its chat (one at a time per chat). */
+const flightKey = (s: Sendable) => (isDigest(s) ? `chat:${s.target_id}` : `row:${s.id}`);
+const describeSendable = (s: Sendable) => (isDigest(s) ? `Telegram message ${s.digestId ?? '-'} to telegram ${s.target_id} (${s.rows.length} notification(s))` : describeDelivery(s));
 
 /**
  * The outbox dispatcher. Claims due deliveries in batches (one transaction for up to `claimBatch`
@@ -69,8 +96,14 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const limits: SlotLimits = { concurrency, perTarget: deps.perTargetConcurrency ?? Math.max(1, concurrency - 4), leaseMs: deps.leaseMs ?? 30_000 };
   const claimBatch = deps.claimBatch ?? 256;
   const channels = deps.sender.channels;
+  // Telegram goes per chat, as digests; every other channel one delivery at a time.
+  const telegramOn = channels.includes('telegram');
+  const rowChannels = channels.filter((c) => c !== 'telegram');
+  const windowMs = deps.telegramWindowMs ?? 10_000;
+  // The bot-wide limit is this process's own; the per-chat limits are kept in the database.
+  let botPacing: TelegramPacing = createTelegramPacing(DAEMON_TELEGRAM_PACING);
   const queue: Queued[] = [];
-  const inFlight = new Map<number, Promise<void>>();
+  const inFlight = new Map<string, Promise<void>>();
   const inFlightPerTarget = new Map<string, number>();
   // Aborted only when shutdown's drain deadline passes: cuts sends still running then.
   const sendAbort = new AbortController();
@@ -88,20 +121,28 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   function launch({ delivery: d }: Queued): void {
     const key = targetKey(d);
     countTarget(key, 1);
-    const task = deliverer
-      .deliver(d, sendAbort.signal)
+    const sent = isDigest(d) ? deliverer.deliverDigest(d, sendAbort.signal) : deliverer.deliver(d, sendAbort.signal);
+    const task = sent
       .then((outcome) => recorder.add(outcome))
-      // The claim stays until its lease ends, then the row is sent again (same event id).
+      // The claim stays until its lease ends, then the row is sent again (same event id; a digest, the same message).
       .catch((error: unknown) => {
-        logger.error(`${describeDelivery(d)}: could not finish the send: ${errorMessage(error)}`);
+        logger.error(`${describeSendable(d)}: could not finish the send: ${errorMessage(error)}`);
       })
       .finally(() => {
-        inFlight.delete(d.id);
+        inFlight.delete(flightKey(d));
         countTarget(key, -1);
         pump();
         wakeup.wake();
       });
-    inFlight.set(d.id, task);
+    inFlight.set(flightKey(d), task);
+  }
+
+  /** Given back unsent: every delivery it holds. */
+  function release(row: Queued): void {
+    const d = row.delivery;
+    const at = clock.now();
+    if (!isDigest(d)) recorder.add({ kind: 'released', delivery: d, at });
+    else recorder.add(d.rows.map((r, i) => ({ kind: 'released' as const, delivery: r, at, digest: { id: d.digestId, size: d.rows.length, lead: i === 0, sendStarted: false } })));
   }
 
   /** Starts what the planner allows; rows whose claims grew too old go back unsent. */
@@ -109,26 +150,58 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     if (state.halted) return;
     const plan = planSends(queue, inFlightPerTarget, inFlight.size, clock.now().getTime(), limits);
     queue.splice(0, queue.length, ...plan.keep);
-    for (const row of plan.release) recorder.add({ kind: 'released', delivery: row.delivery, at: clock.now() });
+    for (const row of plan.release) release(row);
     for (const row of plan.start) launch(row);
   }
 
-  /** Claims another batch when the planner says so; returns how many rows were claimed. */
-  async function fill(): Promise<number> {
-    if (state.halted) return 0;
-    const plan = planClaim({ queue, inFlightPerTarget, limits, claimBatch, nowMs: clock.now().getTime(), busyRescanAt: state.busyRescanAt });
-    if (!plan.claim) return 0;
-    // Outcomes first: a recorded delivery makes the next one of its stream due, and a recorded
-    // deactivation keeps the new batch from reading that channel as active.
-    await recorder.flush();
+  /** Claims another batch of deliveries, as the planner said; returns how many rows were claimed. */
+  async function claimRows(plan: Extract<ReturnType<typeof planClaim>, { claim: true }>): Promise<number> {
     const now = clock.now();
-    const claimed = await claimDue(db, { now, instanceId, leaseMs: limits.leaseMs, channels, limit: plan.limit, skipTargets: plan.skipTargets });
+    const claimed = await claimDue(db, { now, instanceId, leaseMs: limits.leaseMs, channels: rowChannels, limit: plan.limit, skipTargets: plan.skipTargets });
     state.busyRescanAt = afterClaim(plan, claimed.length, now.getTime(), state.busyRescanAt);
-    if (claimed.length === 0) return 0;
-    deliverer.newBatch();
     const claimedUntil = now.getTime() + limits.leaseMs;
     for (const delivery of claimed) queue.push({ delivery, claimedUntil });
     return claimed.length;
+  }
+
+  /** Claims up to `limit` Telegram chats that may get a message now, each with its message; returns how many rows they carry. */
+  async function claimChats(limit: number): Promise<number> {
+    const now = clock.now();
+    const claimed = await claimDigests(db, { now, instanceId, leaseMs: limits.leaseMs, windowMs, limit });
+    for (const digest of claimed) {
+      if (digest.chatId !== null) botPacing = recordTelegramSend(botPacing, digest.chatId, now.getTime());
+      queue.push({ delivery: digest, claimedUntil: now.getTime() + limits.leaseMs });
+    }
+    return claimed.reduce((n, d) => n + d.rows.length, 0);
+  }
+
+  /**
+   * Claims more when the planners say so: deliveries of row-by-row channels, and Telegram chats as
+   * many as free slots and the bot's own limit allow. Returns how many rows were claimed.
+   */
+  async function fill(): Promise<number> {
+    if (state.halted) return 0;
+    const rowPlan = planClaim({ queue, inFlightPerTarget, limits, claimBatch, nowMs: clock.now().getTime(), busyRescanAt: state.busyRescanAt });
+    const chats = telegramOn ? digestClaimLimit({ queue, inFlight: inFlight.size, limits, botSendsLeft: telegramBotSendsLeft(botPacing, clock.now().getTime()) }) : 0;
+    if (!rowPlan.claim && chats === 0) return 0;
+    // Outcomes first: a recorded delivery makes the next one of its stream due, and a recorded
+    // deactivation keeps the new batch from reading that channel as active.
+    await recorder.flush();
+    const claimed = (rowPlan.claim ? await claimRows(rowPlan) : 0) + (chats > 0 ? await claimChats(chats) : 0);
+    if (claimed > 0) deliverer.newBatch();
+    return claimed;
+  }
+
+  /** When something may be due next: a delivery's retry, a claim running out, a chat's window or pacing bound, the bot's own limit. */
+  async function nextWakeAt(now: Date): Promise<Date | null> {
+    const times = [await nextDueAt(db, now, channels)];
+    if (telegramOn) {
+      times.push(await nextChatReadyAt(db, now, windowMs));
+      const bot = earliestTelegramSendAt(botPacing, 0, now.getTime());
+      if (bot > now.getTime()) times.push(new Date(bot));
+    }
+    const known = times.filter((t): t is Date => t !== null).map((t) => t.getTime());
+    return known.length === 0 ? null : new Date(Math.min(...known));
   }
 
   async function background(): Promise<void> {
@@ -141,7 +214,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         if (claimed > 0 || state.stopping) continue;
         // While sends are running, their completions wake us; otherwise sleep until something comes due.
         const now = clock.now();
-        const due = queue.length === 0 && inFlight.size < concurrency ? await nextDueAt(db, now, channels) : null;
+        const due = queue.length === 0 && inFlight.size < concurrency ? await nextWakeAt(now) : null;
         await wakeup.sleep(due === null ? (deps.idleMs ?? 30_000) : Math.min(deps.idleMs ?? 30_000, Math.max(0, due.getTime() - now.getTime()) + 1));
       } catch (error) {
         rounds.failed(error);
@@ -174,7 +247,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 interface RunParts {
   fill(): Promise<number>;
   pump(): void;
-  inFlight: ReadonlyMap<number, Promise<void>>;
+  inFlight: ReadonlyMap<string, Promise<void>>;
   queue: readonly Queued[];
   recorder: { flush(): Promise<void>; readonly pending: number };
   /** no new sends from now on */
@@ -214,7 +287,7 @@ async function runUntilIdle(parts: RunParts, signal?: AbortSignal): Promise<numb
 }
 
 /** Lets sends in flight finish for up to `drainMs`, then cuts the rest short through `sendAbort`. */
-async function drain(inFlight: ReadonlyMap<number, Promise<void>>, drainMs: number, sendAbort: AbortController, logger: Logger): Promise<void> {
+async function drain(inFlight: ReadonlyMap<string, Promise<void>>, drainMs: number, sendAbort: AbortController, logger: Logger): Promise<void> {
   if (inFlight.size === 0) return;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)));

@@ -24,3 +24,15 @@ export async function takeJobTurn(db: Kysely<Database>, turn: { job: string; ins
     .executeTakeFirst();
   return result.numUpdatedRows === 1n;
 }
+
+/** How long the outage history is kept: long enough for a year of daily bars and `?days=400`. */
+export const OUTAGE_HISTORY_KEEP_MS = 400 * 24 * 3600_000;
+
+/** Deletes up to `limit` intervals that ended before `cutoff` (an open one is never old); returns how many. */
+export async function deleteEndedIntervals(db: Kysely<Database>, cutoff: Date, limit: number): Promise<number> {
+  const result = await db
+    .deleteFrom('outage_history')
+    .where('id', 'in', (eb) => eb.selectFrom('outage_history as h').select('h.id').where('h.ended_at', '<', cutoff.toISOString()).limit(limit))
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -14,7 +14,8 @@ import type { Kysely } from 'kysely';
 import { deleteFinishedEvents } from '../outbox/outbox.repository';
 import { HOLDER_STALE_FLOOR_MS, isClaimHolderGone, pidAlive, type Host } from './claims.models';
 import { claimHolders, expireStale, releaseClaims } from './deliveries.repository';
-import { takeJobTurn } from './housekeeping.repository';
+import { deleteUnusedDigests } from './digests.repository';
+import { deleteEndedIntervals, OUTAGE_HISTORY_KEEP_MS, takeJobTurn } from './housekeeping.repository';
 import { DELIVERY_TTL_MS } from './retry.models';
 
 export interface HousekeepingDeps {
@@ -35,6 +36,8 @@ export interface HousekeepingDeps {
   holderStaleMs?: number;
   /** events whose deliveries are all final are deleted this long after they happened; default 30 days */
   retentionMs?: number;
+  /** outage-history intervals are deleted this long after they ended; default 400 days, whatever `retentionMs` */
+  historyKeepMs?: number;
   /** how often the job runs in the background; default 5 s (the takeover cadence) */
   everyMs?: number;
   /** after claims were taken over: their rows can be sent now */
@@ -42,7 +45,7 @@ export interface HousekeepingDeps {
 }
 
 export interface Housekeeping {
-  /** Runs whichever of the jobs is due now (takeover each time; expiry once a minute; retention once an hour). */
+  /** Runs whichever of the jobs is due now (takeover each time; expiry once a minute; retention and history pruning once an hour). */
   runOnce(): Promise<void>;
   /** Runs in the background every `everyMs` until {@link Housekeeping.stop}. */
   start(): void;
@@ -56,8 +59,9 @@ const DELETE_PER_STATEMENT = 200;
 
 /**
  * The outbox's housekeeping, off the delivery path: claims of daemons that are certainly gone are
- * taken over, deliveries still pending 24 h after their event end dead, and old finished events are
- * deleted. Each job keeps its own cadence; expiry and retention run once per period for the whole
+ * taken over, deliveries still pending 24 h after their event end dead, old finished events are
+ * deleted, and outage-history intervals that ended over 400 days ago too. Each job keeps its own
+ * cadence; expiry, retention and history pruning run once per period for the whole
  * fleet of daemons sharing the database ({@link takeJobTurn}), not once per daemon. One job failing
  * is logged and the others still run.
  */
@@ -98,15 +102,28 @@ export function createHousekeeping(deps: HousekeepingDeps): Housekeeping {
   }
 
   /** 200 a statement with a yield between, so the history of a busy fleet never holds the write lock for long. */
-  async function applyRetention(now: Date): Promise<void> {
-    const cutoff = new Date(now.getTime() - retentionMs);
+  async function deleteInSteps(deleteSome: (limit: number) => Promise<number>): Promise<number> {
     let total = 0;
     for (let n = DELETE_PER_STATEMENT; n === DELETE_PER_STATEMENT && !stopped; ) {
-      n = await deleteFinishedEvents(db, cutoff, DELETE_PER_STATEMENT);
+      n = await deleteSome(DELETE_PER_STATEMENT);
       total += n;
       await yieldToEventLoop();
     }
+    return total;
+  }
+
+  async function applyRetention(now: Date): Promise<void> {
+    const cutoff = new Date(now.getTime() - retentionMs);
+    const total = await deleteInSteps((limit) => deleteFinishedEvents(db, cutoff, limit));
     if (total > 0) logger.info(`Deleted ${total} event(s) older than ${Math.round(retentionMs / 86_400_000)} days, with their deliveries`);
+    // The stored Telegram messages whose deliveries went with their events.
+    await deleteInSteps((limit) => deleteUnusedDigests(db, cutoff, limit));
+  }
+
+  async function pruneHistory(now: Date): Promise<void> {
+    const keepMs = deps.historyKeepMs ?? OUTAGE_HISTORY_KEEP_MS;
+    const total = await deleteInSteps((limit) => deleteEndedIntervals(db, new Date(now.getTime() - keepMs), limit));
+    if (total > 0) logger.info(`Deleted ${total} outage-history interval(s) that ended more than ${Math.round(keepMs / 86_400_000)} days ago`);
   }
 
   const streaks = new Map<string, FailureStreak>();
@@ -134,6 +151,7 @@ export function createHousekeeping(deps: HousekeepingDeps): Housekeeping {
     await job('claim takeover', () => takeOverFromGone(now));
     await fleetJob('expiry', EXPIRY_EVERY_MS, now, () => expireOld(now));
     await fleetJob('retention', RETENTION_EVERY_MS, now, () => applyRetention(now));
+    await fleetJob('history', RETENTION_EVERY_MS, now, () => pruneHistory(now));
   }
 
   const tick = () => {

@@ -3,21 +3,41 @@ import type { Kysely, Transaction } from 'kysely';
 import { planChannelUpdates, type ChannelOutcome } from './channels.models';
 import { channelWasFailing, recordChannelOutcome } from './channels.repository';
 import { bringForwardWaiting, markDelivered, markFinal, releaseClaim, reschedule, type ClaimedDelivery } from './deliveries.repository';
+import { settleChat, type ChatSettlement } from './digests.repository';
 import { noteFailure, type FailureNote } from './failures.models';
 import { MISCONFIGURED_RETRY_MS, planRetry } from './retry.models';
 
+/**
+ * The Telegram message a delivery went in with others (a digest). Its outcome is the message's: the
+ * `lead` delivery (its first) speaks for the message in the log and on the channel, the others only
+ * settle their own rows.
+ */
+export interface DigestRef {
+  /** telegram_digests.id; null when no message was planned (the chat is gone or inactive) */
+  id: number | null;
+  /** deliveries the message carries */
+  size: number;
+  lead: boolean;
+  /** false when the message was given back before its request started (it then counts for no limit) */
+  sendStarted?: boolean;
+}
+
 /** What became of one claimed delivery, waiting to be recorded. */
-export type Outcome =
+export type Outcome = (
   /** the notifier answered (`at`: when) */
   | { kind: 'sent'; delivery: ClaimedDelivery; result: SendResult; at: Date }
   /** its channel was deleted or deactivated: nothing was sent */
   | { kind: 'not-sent'; delivery: ClaimedDelivery; reason: 'target-missing' | 'target-inactive'; at: Date }
   /** given back without counting an attempt: cut short by shutdown, or its claim grew too old to start a send */
-  | { kind: 'released'; delivery: ClaimedDelivery; at: Date };
+  | { kind: 'released'; delivery: ClaimedDelivery; at: Date }
+) & { digest?: DigestRef };
 
 export interface OutcomeRecorder {
-  /** Buffers an outcome; it is recorded soon, together with the others that arrive meanwhile. */
-  add(outcome: Outcome): void;
+  /**
+   * Buffers outcomes; they are recorded soon, together with the others that arrive meanwhile. The
+   * outcomes of one digest are passed together and recorded in one transaction.
+   */
+  add(outcome: Outcome | readonly Outcome[]): void;
   /** Records everything added so far (after any recording in progress). Never rejects: failures are logged. */
   flush(): Promise<void>;
   /** outcomes added and not recorded yet */
@@ -44,6 +64,16 @@ export interface OutcomeRecorderDeps {
 export function describeDelivery(d: ClaimedDelivery): string {
   return `Delivery ${d.id} (${d.event_type} ${d.event_id} for machine ${d.machine_id}) to ${d.channel} ${d.target_id}`;
 }
+
+/** A delivery, or the Telegram message it went in with others, as log lines name it. */
+function describeOutcome(o: Outcome): string {
+  const d = o.delivery;
+  if (!o.digest || o.digest.size === 1 || o.digest.id === null) return describeDelivery(d);
+  return `Telegram message ${o.digest.id} (${o.digest.size} notifications, first: ${d.event_type} for machine ${d.machine_id}) to telegram ${d.target_id}`;
+}
+
+/** Whether this outcome writes log lines and channel bookkeeping: every delivery on its own, or a digest's lead. */
+const speaks = (o: Outcome) => !o.digest || o.digest.lead;
 
 const OUTCOME_VERB: Record<SendResult['kind'] | 'not-sent' | 'released', string> = {
   delivered: 'delivered',
@@ -75,14 +105,17 @@ interface RecordingContext {
   loud: { lastMisconfiguredAt: number };
   /** log lines to write once the transaction commits */
   logs: Array<() => void>;
+  /** per Telegram chat that had a message in this batch: what to record on its pacing row */
+  chats: Map<number, ChatSettlement>;
 }
 
 const MISCONFIGURED_LOG_EVERY_MS = 10 * 60_000;
 
 /** A permanent failure (4xx, or the channel is gone): the delivery ends `failed`. */
-async function recordPermanent(ctx: RecordingContext, d: ClaimedDelivery, error: string, at: Date): Promise<void> {
+async function recordPermanent(ctx: RecordingContext, o: Outcome, error: string, at: Date): Promise<void> {
+  const d = o.delivery;
   if (!(await markFinal(ctx.trx, { id: d.id, instanceId: ctx.instanceId, status: 'failed', error, now: at, attempted: true }))) return;
-  ctx.logs.push(() => ctx.logger.warn(`${describeDelivery(d)} failed for good: ${error}`));
+  if (speaks(o)) ctx.logs.push(() => ctx.logger.warn(`${describeOutcome(o)} failed for good: ${error}`));
 }
 
 type RetryableResult = Extract<SendResult, { kind: 'retryable' | 'misconfigured' }>;
@@ -92,11 +125,11 @@ type RetryableResult = Extract<SendResult, { kind: 'retryable' | 'misconfigured'
  * for the first failure of each new kind (a timeout turning into HTTP 503), so `journalctl -p warning`
  * shows every delivery in trouble once per way it fails; the same failure again is an info line.
  */
-function retryLine(d: ClaimedDelivery, result: RetryableResult, note: FailureNote, nextAt: Date): { level: 'warn' | 'info'; text: string } {
-  const attempt = `attempt ${d.attempts + 1}`;
+function retryLine(o: Outcome, result: RetryableResult, note: FailureNote, nextAt: Date): { level: 'warn' | 'info'; text: string } {
+  const attempt = `attempt ${o.delivery.attempts + 1}`;
   const next = `next try at ${nextAt.toISOString()}`;
-  if (note.previous === undefined || !note.isNew) return { level: note.isNew ? 'warn' : 'info', text: `${describeDelivery(d)} failed (${attempt}): ${result.error}; ${next}` };
-  return { level: 'warn', text: `${describeDelivery(d)} now fails differently (${attempt}): ${result.error} (before: ${note.previous}); ${next}` };
+  if (note.previous === undefined || !note.isNew) return { level: note.isNew ? 'warn' : 'info', text: `${describeOutcome(o)} failed (${attempt}): ${result.error}; ${next}` };
+  return { level: 'warn', text: `${describeOutcome(o)} now fails differently (${attempt}): ${result.error} (before: ${note.previous}); ${next}` };
 }
 
 /**
@@ -104,8 +137,9 @@ function retryLine(d: ClaimedDelivery, result: RetryableResult, note: FailureNot
  * nothing to the log when the write did not apply (another daemon had the row by then: its outcome
  * is that daemon's to log).
  */
-async function recordRetryable(ctx: RecordingContext, d: ClaimedDelivery, result: RetryableResult, at: Date): Promise<void> {
+async function recordRetryable(ctx: RecordingContext, o: Outcome, result: RetryableResult, at: Date): Promise<void> {
   const { logger } = ctx;
+  const d = o.delivery;
   const shout = result.kind === 'misconfigured' && at.getTime() - ctx.loud.lastMisconfiguredAt >= MISCONFIGURED_LOG_EVERY_MS;
   const plan = planRetry({
     now: at,
@@ -121,19 +155,23 @@ async function recordRetryable(ctx: RecordingContext, d: ClaimedDelivery, result
   const notBefore = retryAfterMs === undefined ? undefined : new Date(at.getTime() + retryAfterMs);
   const applied = plan.kind === 'dead' ? await markFinal(ctx.trx, { ...row, status: 'dead', attempted: true }) : await reschedule(ctx.trx, { ...row, at: plan.at, notBefore });
   if (!applied) return;
+  const chat = ctx.chats.get(d.target_id);
+  if (chat && plan.kind === 'retry' && (chat.retryAt === undefined || plan.at < chat.retryAt)) chat.retryAt = plan.at;
+  if (chat && notBefore) chat.pausedUntil = notBefore;
+  if (!speaks(o)) return;
   if (shout) {
     ctx.loud.lastMisconfiguredAt = at.getTime();
-    ctx.logs.push(() => logger.error(`${describeDelivery(d)} refused because our configuration is wrong: ${result.error}. Deliveries are kept and retried.`));
+    ctx.logs.push(() => logger.error(`${describeOutcome(o)} refused because our configuration is wrong: ${result.error}. Deliveries are kept and retried.`));
   }
   if (plan.kind === 'dead') {
     const why =
       plan.reason === 'retry-after-past-deadline'
         ? `the server's Retry-After reaches past 24h after the event (attempt ${d.attempts + 1})`
         : `not delivered within 24h of the event after ${d.attempts + 1} attempts`;
-    ctx.logs.push(() => logger.error(`${describeDelivery(d)} is dead: ${why}; last error: ${result.error}`));
+    ctx.logs.push(() => logger.error(`${describeOutcome(o)} is dead: ${why}; last error: ${result.error}`));
     return;
   }
-  const line = retryLine(d, result, note, plan.at);
+  const line = retryLine(o, result, note, plan.at);
   // The error line just written already says it loudly.
   const level = shout ? 'info' : line.level;
   ctx.logs.push(() => logger[level](line.text));
@@ -142,6 +180,10 @@ async function recordRetryable(ctx: RecordingContext, d: ClaimedDelivery, result
 /** Records one outcome of a batch, inside its transaction; returns what it says about the channel, if anything. */
 async function recordOne(ctx: RecordingContext, o: Outcome, markedDelivered: ReadonlySet<number>): Promise<ChannelOutcome | null> {
   const d = o.delivery;
+  if (o.digest?.id != null && !ctx.chats.has(d.target_id)) {
+    const accepted = o.kind === 'sent' && o.result.kind === 'delivered';
+    ctx.chats.set(d.target_id, { recipientId: d.target_id, digestId: o.digest.id, instanceId: ctx.instanceId, at: o.at, accepted, sent: o.kind !== 'released' || o.digest.sendStarted !== false });
+  }
   if (o.kind === 'released') {
     await releaseClaim(ctx.trx, d.id, ctx.instanceId, o.at);
     return null;
@@ -156,11 +198,12 @@ async function recordOne(ctx: RecordingContext, o: Outcome, markedDelivered: Rea
   }
   const result = o.result;
   if (result.kind === 'delivered') {
-    if (d.attempts > 0 && markedDelivered.has(d.id)) ctx.logs.push(() => ctx.logger.info(`${describeDelivery(d)} delivered after ${d.attempts + 1} attempts`));
-    return { channel: d.channel, targetId: d.target_id, success: true, at: o.at };
+    if (speaks(o) && d.attempts > 0 && markedDelivered.has(d.id)) ctx.logs.push(() => ctx.logger.info(`${describeOutcome(o)} delivered after ${d.attempts + 1} attempts`));
+    return speaks(o) ? { channel: d.channel, targetId: d.target_id, success: true, at: o.at } : null;
   }
-  if (result.kind === 'permanent' || result.kind === 'gone') await recordPermanent(ctx, d, result.error, o.at);
-  else await recordRetryable(ctx, d, result, o.at);
+  if (result.kind === 'permanent' || result.kind === 'gone') await recordPermanent(ctx, o, result.error, o.at);
+  else await recordRetryable(ctx, o, result, o.at);
+  if (!speaks(o)) return null;
   if (result.kind === 'gone') {
     ctx.logs.push(() => ctx.logger.warn(`${d.channel === 'webhook' ? 'Webhook' : 'Telegram chat'} ${d.target_id} deactivated: ${result.error}`));
   }
@@ -189,7 +232,7 @@ async function recordBatch(deps: OutcomeRecorderDeps, loud: RecordingContext['lo
   const now = deps.clock.now();
   const logs: Array<() => void> = [];
   await deps.db.transaction().execute(async (trx) => {
-    const ctx: RecordingContext = { trx, logger: deps.logger, instanceId: deps.instanceId, random: deps.random, loud, logs };
+    const ctx: RecordingContext = { trx, logger: deps.logger, instanceId: deps.instanceId, random: deps.random, loud, logs, chats: new Map() };
     const delivered = batch.filter((o) => o.kind === 'sent' && o.result.kind === 'delivered').map((o) => o.delivery.id);
     const markedDelivered = await markDelivered(trx, delivered, now);
     const channelOutcomes: ChannelOutcome[] = [];
@@ -198,6 +241,7 @@ async function recordBatch(deps: OutcomeRecorderDeps, loud: RecordingContext['lo
       if (channel) channelOutcomes.push(channel);
     }
     for (const update of planChannelUpdates(channelOutcomes)) await recordChannelUpdate(ctx, update, now);
+    for (const chat of ctx.chats.values()) await settleChat(trx, chat);
   });
   for (const log of logs) log();
   // One line per batch, not per delivery: winston formats a line even when its level is off.
@@ -243,7 +287,8 @@ export function createOutcomeRecorder(deps: OutcomeRecorderDeps): OutcomeRecorde
 
   return {
     add(outcome) {
-      buffer.push(outcome);
+      if (Array.isArray(outcome)) buffer.push(...(outcome as readonly Outcome[]));
+      else buffer.push(outcome as Outcome);
       if (buffer.length >= maxBatch) void flush();
       else if (!timer) timer = setTimeout(() => void flush(), gatherMs);
     },

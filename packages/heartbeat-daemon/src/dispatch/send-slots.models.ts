@@ -128,3 +128,13 @@ export const BUSY_RESCAN_MS = 100;
 export function afterClaim(plan: Extract<ClaimPlan, { claim: true }>, claimed: number, nowMs: number, previous: number): number {
   return claimed === 0 && plan.skipTargets.length > 0 ? nowMs + BUSY_RESCAN_MS : previous;
 }
+
+/**
+ * How many Telegram chats to claim a message for now: as many as there are send slots not taken by
+ * sends in flight or rows already queued, and as the bot's own rolling limit still allows.
+ */
+export function digestClaimLimit(inputs: { queue: readonly QueuedRow[]; inFlight: number; limits: Pick<SlotLimits, 'concurrency'>; botSendsLeft: number }): number {
+  const queuedDigests = inputs.queue.filter((q) => q.delivery.channel === 'telegram').length;
+  const free = inputs.limits.concurrency - inputs.inFlight - queuedDigests;
+  return Math.max(0, Math.min(free, inputs.botSendsLeft));
+}

@@ -63,6 +63,22 @@ export function pendingWithFreshReport(db: Db, cutoff: string, limit: number) {
     .limit(limit);
 }
 
+/**
+ * Whether any enabled `pending` or `offline` machine has a report within the threshold: the one
+ * question a change between checks raises (two seeks on the (status, last_seen) index, one row).
+ */
+export async function anyFreshArrival(db: Db, cutoff: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('machines')
+    .select('id')
+    .where('status', 'in', ['pending', 'offline'])
+    .where('last_seen', '>=', cutoff)
+    .where(ENABLED)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /** `offline` machines with a report within the threshold made after they went offline. */
 export function recoveryCandidates(db: Db, cutoff: string, limit: number) {
   return db

@@ -14,6 +14,7 @@ import {
 import type { Kysely } from 'kysely';
 import { cutoffOf, decide, ingestDownWarnable, ingestStateOf, nextCheckAt, offlineCutoffOf, offlinePossible, resumeProtects, type DecisionContext, type IngestState } from './heartbeat.models';
 import {
+  anyFreshArrival,
   earliestFreshLastSeen,
   earliestProtectingEnable,
   offlineCandidates,
@@ -71,6 +72,11 @@ export interface Sweeper {
    * rest are found by the next check, of this daemon or another).
    */
   run(signal?: AbortSignal): Promise<SweepResult>;
+  /**
+   * Whether a report waits that a check would turn into a first-report or recovery transition (one
+   * indexed query): between checks, the only change worth a check at once.
+   */
+  hasArrivals(): Promise<boolean>;
 }
 
 type Candidates = (cutoff: string, limit: number) => Promise<MachineRow[]>;
@@ -131,6 +137,7 @@ export function createSweeper(deps: SweepDeps): Sweeper {
   }
 
   return {
+    hasArrivals: () => anyFreshArrival(db, cutoffOf(clock.now(), thresholdMs)),
     async run(signal) {
       const now = clock.now();
       const liveness = await readIngestLiveness(db, now);

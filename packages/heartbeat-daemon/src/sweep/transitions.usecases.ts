@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import { writeOutcomes, type WrittenOutcome } from './announcements.usecases';
 import { decide, wholeSecondsBetween, type DecisionContext } from './heartbeat.models';
 import { compareAndSetStatuses, findMachines, type MachineRow } from './machines.repository';
+import { recordOutageIntervals } from './outage-history.repository';
 import { decideChange } from './quiet.models';
 import { logQuietOutcome } from './quiet.log';
 
@@ -56,13 +57,13 @@ export async function applyTransitions(
       return machine && decision?.kind === expected ? [{ machine, decision }] : [];
     });
     const moved = await compareAndSetStatuses(trx, { ids: due.map((d) => d.machine.id), from: FROM[expected], to: TO[expected], at: ctx.now.toISOString() });
-    const subjects = due
-      .filter((d) => moved.has(d.machine.id))
-      .map(({ machine, decision }) => ({
-        machine,
-        decide: (outageAnnounced: boolean, quiet: Parameters<typeof decideChange>[3]) => decideChange(machine, expected, outageAnnounced, quiet),
-        offlineSince: decision.kind === 'came-online' ? decision.offlineSince : null,
-      }));
+    const done = due.filter((d) => moved.has(d.machine.id));
+    await recordOutageIntervals(trx, { kind: expected, machineIds: done.map((d) => d.machine.id), at: ctx.now.toISOString() });
+    const subjects = done.map(({ machine, decision }) => ({
+      machine,
+      decide: (outageAnnounced: boolean, quiet: Parameters<typeof decideChange>[3]) => decideChange(machine, expected, outageAnnounced, quiet),
+      offlineSince: decision.kind === 'came-online' ? decision.offlineSince : null,
+    }));
     return writeOutcomes(trx, subjects, { decision: ctx, flap: deps.flap ?? DEFAULT_FLAP, newEventId });
   });
   // Only now, after the commit: a logged transition is a committed one.

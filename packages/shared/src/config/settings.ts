@@ -39,9 +39,15 @@ const MAX_TIMER_MS = 2_147_483_647;
  * `max` (default: what a Node timer can wait, about 24.8 days) against values that overflow timers.
  */
 export function durationSetting(
-  options: Omit<Setting<number>, 'parse' | 'format' | 'valueName' | 'default'> & { default: string; min?: string; max?: string },
+  options: Omit<Setting<number>, 'parse' | 'format' | 'valueName' | 'default'> & {
+    default: string;
+    min?: string;
+    max?: string;
+    /** `0s` (or `0`) is a value of its own, "off", rather than an error; `min` then applies to the other values */
+    zeroMeansOff?: boolean;
+  },
 ): Setting<number> {
-  const { min, max, ...rest } = options;
+  const { min, max, zeroMeansOff, ...rest } = options;
   const minMs = min === undefined ? 0 : parseDuration(min);
   const maxMs = max === undefined ? MAX_TIMER_MS : parseDuration(max);
   return {
@@ -50,7 +56,8 @@ export function durationSetting(
     default: parseDuration(options.default),
     parse(raw) {
       const ms = parseDuration(raw);
-      if (ms <= 0) throw new Error('must be a positive duration such as 30s, 2m or 1h30m');
+      if (ms === 0 && zeroMeansOff) return 0;
+      if (ms <= 0) throw new Error(zeroMeansOff ? 'must be 0s (off) or a positive duration such as 10s or 1m' : 'must be a positive duration such as 30s, 2m or 1h30m');
       if (ms < minMs) throw new Error(`must be at least ${formatDuration(minMs)}`);
       if (ms > maxMs) throw new Error(`must be at most ${formatDuration(maxMs)}`);
       return ms;

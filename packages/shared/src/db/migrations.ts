@@ -18,7 +18,10 @@ import * as m016_credential_revision from './migrations/016_credential_revision'
 import * as m017_delivery_retry_not_before from './migrations/017_delivery_retry_not_before';
 import * as m018_liveness_process_identity from './migrations/018_liveness_process_identity';
 import * as m019_failure_tracking from './migrations/019_failure_tracking';
+import * as m020_telegram_digests from './migrations/020_telegram_digests';
 import * as m021_quiet_rules from './migrations/021_quiet_rules';
+import * as m022_outage_history from './migrations/022_outage_history';
+import * as m023_status_page_sessions from './migrations/023_status_page_sessions';
 
 /** Every migration, by name. Names sort in the order they apply; never rename or reorder one. */
 export const migrations: Record<string, Migration> = {
@@ -41,5 +44,8 @@ export const migrations: Record<string, Migration> = {
   '017_delivery_retry_not_before': m017_delivery_retry_not_before,
   '018_liveness_process_identity': m018_liveness_process_identity,
   '019_failure_tracking': m019_failure_tracking,
+  '020_telegram_digests': m020_telegram_digests,
   '021_quiet_rules': m021_quiet_rules,
+  '022_outage_history': m022_outage_history,
+  '023_status_page_sessions': m023_status_page_sessions,
 };

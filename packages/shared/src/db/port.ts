@@ -57,6 +57,13 @@ export interface DatabaseHandle {
 export interface ChangeFeed {
   /** True when another connection committed since the previous call (the first call only primes it). */
   poll(): boolean;
+  /**
+   * Calls `listener` soon after another connection may have committed: a file-system event on the
+   * SQLite write-ahead log, a PostgreSQL notification. Only a hint to poll now rather than at the next
+   * poll: it may fire for this connection's own writes, and it may never fire (a file system without
+   * change events); polling stays the source of truth. One listener; a second call replaces it.
+   */
+  onHint(listener: () => void): void;
   close(): void;
 }
 

@@ -192,7 +192,41 @@ export interface DeliveriesTable {
   delivered_at: string | null;
   /** the receiver's own earliest time for the next attempt (Retry-After / retry_after); a success elsewhere never brings the row before it */
   retry_not_before: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Telegram: the message (telegram_digests.id) this row went or goes out in; rows sharing it went in one message (migration 020) */
+  digest_id: ColumnType<number | null, number | null | undefined, number | null>;
   created_at: string;
+  updated_at: string;
+}
+
+/** One Telegram message as planned before its send, so a resend is the same message (migration 020). */
+export interface TelegramDigestsTable {
+  id: Generated<number>;
+  recipient_id: number;
+  /** the HTML text sent */
+  text: string;
+  /** how many delivery rows the text was planned for */
+  deliveries: number;
+  created_at: string;
+  /** when Telegram first accepted it; null until then */
+  sent_at: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** What Telegram's limits and the digest window still say about one chat (migration 020). */
+export interface TelegramChatPacingTable {
+  recipient_id: number;
+  /** when the chat last accepted a message from us: its digest window runs from here */
+  last_message_at: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON array of recent send times (epoch ms), as many as a limit can still look at */
+  recent_sends: ColumnType<string, string | undefined, string>;
+  /** no send before this because Telegram answered 429 with retry_after */
+  paused_until: ColumnType<string | null, string | null | undefined, string | null>;
+  /** the earliest next send the per-chat limits and the pause allow */
+  send_not_before: ColumnType<string | null, string | null | undefined, string | null>;
+  /** the digest whose deliveries are still pending: the chat's next message is its resend */
+  open_digest_id: ColumnType<number | null, number | null | undefined, number | null>;
+  /** the daemon sending to this chat now, until when (a lease) */
+  claimed_by: ColumnType<string | null, string | null | undefined, string | null>;
+  claimed_until: ColumnType<string | null, string | null | undefined, string | null>;
   updated_at: string;
 }
 
@@ -240,6 +274,41 @@ export interface MaintenanceWindowMachinesTable {
   machine_id: number;
 }
 
+/** An interval of the outage history: offline, or inside a maintenance window. */
+export type OutageKind = 'outage' | 'maintenance';
+
+export interface OutageHistoryTable {
+  id: Generated<number>;
+  machine_id: number;
+  kind: OutageKind;
+  started_at: string;
+  /** null while the interval lasts */
+  ended_at: string | null;
+}
+
+/** A user's public status page (migration 023). */
+export interface StatusPagesTable {
+  user_id: number;
+  /** the page's address, `/status/<slug>`: 144 random bits, base64url */
+  slug: string;
+  enabled: Flag;
+  title: string;
+  show_hostnames: Flag;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A signed-in dashboard session (migration 023). */
+export interface DashboardSessionsTable {
+  /** hex SHA-256 of the session cookie's value; the value itself is never stored */
+  id_hash: string;
+  user_id: number;
+  /** the personal token signed in with: revoking it ends the session */
+  token_id: number;
+  created_at: string;
+  expires_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -256,6 +325,11 @@ export interface Database {
   machine_offline_notifications: MachineOfflineNotificationsTable;
   maintenance_windows: MaintenanceWindowsTable;
   maintenance_window_machines: MaintenanceWindowMachinesTable;
+  telegram_digests: TelegramDigestsTable;
+  telegram_chat_pacing: TelegramChatPacingTable;
+  outage_history: OutageHistoryTable;
+  status_pages: StatusPagesTable;
+  dashboard_sessions: DashboardSessionsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -274,3 +348,5 @@ export type NewMachineEvent = Insertable<EventsTable>;
 export type Delivery = Selectable<DeliveriesTable>;
 export type NewDelivery = Insertable<DeliveriesTable>;
 export type MaintenanceWindow = Selectable<MaintenanceWindowsTable>;
+export type OutageInterval = Selectable<OutageHistoryTable>;
+export type StatusPage = Selectable<StatusPagesTable>;

@@ -168,3 +168,32 @@ export async function readDaemonLastCheck(db: Kysely<Database>): Promise<string 
     .executeTakeFirst();
   return row?.last ?? null;
 }
+
+/** The daemon's latest check and how often it checks at the least (its interval). */
+export interface DaemonCheck {
+  /** the latest beat of any daemon instance; null when no daemon ever ran on this database */
+  lastCheck: string | null;
+  /** that instance's beat period; null in rows from before migration 018 */
+  intervalMs: number | null;
+}
+
+/** {@link readDaemonLastCheck} with the interval of the instance that made it, for "is it still checking?". */
+export async function readDaemonCheck(db: Kysely<Database>): Promise<DaemonCheck> {
+  const row = await db
+    .selectFrom('service_liveness')
+    .select(['heartbeat_at', 'beat_every_ms'])
+    .where('kind', '=', 'daemon')
+    .orderBy('heartbeat_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return { lastCheck: row?.heartbeat_at ?? null, intervalMs: row?.beat_every_ms ?? null };
+}
+
+/**
+ * Whether the daemon's statuses can be trusted at `now`: it has checked within twice its interval
+ * (CONTRACT §7.3). Rows without a recorded interval are judged against the default 30 s.
+ */
+export function daemonIsChecking(check: DaemonCheck, now: Date): boolean {
+  if (check.lastCheck === null) return false;
+  return now.getTime() - Date.parse(check.lastCheck) <= 2 * (check.intervalMs ?? 30_000);
+}

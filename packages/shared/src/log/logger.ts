@@ -84,16 +84,20 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       stream.write(chunk, callback);
     },
   });
+  const transport = new winston.transports.Stream({ stream: sink });
   const logger = winston.createLogger({
     level: options.level ?? 'info',
     levels: { error: 0, warn: 1, info: 2, debug: 3 },
     format: winston.format.combine(winston.format.errors({ stack: true }), winston.format.timestamp(), render),
-    transports: [new winston.transports.Stream({ stream: sink })],
+    transports: [transport],
   });
   return Object.assign(logger, {
+    // The logger's own 'finish' comes before its lines are written: when the reader of a pipe is slow,
+    // they wait in the transport and the sink, and a process.exit then would drop them (the last ones
+    // first, "Heartbeat monitor stopped" among them). Done only once the target took every line.
     close: () =>
       new Promise<void>((resolve) => {
-        logger.on('finish', () => resolve());
+        transport.once('finish', () => sink.end(() => resolve()));
         logger.end();
       }),
   }) as unknown as Logger;

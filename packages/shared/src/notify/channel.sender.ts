@@ -20,7 +20,14 @@ export interface ChannelSender {
   /** The channels this process can send on (Telegram only with a bot token). */
   readonly channels: readonly ChannelKind[];
   send(target: ChannelTarget, message: ChannelMessage, signal?: AbortSignal): Promise<SendResult>;
+  /**
+   * Sends one Telegram message already rendered (a digest of several deliveries, see
+   * `planTelegramDigest`): the caller settles every delivery it carries by this one result.
+   */
+  sendTelegramText(target: Extract<ChannelTarget, { channel: 'telegram' }>, html: string, signal?: AbortSignal): Promise<SendResult>;
 }
+
+const TELEGRAM_OFF: SendResult = { kind: 'misconfigured', error: 'Telegram is off (TELEGRAM_BOT_TOKEN is not set)' };
 
 export function createChannelSender(senders: { webhook: WebhookSender; telegram: TelegramSender | null }): ChannelSender {
   const { webhook, telegram } = senders;
@@ -28,9 +35,13 @@ export function createChannelSender(senders: { webhook: WebhookSender; telegram:
     channels: telegram ? ['webhook', 'telegram'] : ['webhook'],
     send(target, message, signal) {
       if (target.channel === 'webhook') return webhook.send({ url: target.url, secret: target.secret }, message.eventId, message.payload, signal);
-      if (!telegram) return Promise.resolve({ kind: 'misconfigured', error: 'Telegram is off (TELEGRAM_BOT_TOKEN is not set)' });
+      if (!telegram) return Promise.resolve(TELEGRAM_OFF);
       const payload = JSON.parse(message.payload) as MachineNotificationPayload;
       return telegram.sendMessage(target.chatId, renderTelegramMessage(payload), signal);
+    },
+    sendTelegramText(target, html, signal) {
+      if (!telegram) return Promise.resolve(TELEGRAM_OFF);
+      return telegram.sendMessage(target.chatId, html, signal);
     },
   };
 }

@@ -140,3 +140,13 @@ function insertKeepingLatest(times: readonly number[], at: number, keep: number)
   next.splice(i, 0, at);
   return next.slice(-keep);
 }
+
+/**
+ * How many messages the bot may send at `now` without passing its own rolling limit (the per-chat
+ * limits aside): what a dispatcher can start at once across different chats.
+ */
+export function telegramBotSendsLeft(state: TelegramPacing, now: number): number {
+  const { botMessagesPerWindow, botWindowMs } = state.limits;
+  const recent = state.botSends.filter((at) => at > now - botWindowMs).length;
+  return Math.max(0, botMessagesPerWindow - recent);
+}

@@ -9,7 +9,9 @@ import { DAY_MS, MINUTE_MS } from './instant';
 
 /** Whether `name` is an IANA zone this runtime knows (`Europe/Berlin`, `UTC`; not `+02:00`). */
 export function isKnownZone(name: string): boolean {
-  return IANAZone.isValidZone(name);
+  // Every IANA name starts with a letter. Newer ICU (Node 24's) also takes a bare offset such as
+  // `+02:00` or `−0500` for a zone, which is no IANA name and follows no daylight-saving rules.
+  return /^[A-Za-z]/.test(name) && IANAZone.isValidZone(name);
 }
 
 function offsetMs(zone: IANAZone, instantMs: number): number {

@@ -53,7 +53,13 @@ async function addMachineColumns(db: Kysely<any>): Promise<void> {
     .addColumn('announced_status', 'text', (c) => c.check(sql`announced_status in ('online', 'offline')`))
     .execute();
   // Only enabled machines are looked at; a disabled one re-enters the index, due, when enabled again.
-  await db.schema.createIndex('idx_machines_quiet_due').on('machines').column('quiet_due_at').where(sql.ref('is_enabled'), '=', 1).execute();
+  // Only rows with a due time are in it, so it stays as small as the number of pending quiet-rule ends.
+  await db.schema
+    .createIndex('idx_machines_quiet_due')
+    .on('machines')
+    .column('quiet_due_at')
+    .where(sql<boolean>`is_enabled = 1 AND quiet_due_at IS NOT NULL`)
+    .execute();
   // What the channels were told so far: an announced outage (the dedup row), else what the machine last was.
   await sql`UPDATE machines SET announced_status = 'offline', announced_at = (SELECT n.notified_at FROM machine_offline_notifications n WHERE n.machine_id = machines.id)
             WHERE id IN (SELECT machine_id FROM machine_offline_notifications)`.execute(db);

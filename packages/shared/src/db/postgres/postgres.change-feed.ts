@@ -6,7 +6,7 @@ export const CHANGES_CHANNEL = 'lunasentri_changes';
 
 /**
  * `LISTEN lunasentri_changes` on a connection of its own. A notification sets a flag that the next
- * poll reads; the database stays the source of truth (the monitor loop still checks on its own
+ * poll reads, and is passed on as a hint at once; the database stays the source of truth (the monitor loop still checks on its own
  * schedule). The connection is made in the background and made again, with backoff, when it drops:
  * while it is down polls say "changed" once it is back, so nothing that happened meanwhile waits for
  * the next scheduled check.
@@ -14,6 +14,7 @@ export const CHANGES_CHANNEL = 'lunasentri_changes';
 export function postgresChangeFeed(url: string, types: pg.CustomTypesConfig): ChangeFeed {
   let changed = false;
   let closed = false;
+  let listener: (() => void) | null = null;
   let client: pg.Client | null = null;
   let timer: NodeJS.Timeout | null = null;
   let delayMs = 250;
@@ -31,6 +32,7 @@ export function postgresChangeFeed(url: string, types: pg.CustomTypesConfig): Ch
     client = c;
     c.on('notification', () => {
       changed = true;
+      listener?.();
     });
     c.on('error', () => undefined); // followed by 'end'
     c.on('end', () => {
@@ -41,6 +43,7 @@ export function postgresChangeFeed(url: string, types: pg.CustomTypesConfig): Ch
       .then(() => {
         delayMs = 250;
         changed = true; // whatever happened while we were not listening
+        listener?.();
         if (closed) void c.end();
       })
       .catch(() => {
@@ -55,8 +58,12 @@ export function postgresChangeFeed(url: string, types: pg.CustomTypesConfig): Ch
       changed = false;
       return was;
     },
+    onHint(next) {
+      listener = next;
+    },
     close() {
       closed = true;
+      listener = null;
       if (timer) clearTimeout(timer);
       const c = client;
       client = null;
