@@ -26,7 +26,7 @@ import {
   type OpenOptions,
 } from '@lunasentri/shared';
 import { parseCommandLine } from './cli';
-import type { RunSettings, StatusSettings } from './daemon.settings';
+import { flapSettingsOf, type RunSettings, type StatusSettings } from './daemon.settings';
 import { holderStaleMs } from './dispatch/claims.models';
 import { createDispatcher, type Dispatcher } from './dispatch/dispatcher.usecases';
 import { createHousekeeping, type Housekeeping } from './dispatch/housekeeping.usecases';
@@ -120,6 +120,7 @@ async function buildDaemon(settings: RunSettings, logger: Logger, redactor: Retu
     logger,
     thresholdMs: settings.threshold,
     intervalMs: settings.interval,
+    flap: flapSettingsOf(settings),
     onDeliveries: () => dispatcher.wake(),
   });
   const sweeper = metrics ? metrics.observe(sweep) : sweep;

@@ -5,6 +5,9 @@ import { describeEachEngine, POSTGRES_URL } from '../../../test/support/engines'
 
 const T0 = '2026-11-28T03:00:00.000Z';
 
+// Every migration up and some down again, twice per engine: slow on a loaded machine.
+jest.setTimeout(60_000);
+
 /**
  * Migration 021 widens the event types; on SQLite that rebuilds `events` and `deliveries` inside the
  * migration's transaction. Nothing stored before may be lost, and references must still hold.
