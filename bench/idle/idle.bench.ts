@@ -20,7 +20,7 @@ import { API_BIN, HEARTBEAT_BIN, REPO_ROOT } from '../support/paths';
 import { cpuWindows, processName, ProcSampler, readProc, type ProcSample } from '../support/proc-stats';
 import { startReceiver, type BenchReceiver } from '../support/receiver';
 import { formatTable, newResult, targetRows, TARGET_HEADERS, writeResult, type TargetCheck } from '../support/results';
-import { runCommand, startService, type Service } from '../support/service';
+import { lastLine, runCommand, startService, type Service } from '../support/service';
 import { max, median, round, sleep } from '../support/stats';
 
 const FLEETS = envIntList('BENCH_IDLE_FLEETS', [1_000, 10_000]);
@@ -46,12 +46,6 @@ function log(text: string): void {
   process.stdout.write(`${text}\n`);
 }
 
-/** The last non-empty stdout line: the CLI prints the secret alone on stdout. */
-function lastLine(out: string): string {
-  const line = out.trim().split('\n').pop()?.trim() ?? '';
-  if (line === '') throw new Error('the command printed nothing on stdout');
-  return line;
-}
 
 interface Seeded {
   fleet: string[];

@@ -13,7 +13,7 @@ import { call, freePort, waitForHttp200 } from '../support/http';
 import { API_BIN, HEARTBEAT_BIN, REPO_ROOT } from '../support/paths';
 import { startReceiver, type Arrival, type BenchReceiver } from '../support/receiver';
 import { formatTable, newResult, targetRows, TARGET_HEADERS, writeResult, type TargetCheck } from '../support/results';
-import { runCommand, startService, type Service } from '../support/service';
+import { lastLine, runCommand, startService, type Service } from '../support/service';
 import { max, median, min, round, sleep } from '../support/stats';
 
 const RUNS = envInt('BENCH_LATENCY_RUNS', 5);
@@ -36,12 +36,6 @@ function log(text: string): void {
   process.stdout.write(`${text}\n`);
 }
 
-/** The last non-empty stdout line: the CLI prints the secret alone on stdout, its message on stderr. */
-function lastLine(out: string): string {
-  const line = out.trim().split('\n').pop()?.trim() ?? '';
-  if (line === '') throw new Error('the command printed nothing on stdout');
-  return line;
-}
 
 async function heartbeat(base: string, key: string): Promise<number> {
   const sentAt = Date.now();

@@ -35,6 +35,9 @@ export function buildOfflinePayload(input: { eventId: string; occurredAt: TimeIn
   };
 }
 
+/** Whole seconds from `from` to `to`, never negative, rounded down. */
+const wholeSecondsBetween = (from: string, to: string): number => Math.max(0, Math.floor((Date.parse(to) - Date.parse(from)) / 1000));
+
 /**
  * The `machine.online` body: `offline_since` is when the outage began and `downtime_seconds` the
  * whole seconds from then to `occurredAt` (never negative, rounded down).
@@ -48,11 +51,9 @@ export function buildOnlinePayload(input: { eventId: string; occurredAt: TimeInp
     occurred_at: occurredAt,
     machine: snapshot(input.machine, 'online'),
     offline_since: offlineSince,
-    downtime_seconds: Math.max(0, Math.floor((Date.parse(occurredAt) - Date.parse(offlineSince)) / 1000)),
+    downtime_seconds: wholeSecondsBetween(offlineSince, occurredAt),
   };
 }
-
-const wholeSecondsBetween = (from: string, to: string): number => Math.max(0, Math.floor((Date.parse(to) - Date.parse(from)) / 1000));
 
 /**
  * The `machine.still_offline` body of CONTRACT §6.4: a reminder that an announced outage goes on.
