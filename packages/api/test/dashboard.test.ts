@@ -178,6 +178,107 @@ describeEachEngine('the dashboard over HTTP', (engine) => {
     for (const bad of ['0', 'x', '-1']) expect((await browser.get(`/?page=${bad}`)).status).toBe(400);
   });
 
+  describe('snoozing from the dashboard', () => {
+    let machineId: number;
+    const machine = () => api.db.db.selectFrom('machines').selectAll().where('id', '=', machineId).executeTakeFirstOrThrow();
+
+    beforeEach(async () => {
+      machineId = await insertMachine(api.db.db, alice.id, { name: 'db-1', status: 'online', last_seen: api.clock.now().toISOString() });
+      await signIn();
+    });
+
+    async function press(action: 'snooze' | 'unsnooze', form: Record<string, string> = {}, id = machineId) {
+      const page = await browser.get('/');
+      return browser.post(`/dashboard/machines/${id}/${action}`, { _csrf: csrfOf(page.text), ...form });
+    }
+
+    test('snoozes a machine for 1 h through the snooze repository, lists it, and unsnoozes it', async () => {
+      const now = api.clock.now();
+      const answer = await press('snooze', { snooze: '1h', page: '1' });
+      expect(answer.status).toBe(303);
+      expect(answer.headers.get('location')).toBe(`/#machine-${machineId}`);
+      const until = new Date(now.getTime() + 3600_000).toISOString();
+      // What the API's own route writes: the end, and the daemon's due time no later than it.
+      expect(await machine()).toMatchObject({ snoozed_until: until, quiet_due_at: until });
+      const page = (await browser.get('/')).text;
+      expect(page).toContain('<span class="tag">snoozed</span> until 2026-11-28 04:00:00 UTC');
+      expect(page).toMatch(/<strong>db-1<\/strong> · snoozed until 2026-11-28 04:00:00 UTC/);
+      expect(page).toContain(`action="/dashboard/machines/${machineId}/unsnooze"`);
+
+      api.clock.advance(60_000);
+      expect((await press('unsnooze')).status).toBe(303);
+      // Ended now: the daemon settles it (announcing only what changed) and clears it.
+      expect((await machine()).snoozed_until).toBe(api.clock.now().toISOString());
+      const after = (await browser.get('/')).text;
+      expect(after).toContain('No machine is snoozed.');
+      expect(after).toContain('Snooze 1 h');
+      expect((await call(api.url, 'GET', `/machines/${machineId}`, { auth: alice.token })).body.snoozed_until).toBeNull();
+    });
+
+    test('snoozes until the machine is next online, and goes back to the page the form was on', async () => {
+      const answer = await press('snooze', { snooze: 'next-online', page: '3' });
+      expect(answer.headers.get('location')).toBe(`/?page=3#machine-${machineId}`);
+      expect((await machine()).snoozed_until).toBe('next-online');
+      expect((await browser.get('/')).text).toContain('snoozed</span> until it is next online');
+    });
+
+    test("another user's machine, a missing one or a bad choice is a clean error page and changes nothing", async () => {
+      const bob = await newUser(api, 'bob@example.com');
+      const bobs = await insertMachine(api.db.db, bob.id, { name: 'bob-1', status: 'online' });
+      for (const [action, id] of [['snooze', bobs], ['unsnooze', bobs], ['snooze', 999_999], ['snooze', 0]] as const) {
+        const answer = await press(action, { snooze: '1h' }, id);
+        expect(answer.status).toBe(404);
+        expect(answer.headers.get('content-type')).toBe('text/html; charset=utf-8');
+        expect(answer.text).toContain('machine not found');
+      }
+      for (const choice of ['2h', '', '30d']) {
+        const answer = await press('snooze', { snooze: choice });
+        expect(answer.status).toBe(400);
+        expect(answer.text).toContain('choose a snooze of 1 hour or until the machine is next online');
+      }
+      const rows = await api.db.db.selectFrom('machines').select(['snoozed_until', 'quiet_due_at']).execute();
+      expect(rows).toEqual([{ snoozed_until: null, quiet_due_at: null }, { snoozed_until: null, quiet_due_at: null }]);
+    });
+
+    test('without its CSRF token, or signed out, a snooze form changes nothing', async () => {
+      expect((await browser.post(`/dashboard/machines/${machineId}/snooze`, { snooze: '1h' })).status).toBe(403);
+      const page = await browser.get('/');
+      await browser.post('/logout', { _csrf: csrfOf(page.text) });
+      const form = await browser.get('/');
+      const answer = await browser.post(`/dashboard/machines/${machineId}/snooze`, { snooze: '1h', _csrf: csrfOf(form.text) });
+      expect(answer.status).toBe(303);
+      expect(answer.headers.get('location')).toBe('/');
+      expect((await machine()).snoozed_until).toBeNull();
+    });
+  });
+
+  test('lists maintenance windows with active, next start and next end, and suppressed events as held back', async () => {
+    const id = await insertMachine(api.db.db, alice.id, { name: 'db-1', status: 'offline' });
+    const now = api.clock.now().getTime();
+    const at = (ms: number) => new Date(now + ms).toISOString();
+    for (const json of [
+      { name: 'Database upgrade', machine_ids: [id], starts_at: at(-60_000), ends_at: at(3600_000) },
+      { name: 'Nightly <backups>', recurrence: { start: '23:00', duration: '1h', timezone: 'UTC' } },
+    ]) {
+      expect((await call(api.url, 'POST', '/maintenance', { auth: alice.token, json })).status).toBe(201);
+    }
+    await api.db.db
+      .insertInto('events')
+      .values({ id: 'e1', type: 'machine.offline', machine_id: id, user_id: alice.id, occurred_at: at(-30_000), payload: '{}', created_at: at(-30_000), suppressed: 'maintenance' })
+      .execute();
+    await signIn();
+    const page = (await browser.get('/')).text;
+    expect(page).toContain('<strong>Database upgrade</strong>');
+    expect(page).toContain('<span class="tag s-maintenance">active now</span>');
+    expect(page).toContain('one-off · 1 machine');
+    expect(page).toContain('Next start: — · next end: 2026-11-28 04:00:00 UTC');
+    expect(page).toContain('<strong>Nightly &lt;backups&gt;</strong>');
+    expect(page).toContain('recurring · all machines');
+    expect(page).toContain('Next start: 2026-11-28 23:00:00 UTC · next end: 2026-11-29 00:00:00 UTC');
+    expect(page).toContain('<span class="tag">suppressed: maintenance</span>');
+    expect(page).toContain('Not sent: held back by maintenance.');
+  });
+
   test('the JSON API still refuses form bodies', async () => {
     const answer = await call(api.url, 'POST', '/agent/register', {
       auth: alice.token,

@@ -1,7 +1,8 @@
-import { CompiledQuery, sql } from 'kysely';
+import type { CompiledQuery } from 'kysely';
 import type { OutageKind } from '@lunasentri/shared';
 import { describeEachEngine } from '../../../test/support/engines';
 import { insertMachine } from '../../../test/support/fixtures';
+import { queryPlan, usesIndex } from '../../../test/support/query-plan';
 import { machineHistoryQuery, machinesHistoryQuery } from '../src/uptime/uptime.repository';
 import { call, expectError, newUser, startTestApi, type TestApi } from './support/harness';
 
@@ -82,22 +83,8 @@ describeEachEngine('GET /machines/:id/uptime', (engine) => {
 
   test("a machine's history, or a page of machines', is read through the history index, never by scanning the table", async () => {
     const since = '2026-09-01T00:00:00.000Z';
-    const plan = async (query: CompiledQuery) => {
-      if (engine === 'sqlite') {
-        return (api.db.sqlite.prepare(`EXPLAIN QUERY PLAN ${query.sql}`).all(...(query.parameters as unknown[])) as Array<{ detail: string }>).map((p) => p.detail).join(' | ');
-      }
-      // A tiny table is cheapest to scan: forbid that, to see which index the planner takes.
-      return api.db.db.connection().execute(async (connection) => {
-        await sql`SET enable_seqscan = off`.execute(connection);
-        try {
-          const rows = await connection.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`EXPLAIN ${query.sql}`, [...query.parameters]));
-          return rows.rows.map((r) => r['QUERY PLAN'].trim()).join(' | ');
-        } finally {
-          await sql`RESET enable_seqscan`.execute(connection);
-        }
-      });
-    };
-    const uses = (index: string) => (engine === 'sqlite' ? new RegExp(`USING (COVERING )?INDEX ${index} \\(\\w+=\\?\\)`) : new RegExp(`(Index (Only )?Scan using|Bitmap Index Scan on) ${index}\\b`));
+    const plan = (query: CompiledQuery) => queryPlan(api.db, query);
+    const uses = (index: string) => usesIndex(engine, index);
     const one = await plan(machineHistoryQuery(api.db.db, machine, since).compile());
     expect(one).toMatch(uses('idx_outage_history_machine'));
     const all = await plan(machinesHistoryQuery(api.db.db, [machine, machine + 1, machine + 2], since).compile());

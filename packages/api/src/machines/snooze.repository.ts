@@ -33,3 +33,10 @@ export async function unsnoozeMachine(db: Kysely<Database>, change: { userId: nu
       .executeTakeFirstOrThrow();
   });
 }
+
+/** The user's machines snoozed at `now` (a snooze that ran out is over, whether or not the daemon has cleared it yet), by name. */
+export async function listSnoozedMachines(db: Kysely<Database>, userId: number, now: Date): Promise<Machine[]> {
+  // `next-online` sorts after every ISO time, so one comparison keeps it and the timed snoozes still running.
+  const rows = await db.selectFrom('machines').selectAll().where('user_id', '=', userId).where('snoozed_until', '>', now.toISOString()).orderBy('name').orderBy('id').execute();
+  return rows.filter((m) => isSnoozed(m.snoozed_until, now));
+}

@@ -16,6 +16,7 @@ export interface StoredWindow {
  */
 export async function createWindow(db: Kysely<Database>, input: NewWindowInput & { userId: number; now: Date }): Promise<StoredWindow> {
   const nowIso = input.now.toISOString();
+  const state = maintenanceState(input.schedule, input.now);
   return db.transaction().execute(async (trx) => {
     if (input.machineIds !== null) {
       const owned = new Set(
@@ -31,7 +32,9 @@ export async function createWindow(db: Kysely<Database>, input: NewWindowInput &
         name: input.name,
         ...maintenanceColumnsOf(input.schedule),
         all_machines: input.machineIds === null ? 1 : 0,
-        next_end_at: maintenanceState(input.schedule, input.now).next_end,
+        next_end_at: state.next_end,
+        // The daemon writes each occurrence to the outage history once it has started: now for an open one.
+        history_due_at: state.active ? nowIso : state.next_start,
         deleted_at: null,
         created_at: nowIso,
         updated_at: nowIso,
@@ -80,7 +83,8 @@ export async function findWindow(db: Kysely<Database>, userId: number, id: numbe
 /**
  * Deletes a window. One that is open now ends now, and one whose last end the daemon has not acted on
  * yet still has that end to act on: those are only marked deleted (and due now at the latest), so the
- * daemon announces what changed during them and then removes them. Returns false when there is no such window.
+ * daemon announces what changed during them and then removes them; the open occurrence's outage
+ * history ends now. Returns false when there is no such window.
  */
 export async function deleteWindow(db: Kysely<Database>, userId: number, id: number, now: Date): Promise<boolean> {
   const nowIso = now.toISOString();
@@ -98,6 +102,8 @@ export async function deleteWindow(db: Kysely<Database>, userId: number, id: num
       .set({ deleted_at: nowIso, updated_at: nowIso, next_end_at: open ? nowIso : window.next_end_at })
       .where('id', '=', id)
       .execute();
+    // The open occurrence's history ends now too (it was recorded with its planned end).
+    if (open) await trx.updateTable('outage_history').set({ ended_at: nowIso }).where('window_id', '=', id).where('ended_at', '>', nowIso).execute();
     return true;
   });
 }

@@ -4,8 +4,11 @@ import { eventPage } from '../events/events.repository';
 import type { ApiContext } from '../http/context';
 import { listTelegramRecipients } from '../notifications/telegram.repository';
 import { listWebhooks } from '../notifications/webhooks.repository';
+import { listWindows } from '../maintenance/maintenance.repository';
+import { windowView } from '../maintenance/maintenance.view';
+import { listSnoozedMachines } from '../machines/snooze.repository';
 import { freshness, machinesWithHistory, pageNumber } from './machine-listing';
-import { utc } from './machine-rows.view';
+import { snoozeLabel, utc } from './machine-rows.view';
 import { csrfToken, renderLogin, sessionUser } from './session.routes';
 import type { WebKit } from './web.plugin';
 
@@ -13,13 +16,12 @@ import type { WebKit } from './web.plugin';
 const DASHBOARD_EVENTS = 25;
 
 function eventRow(event: MachineEvent, deliveries: Delivery[], names: Map<number, string>) {
-  const suppressed = (event as MachineEvent & { suppressed?: string | null }).suppressed ?? null;
   return {
     type: event.type,
     occurredAt: event.occurred_at,
     occurredUtc: utc(event.occurred_at),
     machineName: names.get(event.machine_id) ?? `machine ${event.machine_id} (deleted)`,
-    suppressed,
+    suppressed: event.suppressed,
     deliveries: deliveries.map((d) => ({ channel: d.channel, status: d.status, attempts: d.attempts, lastError: d.last_error })),
   };
 }
@@ -48,18 +50,40 @@ function channelRows(webhooks: Webhook[], chats: TelegramRecipient[]) {
   ];
 }
 
+/** The user's snoozes and maintenance windows, as the dashboard lists them. */
+async function quietRows(ctx: ApiContext, userId: number, now: Date) {
+  const [snoozed, windows] = await Promise.all([listSnoozedMachines(ctx.db, userId, now), listWindows(ctx.db, userId)]);
+  return {
+    snoozes: snoozed.map((m) => ({ id: m.id, name: m.name, until: snoozeLabel(m.snoozed_until, now) })),
+    windows: windows.map((stored) => {
+      const view = windowView(stored, now);
+      const ids = view.machine_ids;
+      return {
+        name: view.name,
+        kind: view.kind,
+        active: view.active,
+        nextStart: utc(view.next_start),
+        nextEnd: utc(view.next_end),
+        machines: ids === null ? 'all machines' : `${ids.length} machine${ids.length === 1 ? '' : 's'}`,
+      };
+    }),
+  };
+}
+
 /**
  * Everything the dashboard shows, in a fixed number of queries whatever the number of machines
- * (machines, their history, events with deliveries, the two channel kinds, the daemon's last check).
+ * (machines, their history, events with deliveries, the two channel kinds, the daemon's last check,
+ * snoozes, maintenance windows).
  */
 async function dashboardData(ctx: ApiContext, userId: number, pageNo: number) {
   const now = ctx.clock.now();
-  const [listing, page, webhooks, chats, fresh] = await Promise.all([
+  const [listing, page, webhooks, chats, fresh, quiet] = await Promise.all([
     machinesWithHistory(ctx, { userId, enabledOnly: false, page: pageNo, path: '/' }, now),
     eventPage(ctx.db, { userId, limit: DASHBOARD_EVENTS }),
     listWebhooks(ctx.db, userId),
     listTelegramRecipients(ctx.db, userId),
     freshness(ctx, now),
+    quietRows(ctx, userId, now),
   ]);
   const names = await machineNames(ctx, userId, listing.machines, page.events);
   return {
@@ -68,6 +92,8 @@ async function dashboardData(ctx: ApiContext, userId: number, pageNo: number) {
     pager: listing.pager,
     events: page.events.map(({ event, deliveries }) => eventRow(event, deliveries, names)),
     channels: channelRows(webhooks, chats),
+    page: pageNo,
+    ...quiet,
   };
 }
 

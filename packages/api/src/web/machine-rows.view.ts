@@ -1,4 +1,4 @@
-import { formatDowntime, formatUtc, type Machine } from '@lunasentri/shared';
+import { formatDowntime, formatUtc, isSnoozed, NEXT_ONLINE, type Machine } from '@lunasentri/shared';
 import { dailyUptime, DAY_MS, timelineOf, uptimeOver, utcDays, type DayUptime, type HistoryInterval, type UtcDay } from '../uptime/uptime.models';
 
 /**
@@ -102,6 +102,14 @@ export interface MachineRowView {
   uptime: { label: string; value: string }[];
   bars: Bar[];
   barsSummary: string;
+  /** `until the next time it is online`, `until 2026-11-28 04:00:00 UTC`, or null when not snoozed */
+  snoozed: string | null;
+}
+
+/** How a snooze reads: null when the machine is not snoozed at `now`. */
+export function snoozeLabel(snoozedUntil: string | null, now: Date): string | null {
+  if (!isSnoozed(snoozedUntil, now)) return null;
+  return snoozedUntil === NEXT_ONLINE ? 'until it is next online' : `until ${utc(snoozedUntil)}`;
 }
 
 const WINDOWS: ReadonlyArray<[label: string, ms: number]> = [
@@ -127,5 +135,6 @@ export function machineRow(machine: Machine, history: readonly HistoryInterval[]
     uptime: WINDOWS.map(([label, ms]) => ({ label, value: percent(uptimeOver(timeline, ms)) })),
     bars,
     barsSummary: barsSummary(bars),
+    snoozed: snoozeLabel(machine.snoozed_until, now),
   };
 }

@@ -23,7 +23,8 @@ export function renderLogin(kit: WebKit, request: FastifyRequest, reply: Fastify
   return kit.render(reply, 'login', { title: 'LunaSentri — sign in', heading: 'LunaSentri', csrf: csrfToken(kit, request, reply), error }, error ? 401 : 200);
 }
 
-function formField(body: unknown, name: string): string | undefined {
+/** A form field's trimmed text, or undefined when absent. */
+export function formField(body: unknown, name: string): string | undefined {
   const value = (body as Record<string, unknown> | undefined)?.[name];
   return typeof value === 'string' ? value.trim() : undefined;
 }

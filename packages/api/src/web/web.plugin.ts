@@ -10,6 +10,7 @@ import type { ApiContext } from '../http/context';
 import { ApiError } from '../http/errors';
 import { registerDashboardRoutes } from './dashboard.routes';
 import { registerSessionRoutes } from './session.routes';
+import { registerSnoozeForms } from './snooze.forms';
 import { registerStatusPageView } from './status.page';
 
 /** Templates and the stylesheet, beside `src/` and `dist/` alike. */
@@ -37,7 +38,8 @@ const CSP_DIRECTIVES = {
 const STATIC_FILES: Record<string, string> = { 'dashboard.css': 'text/css; charset=utf-8', 'favicon.svg': 'image/svg+xml' };
 
 /**
- * The HTML side of the API: the dashboard (`/`, `/login`, `/logout`) and the public status pages
+ * The HTML side of the API: the dashboard (`/`, `/login`, `/logout`, the snooze forms under
+ * `/dashboard/`) and the public status pages
  * (`/status/<slug>`). Its plugins (cookies, form bodies, security headers, CSRF) are registered in
  * this scope only: the JSON API keeps refusing form bodies and sends no cookies.
  */
@@ -59,11 +61,12 @@ export function registerWebRoutes(app: FastifyInstance, ctx: ApiContext): void {
       },
     };
 
-    web.setErrorHandler((error: FastifyError, request, reply) => {
+    web.setErrorHandler((error: FastifyError, _request, reply) => {
       if (error.code === 'FST_CSRF_INVALID_TOKEN' || error.code === 'FST_CSRF_MISSING_SECRET') {
         return kit.render(reply, 'error', { title: 'Form expired', status: 403, message: 'This form has expired or did not come from this dashboard: go back, reload the page and try again.' }, 403);
       }
-      if (error instanceof ApiError && request.method === 'GET') {
+      // Every route of this scope answers HTML, forms included: a bad id or choice in a form is a page too.
+      if (error instanceof ApiError) {
         return kit.render(reply, 'error', { title: error.statusCode === 404 ? 'Not found' : 'Bad request', status: error.statusCode, message: error.message }, error.statusCode);
       }
       // Anything else is answered as everywhere else in the API.
@@ -76,6 +79,7 @@ export function registerWebRoutes(app: FastifyInstance, ctx: ApiContext): void {
     }
     registerSessionRoutes(web, ctx, kit);
     registerDashboardRoutes(web, ctx, kit);
+    registerSnoozeForms(web, ctx);
     registerStatusPageView(web, ctx, kit);
   });
 }

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import {
   currentProcessIdentity,
+  maintenanceScheduleOf,
   failureStreak,
   runningProcessStarted,
   yieldToEventLoop,
@@ -16,6 +17,8 @@ import { HOLDER_STALE_FLOOR_MS, isClaimHolderGone, pidAlive, type Host } from '.
 import { claimHolders, expireStale, releaseClaims } from './deliveries.repository';
 import { deleteUnusedDigests } from './digests.repository';
 import { deleteEndedIntervals, OUTAGE_HISTORY_KEEP_MS, takeJobTurn } from './housekeeping.repository';
+import { planWindowHistory } from './maintenance-history.models';
+import { dueWindows, recordWindowHistory } from './maintenance-history.repository';
 import type { RecordedOutcome } from './outcomes.usecases';
 import { DELIVERY_TTL_MS } from './retry.models';
 
@@ -48,7 +51,7 @@ export interface HousekeepingDeps {
 }
 
 export interface Housekeeping {
-  /** Runs whichever of the jobs is due now (takeover each time; expiry once a minute; retention and history pruning once an hour). */
+  /** Runs whichever of the jobs is due now (takeover each time; maintenance history every 10 s; expiry once a minute; retention and history pruning once an hour). */
   runOnce(): Promise<void>;
   /** Runs in the background every `everyMs` until {@link Housekeeping.stop}. */
   start(): void;
@@ -56,6 +59,9 @@ export interface Housekeeping {
 }
 
 const EXPIRY_EVERY_MS = 60_000;
+/** How late a maintenance occurrence may reach the outage history after it started. */
+export const MAINTENANCE_HISTORY_EVERY_MS = 10_000;
+const WINDOWS_PER_STATEMENT = 100;
 const RETENTION_EVERY_MS = 3600_000;
 const EXPIRE_PER_STATEMENT = 500;
 const DELETE_PER_STATEMENT = 200;
@@ -63,7 +69,8 @@ const DELETE_PER_STATEMENT = 200;
 /**
  * The outbox's housekeeping, off the delivery path: claims of daemons that are certainly gone are
  * taken over, deliveries still pending 24 h after their event end dead, old finished events are
- * deleted, and outage-history intervals that ended over 400 days ago too. Each job keeps its own
+ * deleted, and outage-history intervals that ended over 400 days ago too; maintenance occurrences
+ * that have started are written to the outage history for their windows' machines. Each job keeps its own
  * cadence; expiry, retention and history pruning run once per period for the whole
  * fleet of daemons sharing the database ({@link takeJobTurn}), not once per daemon. One job failing
  * is logged and the others still run.
@@ -130,6 +137,25 @@ export function createHousekeeping(deps: HousekeepingDeps): Housekeeping {
     if (total > 0) logger.info(`Deleted ${total} outage-history interval(s) that ended more than ${Math.round(keepMs / 86_400_000)} days ago`);
   }
 
+  /** The occurrences of windows that started since they were last due: only those windows, and only their machines. */
+  async function recordMaintenance(now: Date): Promise<void> {
+    for (;;) {
+      const windows = await dueWindows(db, now, WINDOWS_PER_STATEMENT).execute();
+      for (const window of windows) {
+        const plan = planWindowHistory({
+          schedule: maintenanceScheduleOf(window),
+          dueAt: new Date(window.history_due_at!),
+          createdAt: new Date(window.created_at),
+          deletedAt: window.deleted_at === null ? null : new Date(window.deleted_at),
+          now,
+        });
+        await recordWindowHistory(db, window, plan);
+      }
+      if (windows.length < WINDOWS_PER_STATEMENT || stopped) return;
+      await yieldToEventLoop();
+    }
+  }
+
   const streaks = new Map<string, FailureStreak>();
   async function job(name: string, run: () => Promise<void>): Promise<void> {
     let streak = streaks.get(name);
@@ -153,6 +179,7 @@ export function createHousekeeping(deps: HousekeepingDeps): Housekeeping {
     const now = clock.now();
     // Per daemon: whether a holder is gone can only be judged from its own host.
     await job('claim takeover', () => takeOverFromGone(now));
+    await fleetJob('maintenance history', MAINTENANCE_HISTORY_EVERY_MS, now, () => recordMaintenance(now));
     await fleetJob('expiry', EXPIRY_EVERY_MS, now, () => expireOld(now));
     await fleetJob('retention', RETENTION_EVERY_MS, now, () => applyRetention(now));
     await fleetJob('history', RETENTION_EVERY_MS, now, () => pruneHistory(now));

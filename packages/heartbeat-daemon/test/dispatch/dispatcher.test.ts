@@ -522,7 +522,7 @@ describeEachEngine('the dispatcher, with the real senders against local servers'
     ]);
   });
 
-  test('expiry, retention and history pruning run once per period for all daemons sharing the database, not once per daemon', async () => {
+  test('expiry, retention, history pruning and maintenance history run once per period for all daemons sharing the database, not once per daemon', async () => {
     await insertTelegramRecipient(db.db, userId, 4242);
     await goOffline();
     clock.advance(24 * 3600_000 + 1);
@@ -532,7 +532,7 @@ describeEachEngine('the dispatcher, with the real senders against local servers'
     const b = createHousekeeping({ db: other.db, clock, logger: log.logger, instanceId: 'daemon-b', channels: ['webhook'] });
     await Promise.all([a.runOnce(), b.runOnce()]);
     const turns = await db.db.selectFrom('monitor_state').select(['key', 'value']).where('key', 'like', 'housekeeping:%').orderBy('key').execute();
-    expect(turns.map((t) => t.key)).toEqual(['housekeeping:expiry', 'housekeeping:history', 'housekeeping:retention']);
+    expect(turns.map((t) => t.key)).toEqual(['housekeeping:expiry', 'housekeeping:history', 'housekeeping:maintenance history', 'housekeeping:retention']);
     expect((await log.messages()).filter((m) => m.includes('are dead'))).toHaveLength(1);
     // Within the minute neither looks again, whichever asks.
     clock.advance(30_000);

@@ -22,6 +22,7 @@ import * as m020_telegram_digests from './migrations/020_telegram_digests';
 import * as m021_quiet_rules from './migrations/021_quiet_rules';
 import * as m022_outage_history from './migrations/022_outage_history';
 import * as m023_status_page_sessions from './migrations/023_status_page_sessions';
+import * as m024_dashboard from './migrations/024_dashboard';
 
 /** Every migration, by name. Names sort in the order they apply; never rename or reorder one. */
 export const migrations: Record<string, Migration> = {
@@ -48,4 +49,5 @@ export const migrations: Record<string, Migration> = {
   '021_quiet_rules': m021_quiet_rules,
   '022_outage_history': m022_outage_history,
   '023_status_page_sessions': m023_status_page_sessions,
+  '024_dashboard': m024_dashboard,
 };

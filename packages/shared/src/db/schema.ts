@@ -258,6 +258,8 @@ export interface MaintenanceWindowsTable extends MaintenanceScheduleColumns {
   next_end_at: string | null;
   /** deleted by the user while an end was still to be acted on: gone once the daemon has */
   deleted_at: string | null;
+  /** when the daemon next records occurrences of this window in the outage history (its next start; indexed); null when none is left (migration 024) */
+  history_due_at: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;
 }
@@ -275,8 +277,13 @@ export interface OutageHistoryTable {
   machine_id: number;
   kind: OutageKind;
   started_at: string;
-  /** null while the interval lasts */
+  /**
+   * null while an outage lasts. A maintenance occurrence is recorded once it has started with its
+   * planned end, which may be ahead of now (readers clip to now); deleting the window brings it to then.
+   */
   ended_at: string | null;
+  /** the window a `maintenance` interval is an occurrence of; null for outages and once the window is gone (migration 024) */
+  window_id: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 /** A user's public status page (migration 023). */
