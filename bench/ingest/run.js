@@ -205,6 +205,33 @@ function summary(result, cpu) {
   };
 }
 
+/** Warm-up, then `options.reps` rounds of every server (the first rotating), each run with its server CPU: the runs by server name. */
+async function measure(servers, keys, options) {
+  const names = Object.keys(servers);
+  const targets = Object.fromEntries(names.map((name) => [name, servers[name].port]));
+  const runs = Object.fromEntries(names.map((name) => [name, []]));
+  for (const name of names) {
+    if (options.warmup > 0) {
+      process.stderr.write(`Warm-up ${name} (${options.warmup}s)…\n`);
+      await drive(targets[name], keys, options.connections, options.warmup);
+    }
+  }
+  for (let rep = 0; rep < options.reps; rep++) {
+    // Rotates which server goes first, so drift over the run does not favour one.
+    const order = names.map((_, i) => names[(i + rep) % names.length]);
+    for (const name of order) {
+      const pid = servers[name].child.pid;
+      const cpuBefore = cpuMs(pid);
+      const outcome = await drive(targets[name], keys, options.connections, options.duration);
+      const cpuAfter = cpuMs(pid);
+      const result = summary(outcome, cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore);
+      runs[name].push(result);
+      process.stderr.write(`rep ${rep + 1}/${options.reps} ${name.padEnd(8)} ${result.requests_per_s.toFixed(0).padStart(7)} req/s  p50 ${result.latency_p50_ms} ms  p99 ${result.latency_p99_ms} ms  non-2xx ${result.non_2xx}  errors ${result.errors}  server CPU ${result.server_cpu_us_per_request?.toFixed(1)} µs/req\n`);
+    }
+  }
+  return runs;
+}
+
 async function main() {
   const options = args();
   const tmp = mkdtempSync(join(os.tmpdir(), 'lunasentri-bench-ingest-'));
@@ -249,28 +276,7 @@ async function main() {
     children.push(bare.child);
 
     const servers = { api, bare, ...(apiMiss ? { api_miss: apiMiss } : {}) };
-    const names = Object.keys(servers);
-    const targets = Object.fromEntries(names.map((name) => [name, servers[name].port]));
-    const runs = Object.fromEntries(names.map((name) => [name, []]));
-    for (const name of names) {
-      if (options.warmup > 0) {
-        process.stderr.write(`Warm-up ${name} (${options.warmup}s)…\n`);
-        await drive(targets[name], keys, options.connections, options.warmup);
-      }
-    }
-    for (let rep = 0; rep < options.reps; rep++) {
-      // Rotates which server goes first, so drift over the run does not favour one.
-      const order = names.map((_, i) => names[(i + rep) % names.length]);
-      for (const name of order) {
-        const pid = servers[name].child.pid;
-        const cpuBefore = cpuMs(pid);
-        const outcome = await drive(targets[name], keys, options.connections, options.duration);
-        const cpuAfter = cpuMs(pid);
-        const result = summary(outcome, cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore);
-        runs[name].push(result);
-        process.stderr.write(`rep ${rep + 1}/${options.reps} ${name.padEnd(8)} ${result.requests_per_s.toFixed(0).padStart(7)} req/s  p50 ${result.latency_p50_ms} ms  p99 ${result.latency_p99_ms} ms  non-2xx ${result.non_2xx}  errors ${result.errors}  server CPU ${result.server_cpu_us_per_request?.toFixed(1)} µs/req\n`);
-      }
-    }
+    const runs = await measure(servers, keys, options);
 
     const apiCode = await stopChild(api.child);
     const apiMissCode = apiMiss ? await stopChild(apiMiss.child) : 0;

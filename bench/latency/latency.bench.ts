@@ -76,6 +76,34 @@ async function postgresDatabase(base: string): Promise<{ url: string; drop: () =
   };
 }
 
+/** The API and the daemon on `db`, one user with a webhook to `receiver` and the probe machine; the services go into `services`. */
+async function startStack(db: string, receiver: BenchReceiver, secret: string, services: Service[]): Promise<{ base: string; token: string; key: string; machineId: number }> {
+  const env = serviceEnv({ WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE: 'true' });
+  await runCommand(API_BIN, ['migrate', '--db', db], { env, cwd: REPO_ROOT });
+  const token = lastLine(await runCommand(API_BIN, ['user', 'create', '--email', 'bench@example.com', '--db', db], { env, cwd: REPO_ROOT }));
+  const key = lastLine(await runCommand(API_BIN, ['machine', 'create', '--email', 'bench@example.com', '--name', 'latency-probe', '--db', db], { env, cwd: REPO_ROOT }));
+
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const api = startService('api', API_BIN, ['serve', '--db', db, '--port', String(port), '--host', '127.0.0.1'], { env, cwd: REPO_ROOT });
+  services.push(api);
+  await waitForHttp200(`${base}/health`, 30_000);
+  // One probe taken down and up again RUNS times in a few minutes is flapping by the rule (CONTRACT
+  // §6.2), which would hold its later outages back: this measures plain detection, so it is off
+  // (by env, which a build from before flapping ignores, for BENCH_HEARTBEAT_BIN comparisons).
+  const daemon = startService('daemon', HEARTBEAT_BIN, ['run', '--db', db, '--interval', INTERVAL, '--threshold', THRESHOLD], { env: { ...env, FLAP_THRESHOLD: '0' }, cwd: REPO_ROOT });
+  services.push(daemon);
+  await daemon.waitForLine(/Heartbeat monitor started/, 30_000);
+
+  const created = await call('POST', `${base}/notifications/webhooks`, { bearer: token, json: { url: receiver.url, secret } });
+  if (created.status !== 201) throw new Error(`POST /notifications/webhooks answered ${created.status}: ${JSON.stringify(created.body)}`);
+  const listed = await call('GET', `${base}/machines`, { bearer: token });
+  const machines = listed.body as Array<{ id: number; name: string }>;
+  const machineId = machines.find((m) => m.name === 'latency-probe')?.id;
+  if (machineId === undefined) throw new Error(`GET /machines did not list the probe: ${JSON.stringify(listed.body)}`);
+  return { base, token, key, machineId };
+}
+
 async function main(): Promise<void> {
   if (ON_POSTGRES && !process.env.BENCH_POSTGRES_URL) {
     log('latency-postgres: skipped (no PostgreSQL server: BENCH_POSTGRES_URL is not set)');
@@ -94,29 +122,7 @@ async function main(): Promise<void> {
     const pg = ON_POSTGRES ? await postgresDatabase(process.env.BENCH_POSTGRES_URL!) : null;
     if (pg) dropDatabase = pg.drop;
     const db = pg ? pg.url : join(tmp.dir, 'latency.db');
-    const env = serviceEnv({ WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE: 'true' });
-    await runCommand(API_BIN, ['migrate', '--db', db], { env, cwd: REPO_ROOT });
-    const token = lastLine(await runCommand(API_BIN, ['user', 'create', '--email', 'bench@example.com', '--db', db], { env, cwd: REPO_ROOT }));
-    const key = lastLine(await runCommand(API_BIN, ['machine', 'create', '--email', 'bench@example.com', '--name', 'latency-probe', '--db', db], { env, cwd: REPO_ROOT }));
-
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const api = startService('api', API_BIN, ['serve', '--db', db, '--port', String(port), '--host', '127.0.0.1'], { env, cwd: REPO_ROOT });
-    services.push(api);
-    await waitForHttp200(`${base}/health`, 30_000);
-    // One probe taken down and up again RUNS times in a few minutes is flapping by the rule (CONTRACT
-    // §6.2), which would hold its later outages back: this measures plain detection, so it is off
-    // (by env, which a build from before flapping ignores, for BENCH_HEARTBEAT_BIN comparisons).
-    const daemon = startService('daemon', HEARTBEAT_BIN, ['run', '--db', db, '--interval', INTERVAL, '--threshold', THRESHOLD], { env: { ...env, FLAP_THRESHOLD: '0' }, cwd: REPO_ROOT });
-    services.push(daemon);
-    await daemon.waitForLine(/Heartbeat monitor started/, 30_000);
-
-    const created = await call('POST', `${base}/notifications/webhooks`, { bearer: token, json: { url: receiver.url, secret } });
-    if (created.status !== 201) throw new Error(`POST /notifications/webhooks answered ${created.status}: ${JSON.stringify(created.body)}`);
-    const listed = await call('GET', `${base}/machines`, { bearer: token });
-    const machines = listed.body as Array<{ id: number; name: string }>;
-    const machineId = machines.find((m) => m.name === 'latency-probe')?.id;
-    if (machineId === undefined) throw new Error(`GET /machines did not list the probe: ${JSON.stringify(listed.body)}`);
+    const { base, token, key, machineId } = await startStack(db, receiver, secret, services);
 
     // A new machine is pending until the daemon sees its first report; keep it fresh until then, so
     // the first measured outage starts from an online machine.

@@ -138,6 +138,24 @@ export async function runCli(argv: string[], io: CliIo, handlers: CliHandlers): 
     (o) => ({ kind: 'token-revoke', email: checkEmail(String(o.email)), id: checkId('id', String(o.id)), json: o.json === true }),
   );
 
+  addMachineCommands(program, admin);
+
+  admin(program.command('migrate').description('apply database migrations and exit'), () => ({ kind: 'migrate' }));
+
+  try {
+    await program.parseAsync(argv);
+    return status;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof ConfigError || error instanceof UsageError) return fail(error.message);
+    throw error;
+  }
+}
+
+type AdminAction = (command: Command, build: (options: Record<string, unknown>) => AdminCommand) => Command;
+
+/** `machine create`, `machine snooze` and `machine unsnooze`. */
+function addMachineCommands(program: Command, admin: AdminAction): void {
   const machine = program.command('machine').description('manage machines');
   admin(
     machine
@@ -165,7 +183,7 @@ export async function runCli(argv: string[], io: CliIo, handlers: CliHandlers): 
       .option('--id <N>', 'the machine, by id')
       .option('--json', 'print the machine as JSON instead of a sentence');
   admin(
-    selectorOptions(machine.command('snooze').description('keep quiet about a machine for a while (CONTRACT §6.3): --for DUR, --until TIME or --until next-online'))
+    selectorOptions(machine.command('snooze').description('keep quiet about a machine for a while --for DUR, --until TIME or --until next-online'))
       .option('--for <DUR>', 'how long, a Go duration such as 1h or 30m (at most 720h)')
       .option('--until <TIME>', 'an ISO-8601 time with an offset, or next-online'),
     (o) => {
@@ -180,15 +198,4 @@ export async function runCli(argv: string[], io: CliIo, handlers: CliHandlers): 
     machine: machineSelector(o),
     json: o.json === true,
   }));
-
-  admin(program.command('migrate').description('apply database migrations and exit'), () => ({ kind: 'migrate' }));
-
-  try {
-    await program.parseAsync(argv);
-    return status;
-  } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-    if (error instanceof ConfigError || error instanceof UsageError) return fail(error.message);
-    throw error;
-  }
 }

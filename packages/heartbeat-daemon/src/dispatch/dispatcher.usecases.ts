@@ -1,25 +1,12 @@
-import {
-  createTelegramPacing,
-  earliestTelegramSendAt,
-  errorMessage,
-  failureStreak,
-  recordTelegramSend,
-  telegramBotSendsLeft,
-  type ChannelSender,
-  type Clock,
-  type Database,
-  type Logger,
-  type Redactor,
-  type TelegramPacing,
-} from '@lunasentri/shared';
+import { errorMessage, failureStreak, type ChannelSender, type Clock, type Database, type Logger, type Redactor } from '@lunasentri/shared';
 import type { Kysely } from 'kysely';
 import { Wakeup } from '../wakeup';
 import { claimDue, nextDueAt, releaseClaims, type ClaimedDelivery } from './deliveries.repository';
 import { createDeliverer } from './deliver.usecases';
-import { DAEMON_TELEGRAM_PACING } from './digests.models';
-import { claimDigests, nextChatReadyAt, type ClaimedDigest } from './digests.repository';
-import { createOutcomeRecorder, describeDelivery, type RecordedOutcome } from './outcomes.usecases';
+import type { ClaimedDigest } from './digests.repository';
+import { createOutcomeRecorder, describeDelivery, type Outcome, type RecordedOutcome } from './outcomes.usecases';
 import { afterClaim, digestClaimLimit, planClaim, planSends, targetKey, type QueuedRow, type SlotLimits } from './send-slots.models';
+import { createTelegramChats } from './telegram-chats.usecases';
 
 export interface DispatcherDeps {
   db: Kysely<Database>;
@@ -101,9 +88,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   // Telegram goes per chat, as digests; every other channel one delivery at a time.
   const telegramOn = channels.includes('telegram');
   const rowChannels = channels.filter((c) => c !== 'telegram');
-  const windowMs = deps.telegramWindowMs ?? 10_000;
-  // The bot-wide limit is this process's own; the per-chat limits are kept in the database.
-  let botPacing: TelegramPacing = createTelegramPacing(DAEMON_TELEGRAM_PACING);
+  const chats = createTelegramChats({ db, clock, instanceId, leaseMs: limits.leaseMs, windowMs: deps.telegramWindowMs ?? 10_000 });
   const queue: Queued[] = [];
   const inFlight = new Map<string, Promise<void>>();
   const inFlightPerTarget = new Map<string, number>();
@@ -114,15 +99,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const recorder = createOutcomeRecorder({ db, clock, logger, instanceId, random: deps.random ?? Math.random, onRecorded: () => wakeup.wake(), onCommitted: deps.onOutcomes });
   const state = { loop: null as Promise<void> | null, stopping: false, halted: false, busyRescanAt: 0 };
 
-  const countTarget = (key: string, by: number) => {
-    const n = (inFlightPerTarget.get(key) ?? 0) + by;
-    if (n > 0) inFlightPerTarget.set(key, n);
-    else inFlightPerTarget.delete(key);
-  };
-
   function launch({ delivery: d }: Queued): void {
     const key = targetKey(d);
-    countTarget(key, 1);
+    countTarget(inFlightPerTarget, key, 1);
     const sent = isDigest(d) ? deliverer.deliverDigest(d, sendAbort.signal) : deliverer.deliver(d, sendAbort.signal);
     const task = sent
       .then((outcome) => recorder.add(outcome))
@@ -132,19 +111,11 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       })
       .finally(() => {
         inFlight.delete(flightKey(d));
-        countTarget(key, -1);
+        countTarget(inFlightPerTarget, key, -1);
         pump();
         wakeup.wake();
       });
     inFlight.set(flightKey(d), task);
-  }
-
-  /** Given back unsent: every delivery it holds. */
-  function release(row: Queued): void {
-    const d = row.delivery;
-    const at = clock.now();
-    if (!isDigest(d)) recorder.add({ kind: 'released', delivery: d, at });
-    else recorder.add(d.rows.map((r, i) => ({ kind: 'released' as const, delivery: r, at, digest: { id: d.digestId, size: d.rows.length, lead: i === 0, sendStarted: false } })));
   }
 
   /** Starts what the planner allows; rows whose claims grew too old go back unsent. */
@@ -152,7 +123,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     if (state.halted) return;
     const plan = planSends(queue, inFlightPerTarget, inFlight.size, clock.now().getTime(), limits);
     queue.splice(0, queue.length, ...plan.keep);
-    for (const row of plan.release) release(row);
+    for (const row of plan.release) recorder.add(releasedUnsent(row.delivery, clock.now()));
     for (const row of plan.start) launch(row);
   }
 
@@ -168,12 +139,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 
   /** Claims up to `limit` Telegram chats that may get a message now, each with its message; returns how many rows they carry. */
   async function claimChats(limit: number): Promise<number> {
-    const now = clock.now();
-    const claimed = await claimDigests(db, { now, instanceId, leaseMs: limits.leaseMs, windowMs, limit });
-    for (const digest of claimed) {
-      if (digest.chatId !== null) botPacing = recordTelegramSend(botPacing, digest.chatId, now.getTime());
-      queue.push({ delivery: digest, claimedUntil: now.getTime() + limits.leaseMs });
-    }
+    const claimedUntil = clock.now().getTime() + limits.leaseMs;
+    const claimed = await chats.claim(limit);
+    for (const digest of claimed) queue.push({ delivery: digest, claimedUntil });
     return claimed.reduce((n, d) => n + d.rows.length, 0);
   }
 
@@ -184,51 +152,28 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   async function fill(): Promise<number> {
     if (state.halted) return 0;
     const rowPlan = planClaim({ queue, inFlightPerTarget, limits, claimBatch, nowMs: clock.now().getTime(), busyRescanAt: state.busyRescanAt });
-    const chats = telegramOn ? digestClaimLimit({ queue, inFlight: inFlight.size, limits, botSendsLeft: telegramBotSendsLeft(botPacing, clock.now().getTime()) }) : 0;
-    if (!rowPlan.claim && chats === 0) return 0;
+    const chatLimit = telegramOn ? digestClaimLimit({ queue, inFlight: inFlight.size, limits, botSendsLeft: chats.sendsLeft() }) : 0;
+    if (!rowPlan.claim && chatLimit === 0) return 0;
     // Outcomes first: a recorded delivery makes the next one of its stream due, and a recorded
     // deactivation keeps the new batch from reading that channel as active.
     await recorder.flush();
-    const claimed = (rowPlan.claim ? await claimRows(rowPlan) : 0) + (chats > 0 ? await claimChats(chats) : 0);
+    const claimed = (rowPlan.claim ? await claimRows(rowPlan) : 0) + (chatLimit > 0 ? await claimChats(chatLimit) : 0);
     if (claimed > 0) deliverer.newBatch();
     return claimed;
   }
 
   /** When something may be due next: a delivery's retry, a claim running out, a chat's window or pacing bound, the bot's own limit. */
   async function nextWakeAt(now: Date): Promise<Date | null> {
-    const times = [await nextDueAt(db, now, channels)];
-    if (telegramOn) {
-      times.push(await nextChatReadyAt(db, now, windowMs));
-      const bot = earliestTelegramSendAt(botPacing, 0, now.getTime());
-      if (bot > now.getTime()) times.push(new Date(bot));
-    }
+    const times = [await nextDueAt(db, now, channels), telegramOn ? await chats.nextReadyAt(now) : null];
     const known = times.filter((t): t is Date => t !== null).map((t) => t.getTime());
     return known.length === 0 ? null : new Date(Math.min(...known));
-  }
-
-  async function background(): Promise<void> {
-    const rounds = failureStreak(logger, 'Dispatcher');
-    while (!state.stopping) {
-      try {
-        const claimed = await fill();
-        rounds.succeeded();
-        pump();
-        if (claimed > 0 || state.stopping) continue;
-        // While sends are running, their completions wake us; otherwise sleep until something comes due.
-        const now = clock.now();
-        const due = queue.length === 0 && inFlight.size < concurrency ? await nextWakeAt(now) : null;
-        await wakeup.sleep(due === null ? (deps.idleMs ?? 30_000) : Math.min(deps.idleMs ?? 30_000, Math.max(0, due.getTime() - now.getTime()) + 1));
-      } catch (error) {
-        rounds.failed(error);
-        await wakeup.sleep(Math.min(5_000, 250 * 2 ** Math.min(rounds.failures, 5)));
-      }
-    }
   }
 
   return {
     runDue: (signal) => runUntilIdle({ fill, pump, inFlight, queue, recorder, halt: () => (state.halted = true) }, signal),
     start() {
-      state.loop ??= background();
+      const idle = () => (queue.length === 0 && inFlight.size < concurrency ? nextWakeAt(clock.now()) : Promise.resolve(null));
+      state.loop ??= runInBackground({ fill, pump, wakeup, clock, logger, idleMs: deps.idleMs ?? 30_000, nextWakeAt: idle, stopping: () => state.stopping });
     },
     wake: () => wakeup.wake(),
     async stop(drainMs) {
@@ -244,6 +189,51 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       if (released > 0) logger.info(`Released ${released} delivery claim(s)`);
     },
   };
+}
+
+/** Sends in flight per target, counted up and down; a target with none is dropped. */
+function countTarget(perTarget: Map<string, number>, key: string, by: number): void {
+  const n = (perTarget.get(key) ?? 0) + by;
+  if (n > 0) perTarget.set(key, n);
+  else perTarget.delete(key);
+}
+
+/** A sendable given back unsent: the outcome of every delivery it holds. */
+function releasedUnsent(d: Sendable, at: Date): Outcome | Outcome[] {
+  if (!isDigest(d)) return { kind: 'released', delivery: d, at };
+  return d.rows.map((r, i) => ({ kind: 'released' as const, delivery: r, at, digest: { id: d.digestId, size: d.rows.length, lead: i === 0, sendStarted: false } }));
+}
+
+interface BackgroundParts {
+  fill(): Promise<number>;
+  pump(): void;
+  wakeup: Wakeup;
+  clock: Clock;
+  logger: Logger;
+  idleMs: number;
+  /** when to look again while nothing is queued; null: only when woken (or after `idleMs`) */
+  nextWakeAt(): Promise<Date | null>;
+  stopping(): boolean;
+}
+
+/** The background loop: claim and start; while sends run their completions wake it, otherwise it sleeps until something comes due. */
+async function runInBackground(parts: BackgroundParts): Promise<void> {
+  const { clock, wakeup } = parts;
+  const rounds = failureStreak(parts.logger, 'Dispatcher');
+  while (!parts.stopping()) {
+    try {
+      const claimed = await parts.fill();
+      rounds.succeeded();
+      parts.pump();
+      if (claimed > 0 || parts.stopping()) continue;
+      const now = clock.now();
+      const due = await parts.nextWakeAt();
+      await wakeup.sleep(due === null ? parts.idleMs : Math.min(parts.idleMs, Math.max(0, due.getTime() - now.getTime()) + 1));
+    } catch (error) {
+      rounds.failed(error);
+      await wakeup.sleep(Math.min(5_000, 250 * 2 ** Math.min(rounds.failures, 5)));
+    }
+  }
 }
 
 interface RunParts {

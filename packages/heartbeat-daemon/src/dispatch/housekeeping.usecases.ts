@@ -97,21 +97,6 @@ export function createHousekeeping(deps: HousekeepingDeps): Housekeeping {
     if (total > 0) deps.onReleased?.();
   }
 
-  /** 500 rows a statement, one error line per statement, not per row: a channel that is off ends them by the thousand. */
-  async function expireOld(now: Date): Promise<void> {
-    for (;;) {
-      const dead = await expireStale(db, now, new Date(now.getTime() - DELIVERY_TTL_MS), EXPIRE_PER_STATEMENT);
-      if (dead.length === 0) return;
-      deps.onExpired?.(dead.map((d) => ({ channel: d.channel, outcome: 'dead' })));
-      const telegram = dead.filter((d) => d.channel === 'telegram').length;
-      const off = telegram > 0 && !deps.channels.includes('telegram') ? ' (Telegram is off: TELEGRAM_BOT_TOKEN is not set)' : '';
-      logger.error(
-        `${dead.length} deliveries are dead: still not delivered 24h after their event (${dead.length - telegram} webhook, ${telegram} Telegram${off}; first: delivery ${dead[0]!.id})`,
-      );
-      if (dead.length < EXPIRE_PER_STATEMENT) return;
-    }
-  }
-
   /** 200 a statement with a yield between, so the history of a busy fleet never holds the write lock for long. */
   async function deleteInSteps(deleteSome: (limit: number) => Promise<number>): Promise<number> {
     let total = 0;
@@ -137,25 +122,6 @@ export function createHousekeeping(deps: HousekeepingDeps): Housekeeping {
     if (total > 0) logger.info(`Deleted ${total} outage-history interval(s) that ended more than ${Math.round(keepMs / 86_400_000)} days ago`);
   }
 
-  /** The occurrences of windows that started since they were last due: only those windows, and only their machines. */
-  async function recordMaintenance(now: Date): Promise<void> {
-    for (;;) {
-      const windows = await dueWindows(db, now, WINDOWS_PER_STATEMENT).execute();
-      for (const window of windows) {
-        const plan = planWindowHistory({
-          schedule: maintenanceScheduleOf(window),
-          dueAt: new Date(window.history_due_at!),
-          createdAt: new Date(window.created_at),
-          deletedAt: window.deleted_at === null ? null : new Date(window.deleted_at),
-          now,
-        });
-        await recordWindowHistory(db, window, plan);
-      }
-      if (windows.length < WINDOWS_PER_STATEMENT || stopped) return;
-      await yieldToEventLoop();
-    }
-  }
-
   const streaks = new Map<string, FailureStreak>();
   async function job(name: string, run: () => Promise<void>): Promise<void> {
     let streak = streaks.get(name);
@@ -179,8 +145,8 @@ export function createHousekeeping(deps: HousekeepingDeps): Housekeeping {
     const now = clock.now();
     // Per daemon: whether a holder is gone can only be judged from its own host.
     await job('claim takeover', () => takeOverFromGone(now));
-    await fleetJob('maintenance history', MAINTENANCE_HISTORY_EVERY_MS, now, () => recordMaintenance(now));
-    await fleetJob('expiry', EXPIRY_EVERY_MS, now, () => expireOld(now));
+    await fleetJob('maintenance history', MAINTENANCE_HISTORY_EVERY_MS, now, () => recordMaintenance(db, now, () => stopped));
+    await fleetJob('expiry', EXPIRY_EVERY_MS, now, () => expireOld(deps, now));
     await fleetJob('retention', RETENTION_EVERY_MS, now, () => applyRetention(now));
     await fleetJob('history', RETENTION_EVERY_MS, now, () => pruneHistory(now));
   }
@@ -204,4 +170,38 @@ export function createHousekeeping(deps: HousekeepingDeps): Housekeeping {
       await running;
     },
   };
+}
+
+/** 500 rows a statement, one error line per statement, not per row: a channel that is off ends them by the thousand. */
+async function expireOld(deps: HousekeepingDeps, now: Date): Promise<void> {
+  for (;;) {
+    const dead = await expireStale(deps.db, now, new Date(now.getTime() - DELIVERY_TTL_MS), EXPIRE_PER_STATEMENT);
+    if (dead.length === 0) return;
+    deps.onExpired?.(dead.map((d) => ({ channel: d.channel, outcome: 'dead' })));
+    const telegram = dead.filter((d) => d.channel === 'telegram').length;
+    const off = telegram > 0 && !deps.channels.includes('telegram') ? ' (Telegram is off: TELEGRAM_BOT_TOKEN is not set)' : '';
+    deps.logger.error(
+      `${dead.length} deliveries are dead: still not delivered 24h after their event (${dead.length - telegram} webhook, ${telegram} Telegram${off}; first: delivery ${dead[0]!.id})`,
+    );
+    if (dead.length < EXPIRE_PER_STATEMENT) return;
+  }
+}
+
+/** The occurrences of windows that started since they were last due: only those windows, and only their machines. */
+async function recordMaintenance(db: Kysely<Database>, now: Date, stopped: () => boolean): Promise<void> {
+  for (;;) {
+    const windows = await dueWindows(db, now, WINDOWS_PER_STATEMENT).execute();
+    for (const window of windows) {
+      const plan = planWindowHistory({
+        schedule: maintenanceScheduleOf(window),
+        dueAt: new Date(window.history_due_at!),
+        createdAt: new Date(window.created_at),
+        deletedAt: window.deleted_at === null ? null : new Date(window.deleted_at),
+        now,
+      });
+      await recordWindowHistory(db, window, plan);
+    }
+    if (windows.length < WINDOWS_PER_STATEMENT || stopped()) return;
+    await yieldToEventLoop();
+  }
 }

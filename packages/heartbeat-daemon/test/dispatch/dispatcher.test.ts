@@ -652,11 +652,15 @@ describeEachEngine('the dispatcher, with the real senders against local servers'
     clock.advance(THRESHOLD + 1);
     await sweep();
   }
-  /** Runs the dispatcher until nothing is pending, moving the clock to each retry. */
+  /**
+   * Runs the dispatcher until nothing is pending, moving the clock to each retry. A row that is due
+   * already (nothing to wait for) is simply taken by the next round.
+   */
   async function deliverEverything(d: ReturnType<typeof dispatcher>) {
     for (let round = 0; round < 100 && (await deliveries()).some((x) => x.status === 'pending'); round++) {
       await d.runDue();
-      if ((await deliveries()).some((x) => x.status === 'pending')) await toNextRetry();
+      const at = await nextDueAt(db.db, clock.now(), ['webhook', 'telegram']);
+      if (at) clock.set(at);
     }
     expect((await deliveries()).filter((x) => x.status !== 'delivered')).toEqual([]);
   }
