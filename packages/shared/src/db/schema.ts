@@ -289,7 +289,7 @@ export interface OutageHistoryTable {
    * planned end, which may be ahead of now (readers clip to now); deleting the window brings it to then.
    */
   ended_at: string | null;
-  /** the window a `maintenance` interval is an occurrence of; null for outages and once the window is gone (migration 024) */
+  /** the window a `maintenance` interval is an occurrence of (kept after the window is deleted; ids are never reused); null for outages (migration 024) */
   window_id: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
