@@ -3,7 +3,8 @@
  * one user with 1,000 machines and 90 days of outage history (2 outages a machine a day, a weekly
  * hour of maintenance). The API runs in this process on the seeded SQLite file with the real clock;
  * requests go over HTTP one after another, and each one's statements are counted at the database.
- * Targets: p95 well under 200 ms, and the same number of queries on every page of machines.
+ * Targets: p95 well under 200 ms, and the same number of queries on every page of machines. The
+ * first view of each page (nothing of its histories kept yet) is reported beside them.
  */
 import { join } from 'node:path';
 import { createLogger, createNotifier, createRedactor, openDatabase, systemClock } from '@lunasentri/shared';
@@ -27,13 +28,20 @@ interface Sample {
   queries: number;
 }
 
+interface Measured {
+  samples: Sample[];
+  /** the first request of each page: nothing of its histories kept yet in the API process */
+  firstViews: number[];
+}
+
 export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-async function measure(client: CookieClient, paths: readonly string[], counter: { count(): number; reset(): void }): Promise<Sample[]> {
+async function measure(client: CookieClient, paths: readonly string[], counter: { count(): number; reset(): void }): Promise<Measured> {
   const samples: Sample[] = [];
+  const firstViews: number[] = [];
   for (let i = 0; i < WARMUP + REQUESTS; i++) {
     const path = paths[i % paths.length]!;
     counter.reset();
@@ -41,15 +49,25 @@ async function measure(client: CookieClient, paths: readonly string[], counter: 
     const page = await client.get(path);
     const ms = performance.now() - started;
     if (page.status !== 200) throw new Error(`GET ${path} answered ${page.status}`);
+    if (i < paths.length) firstViews.push(ms);
     if (i >= WARMUP) samples.push({ ms, queries: counter.count() });
   }
-  return samples;
+  return { samples, firstViews };
 }
 
-function summary(name: string, samples: Sample[]) {
+function summary(name: string, { samples, firstViews }: Measured) {
   const ms = samples.map((s) => s.ms);
   const queries = samples.map((s) => s.queries);
-  return { name, requests: samples.length, p50_ms: round(median(ms), 1), p95_ms: round(percentile(ms, 95), 1), max_ms: round(max(ms), 1), queries_min: Math.min(...queries), queries_max: Math.max(...queries) };
+  return {
+    name,
+    requests: samples.length,
+    p50_ms: round(median(ms), 1),
+    p95_ms: round(percentile(ms, 95), 1),
+    max_ms: round(max(ms), 1),
+    first_view_median_ms: round(median(firstViews), 1),
+    queries_min: Math.min(...queries),
+    queries_max: Math.max(...queries),
+  };
 }
 
 async function main(): Promise<void> {
@@ -75,13 +93,16 @@ async function main(): Promise<void> {
     const dashboardPaths = Array.from({ length: pages }, (_, i) => (i === 0 ? '/' : `/?page=${i + 1}`));
     const statusPaths = dashboardPaths.map((p) => `/status/${fleet.slug}${p.slice(1)}`);
     const results = [summary('dashboard', await measure(client, dashboardPaths, database)), summary('status page', await measure(new CookieClient(service.url), statusPaths, database))];
-    process.stdout.write(`\n${formatTable(['page', 'requests', 'p50 ms', 'p95 ms', 'max ms', 'queries'], results.map((r) => [r.name, r.requests, r.p50_ms, r.p95_ms, r.max_ms, r.queries_min === r.queries_max ? String(r.queries_min) : `${r.queries_min}–${r.queries_max}`]))}\n`);
+    const headers = ['page', 'requests', 'p50 ms', 'p95 ms', 'max ms', 'first view ms (median)', 'queries'];
+    const table = results.map((r) => [r.name, r.requests, r.p50_ms, r.p95_ms, r.max_ms, r.first_view_median_ms, r.queries_min === r.queries_max ? String(r.queries_min) : `${r.queries_min}–${r.queries_max}`]);
+    process.stdout.write(`\n${formatTable(headers, table)}\n`);
     const targets: TargetCheck[] = results.flatMap((r) => [
       { metric: `${r.name} p95 (1,000 machines, 90 days)`, measured: r.p95_ms, unit: 'ms', target: `< ${P95_TARGET_MS}`, met: r.p95_ms < P95_TARGET_MS },
       { metric: `${r.name} queries per request, every page`, measured: r.queries_max, unit: '', target: 'the same on every page', met: r.queries_min === r.queries_max },
     ]);
     const result = newResult('dashboard', startedAt, { machines: MACHINES, days: 90, outagesPerDay: OUTAGES_PER_DAY, requests: REQUESTS, warmup: WARMUP, intervals: fleet.intervals }, { results }, targets, [
       'Requests one after another over HTTP to the API in this process; pages 1–10 of machines in turn (100 machines a page).',
+      'p50/p95 after 20 warm-up requests: the API keeps what a page derives from unchanged histories, so the first view of a page costs more (its median is shown).',
     ]);
     process.stdout.write(`\n${formatTable(TARGET_HEADERS, targetRows('dashboard', targets))}\nwrote ${writeResult(result)}\n`);
   } finally {

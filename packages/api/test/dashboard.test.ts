@@ -165,6 +165,19 @@ describeEachEngine('the dashboard over HTTP', (engine) => {
     expect(page).toContain('https://hooks.example.com/a');
   });
 
+  test('what the page keeps of a history between requests never goes stale: a change to a past day shows at the next request', async () => {
+    const id = await insertMachine(api.db.db, alice.id, { name: 'db-1', status: 'online', last_seen: api.clock.now().toISOString() });
+    await api.db.db.updateTable('machines').set({ created_at: '2026-11-01T00:00:00.000Z' }).execute();
+    await signIn();
+    const yesterday = (html: string) => /title="2026-11-27: ([^"]+)"/.exec(html)![1];
+    expect(yesterday((await browser.get('/')).text)).toBe('100% up');
+    // A maintenance occurrence written late, then an outage: each a new history.
+    await api.db.db.insertInto('outage_history').values({ machine_id: id, kind: 'maintenance', started_at: '2026-11-27T00:00:00.000Z', ended_at: '2026-11-27T01:00:00.000Z', window_id: 7 }).execute();
+    expect(yesterday((await browser.get('/')).text)).toBe('100% up, 1h 0m in maintenance');
+    await api.db.db.insertInto('outage_history').values({ machine_id: id, kind: 'outage', started_at: '2026-11-27T12:00:00.000Z', ended_at: '2026-11-27T13:09:00.000Z' }).execute();
+    expect(yesterday((await browser.get('/')).text)).toBe('95.00% up, 1h 0m in maintenance');
+  });
+
   test('lists machines 100 to a page, with links between pages; a bad page number is a clean 400', async () => {
     const rows = Array.from({ length: 101 }, (_, i) => ({ user_id: alice.id, name: `m-${String(i).padStart(3, '0')}`, created_at: '2026-11-01T00:00:00.000Z', updated_at: '2026-11-01T00:00:00.000Z' }));
     await api.db.db.insertInto('machines').values(rows).execute();

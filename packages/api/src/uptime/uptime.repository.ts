@@ -38,17 +38,20 @@ export function machinesHistoryQuery(db: Kysely<Database>, machineIds: readonly 
 }
 
 /** The intervals of one packed row of {@link machinesHistoryQuery}. */
-function unpack(packed: string): HistoryInterval[] {
+export function unpackHistory(packed: string): HistoryInterval[] {
   return packed.split(',').map((item) => {
     const [kind, started_at, ended_at] = item.split(' ') as [OutageKind, string, string];
     return { kind, started_at, ended_at: ended_at === '-' ? null : ended_at };
   });
 }
 
-/** The intervals since `since` of the given machines, by machine id, in one query whatever their number. */
-export async function machinesHistory(db: Kysely<Database>, machineIds: readonly number[], since: string): Promise<Map<number, HistoryInterval[]>> {
-  const byMachine = new Map<number, HistoryInterval[]>();
+/**
+ * The intervals since `since` of the given machines, packed ({@link unpackHistory} reads them), by
+ * machine id, in one query whatever their number. A machine without any has no entry.
+ */
+export async function machinesPackedHistory(db: Kysely<Database>, machineIds: readonly number[], since: string): Promise<Map<number, string>> {
+  const byMachine = new Map<number, string>();
   if (machineIds.length === 0) return byMachine;
-  for (const row of await machinesHistoryQuery(db, machineIds, since).execute()) byMachine.set(row.machine_id, unpack(row.intervals));
+  for (const row of await machinesHistoryQuery(db, machineIds, since).execute()) byMachine.set(row.machine_id, row.intervals);
   return byMachine;
 }
