@@ -144,3 +144,10 @@ export function runCommand(command: string, args: string[], options: SpawnOption
     });
   });
 }
+
+/** The last non-empty stdout line of an admin command: the CLI prints a new secret alone on stdout, its message on stderr. */
+export function lastLine(out: string): string {
+  const line = out.trim().split('\n').pop()?.trim() ?? '';
+  if (line === '') throw new Error('the command printed nothing on stdout');
+  return line;
+}

@@ -140,7 +140,8 @@ const machineOf = (h: ReceivedWebhook) => (h.json as { machine: { id: number } }
     // The recovery.
     startAgents();
     await receiver.waitFor(() => uniqueIds('machine.online').size === MACHINES, 120_000);
-    stopAgents();
+    // The agents keep reporting until the checks are done: silent, the machines would go offline again
+    // 4 s later, however slow this machine is.
 
     // Each machine: exactly one offline and one online event, recorded once whatever the daemon count.
     const events = await db.db.selectFrom('events').select(['machine_id', 'type']).execute();
@@ -167,6 +168,7 @@ const machineOf = (h: ReceivedWebhook) => (h.json as { machine: { id: number } }
     for (const [machine, at] of firstOnline) expect(at).toBeGreaterThan(firstOffline.get(machine)!);
     expect(held.length).toBeGreaterThan(0);
 
+    stopAgents();
     const survivors = [...daemons.filter((d) => d !== victim), ...apis];
     for (const p of survivors) p.child.kill('SIGTERM');
     for (const p of survivors) expect((await p.exited(60_000)).code).toBe(0);

@@ -11,7 +11,7 @@ export function binary(name: 'lunasentri-heartbeat' | 'lunasentri-api'): string 
 /** The parent's environment without any setting of ours, so only what a test passes counts. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  const ours = /^(DB_PATH|DATABASE_URL|PORT|HOST|MACHINE_|WEBHOOK_|TELEGRAM_|LOG_|JOURNAL_STREAM)/;
+  const ours = /^(DB_PATH|DATABASE_URL|PORT|HOST|MACHINE_|METRICS_|WEBHOOK_|TELEGRAM_|LOG_|JOURNAL_STREAM)/;
   for (const [key, value] of Object.entries(process.env)) if (!ours.test(key)) env[key] = value;
   return { ...env, ...extra };
 }

@@ -1,4 +1,4 @@
-import { parseDuration, dbSettings, durationSetting, integerSetting, logSettings, notifySettings, stringSetting } from '@lunasentri/shared';
+import { parseDuration, dbSettings, durationSetting, integerSetting, logSettings, metricsSettings, notifySettings, stringSetting } from '@lunasentri/shared';
 
 /** Where `serve` listens (CONTRACT §5). */
 export const listenSettings = {
@@ -11,7 +11,12 @@ export const ingestSettings = {
   ingestFlushInterval: durationSetting({
     env: 'INGEST_FLUSH_INTERVAL',
     default: '25ms',
-    doc: 'how long agent reports are gathered before one transaction writes them (a crash loses at most this window)',
+    doc: "how long news (a machine's first report, a return after a silence) is gathered before one transaction writes it; routine reports wait INGEST_STEADY_FLUSH_INTERVAL (a crash loses at most that window)",
+  }),
+  ingestSteadyFlushInterval: durationSetting({
+    env: 'INGEST_STEADY_FLUSH_INTERVAL',
+    default: '1s',
+    doc: 'reports of machines keeping their usual pace are gathered this long into one transaction (at a low rate, one transaction a second instead of one per report); at most INGEST_FLUSH_INTERVAL',
   }),
   ingestMinWriteInterval: {
     ...durationSetting({
@@ -35,7 +40,7 @@ export const ingestSettings = {
 };
 
 /** Everything `lunasentri-api serve` reads. */
-export const serveSettings = { ...dbSettings, ...listenSettings, ...logSettings, ...notifySettings, ...ingestSettings };
+export const serveSettings = { ...dbSettings, ...listenSettings, ...metricsSettings, ...logSettings, ...notifySettings, ...ingestSettings };
 
 /** The admin commands (`user create`, `migrate`, …) only need the database. */
 export const adminSettings = { ...dbSettings };

@@ -1,5 +1,6 @@
 import {
   createLogger,
+  createMetricsRegistry,
   createNotifier,
   createRedactor,
   databaseSecrets,
@@ -9,8 +10,11 @@ import {
   migrateToLatest,
   openDatabase,
   openFailureMessage,
+  parseListenAddress,
+  startMetricsServer,
   systemClock,
   type DatabaseHandle,
+  type MetricsServer,
   type ProcessSignals,
 } from '@lunasentri/shared';
 import { AdminError, runAdminCommand } from './cli/admin.commands';
@@ -93,7 +97,9 @@ async function serve(settings: ServeSettings, signals: ProcessSignals): Promise<
     return 1;
   }
   const notifier = createNotifier(settings, { clock, redactor });
+  let metricsServer: MetricsServer | undefined;
   const closeAll = async () => {
+    await metricsServer?.close();
     await notifier.close();
     await handle.close();
   };
@@ -101,6 +107,11 @@ async function serve(settings: ServeSettings, signals: ProcessSignals): Promise<
   let service;
   try {
     await migrateToLatest(handle.db);
+    const metricsRegistry = settings.metricsListen ? createMetricsRegistry() : undefined;
+    if (metricsRegistry) {
+      metricsServer = await startMetricsServer({ listen: parseListenAddress(settings.metricsListen), registry: metricsRegistry, logger });
+      logger.info(`Metrics at ${metricsServer.url}`);
+    }
     service = await startApiService({
       database: handle,
       clock,
@@ -112,8 +123,10 @@ async function serve(settings: ServeSettings, signals: ProcessSignals): Promise<
       webhookAllowPrivate: settings.webhookAllowPrivate,
       ingestFlushIntervalMs: settings.ingestFlushInterval,
       ingestMinWriteIntervalMs: settings.ingestMinWriteInterval,
+      ingestSteadyFlushIntervalMs: settings.ingestSteadyFlushInterval,
       keyCacheTtlMs: settings.keyCacheTtl,
       metricsRetentionMs: settings.metricsRetention,
+      metricsRegistry,
     });
   } catch (error) {
     logger.error(`LunaSentri API could not start: ${errorMessage(error)}`);

@@ -172,7 +172,7 @@ describeEachEngine('the dashboard over HTTP', (engine) => {
     const yesterday = (html: string) => /title="2026-11-27: ([^"]+)"/.exec(html)![1];
     expect(yesterday((await browser.get('/')).text)).toBe('100% up');
     // A maintenance occurrence written late, then an outage: each a new history.
-    await api.db.db.insertInto('outage_history').values({ machine_id: id, kind: 'maintenance', started_at: '2026-11-27T00:00:00.000Z', ended_at: '2026-11-27T01:00:00.000Z', window_id: 7 }).execute();
+    await api.db.db.insertInto('outage_history').values({ machine_id: id, kind: 'maintenance', started_at: '2026-11-27T00:00:00.000Z', ended_at: '2026-11-27T01:00:00.000Z' }).execute();
     expect(yesterday((await browser.get('/')).text)).toBe('100% up, 1h 0m in maintenance');
     await api.db.db.insertInto('outage_history').values({ machine_id: id, kind: 'outage', started_at: '2026-11-27T12:00:00.000Z', ended_at: '2026-11-27T13:09:00.000Z' }).execute();
     expect(yesterday((await browser.get('/')).text)).toBe('95.00% up, 1h 0m in maintenance');

@@ -99,4 +99,79 @@ describe('ingest write-behind', () => {
     expect(writer.pendingMachines).toBe(0);
     await writer.close();
   });
+  /** Timers fired by hand: each entry is a booked flush and its delay. */
+  function manualTimers() {
+    const scheduled: Array<{ fire: () => void; ms: number }> = [];
+    return {
+      scheduled,
+      timers: {
+        setTimeout: (fire: () => void, ms: number) => {
+          const entry = { fire, ms };
+          scheduled.push(entry);
+          return entry;
+        },
+        clearTimeout: (handle: unknown) => {
+          const i = scheduled.indexOf(handle as (typeof scheduled)[number]);
+          if (i >= 0) scheduled.splice(i, 1);
+        },
+      },
+    };
+  }
+
+  it('gathers routine reports for the steady interval, and writes news (a first report, a return after a silence) within the flush interval', async () => {
+    const { store, written } = flakyStore();
+    const { scheduled, timers } = manualTimers();
+    const writer = new IngestWriter(store, clock, logger, { flushIntervalMs: 25, minWriteIntervalMs: 0, steadyFlushIntervalMs: 1_000, timers });
+    const report = (machineId: number) => writer.record({ machineId, receivedAtMs: clock.now().getTime() });
+    const fireNext = async () => {
+      scheduled.shift()!.fire();
+      await writer.flush();
+    };
+
+    // A machine's first two reports are news: its pace is not known yet.
+    report(1);
+    expect(scheduled.map((t) => t.ms)).toEqual([25]);
+    await fireNext();
+    clock.advance(30_000);
+    report(1);
+    expect(scheduled.map((t) => t.ms)).toEqual([25]);
+    await fireNext();
+    // At its pace (30 s, with some jitter): routine, gathered for a second.
+    clock.advance(30_400);
+    report(1);
+    expect(scheduled.map((t) => t.ms)).toEqual([1_000]);
+    // Another machine's first report is news: it brings the one flush forward, for both.
+    clock.advance(100);
+    report(2);
+    expect(scheduled.map((t) => t.ms)).toEqual([25]);
+    await fireNext();
+    expect(written.map((b) => [...b.lastSeen.keys()])).toEqual([[1], [1], [1, 2]]);
+    // A routine report waits for its second unless something flushes sooner (the liveness beat).
+    clock.advance(30_000);
+    report(1);
+    expect(scheduled.map((t) => t.ms)).toEqual([1_000]);
+    await writer.writeHeld();
+    expect(scheduled).toHaveLength(0);
+    expect(written).toHaveLength(4);
+    // Back after a silence longer than one and a half of its gaps (an outage): news again.
+    clock.advance(95_000);
+    report(1);
+    expect(scheduled.map((t) => t.ms)).toEqual([25]);
+    await writer.close();
+    expect(written).toHaveLength(5);
+  });
+
+  it('without a steady interval writes every report within the flush interval', async () => {
+    const { store } = flakyStore();
+    const { scheduled, timers } = manualTimers();
+    const writer = new IngestWriter(store, clock, logger, { flushIntervalMs: 25, minWriteIntervalMs: 0, timers });
+    for (let i = 0; i < 3; i++) {
+      writer.record({ machineId: 9, receivedAtMs: clock.now().getTime() });
+      expect(scheduled.map((t) => t.ms)).toEqual([25]);
+      scheduled.shift()!.fire();
+      await writer.flush();
+      clock.advance(30_000);
+    }
+    await writer.close();
+  });
 });

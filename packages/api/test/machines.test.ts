@@ -156,6 +156,12 @@ describeEachEngine('machines', (engine) => {
       ['GET', '/notifications/preferences'],
       ['PUT', '/notifications/preferences'],
       ['GET', '/events'],
+      ['POST', `/machines/${mine.body.id}/snooze`],
+      ['DELETE', `/machines/${mine.body.id}/snooze`],
+      ['GET', '/maintenance'],
+      ['POST', '/maintenance'],
+      ['GET', '/maintenance/1'],
+      ['DELETE', '/maintenance/1'],
     ];
     for (const [method, path] of routes) {
       expectError(await call(api.url, method, path), 401, 'auth.missing_token');

@@ -1,4 +1,4 @@
-import { dbSettings, durationSetting, logSettings, notifySettings, type SettingsValues } from '@lunasentri/shared';
+import { dbSettings, durationSetting, integerSetting, logSettings, metricsSettings, notifySettings, type FlapSettings, type SettingsValues } from '@lunasentri/shared';
 
 /** How often the monitor checks at the latest, and how long silence makes a machine offline. */
 export const monitorSettings = {
@@ -18,6 +18,32 @@ export const monitorSettings = {
   }),
 };
 
+/** Flapping (CONTRACT §6.2): how many status changes within how long, and how long a status must hold to end it. */
+export const flapSettings = {
+  flapThreshold: integerSetting({
+    flag: 'flap-threshold',
+    env: 'FLAP_THRESHOLD',
+    default: 5,
+    min: 0,
+    max: 1000,
+    doc: 'status changes within the flap window that make a machine flapping (0 = off)',
+  }),
+  flapWindow: durationSetting({
+    flag: 'flap-window',
+    env: 'FLAP_WINDOW',
+    default: '30m',
+    min: '1s',
+    doc: 'how far back status changes count towards flapping',
+  }),
+  flapSettle: durationSetting({
+    flag: 'flap-settle',
+    env: 'FLAP_SETTLE',
+    default: '5m',
+    min: '1s',
+    doc: 'how long a flapping machine must keep one status to stop flapping',
+  }),
+};
+
 /** How Telegram notifications are grouped per chat (CONTRACT §6.1). */
 export const digestSettings = {
   telegramGroupWindow: durationSetting({
@@ -30,8 +56,13 @@ export const digestSettings = {
 };
 
 /** Everything `lunasentri-heartbeat run` reads. */
-export const runSettings = { ...dbSettings, ...monitorSettings, ...logSettings, ...notifySettings, ...digestSettings };
+export const runSettings = { ...dbSettings, ...monitorSettings, ...flapSettings, ...metricsSettings, ...logSettings, ...notifySettings, ...digestSettings };
 export type RunSettings = SettingsValues<typeof runSettings>;
+
+/** The flapping rule's settings as the sweep takes them. */
+export function flapSettingsOf(settings: SettingsValues<typeof flapSettings>): FlapSettings {
+  return { threshold: settings.flapThreshold, windowMs: settings.flapWindow, settleMs: settings.flapSettle };
+}
 
 /** Everything `lunasentri-heartbeat status` reads. */
 export const statusSettings = { ...dbSettings };

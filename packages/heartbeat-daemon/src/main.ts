@@ -2,6 +2,7 @@ import {
   Cleanups,
   UsageError,
   createLogger,
+  createMetricsRegistry,
   createNotifier,
   createRedactor,
   databaseSecrets,
@@ -12,21 +13,24 @@ import {
   migrateToLatest,
   openDatabase,
   openFailureMessage,
+  parseListenAddress,
   pendingMigrations,
   readIngestLiveness,
   recordBeat,
   recordStopped,
   registerInstance,
+  startMetricsServer,
   systemClock,
   type DatabaseHandle,
   type Logger,
   type OpenOptions,
 } from '@lunasentri/shared';
 import { parseCommandLine } from './cli';
-import type { RunSettings, StatusSettings } from './daemon.settings';
+import { flapSettingsOf, type RunSettings, type StatusSettings } from './daemon.settings';
 import { holderStaleMs } from './dispatch/claims.models';
 import { createDispatcher, type Dispatcher } from './dispatch/dispatcher.usecases';
 import { createHousekeeping, type Housekeeping } from './dispatch/housekeeping.usecases';
+import { DaemonMetrics } from './metrics/daemon.metrics';
 import { runMonitor } from './monitor.loop';
 import { printStatus } from './status.command';
 import { createSweeper, type Sweeper } from './sweep/sweep.usecases';
@@ -51,6 +55,20 @@ function openNamed(location: string, options?: OpenOptions): DatabaseHandle {
   }
 }
 
+/**
+ * With `--metrics-listen`: the metrics and their server. Its cleanup is registered before the rest,
+ * so it runs late: a scrape during the drain is still answered, and it is closed before the database.
+ */
+async function startMetrics(settings: RunSettings, handle: DatabaseHandle, logger: Logger, cleanups: Cleanups): Promise<DaemonMetrics | undefined> {
+  if (!settings.metricsListen) return undefined;
+  const registry = createMetricsRegistry();
+  const metrics = new DaemonMetrics({ registry, db: handle.db, clock: systemClock, logger });
+  const server = await startMetricsServer({ listen: parseListenAddress(settings.metricsListen), registry, logger });
+  cleanups.add(() => server.close());
+  logger.info(`Metrics at ${server.url}`);
+  return metrics;
+}
+
 /** Opens, migrates and builds everything `run` needs, registering each cleanup as its resource is acquired. */
 async function buildDaemon(settings: RunSettings, logger: Logger, redactor: ReturnType<typeof createRedactor>, cleanups: Cleanups): Promise<Daemon> {
   const clock = systemClock;
@@ -58,6 +76,7 @@ async function buildDaemon(settings: RunSettings, logger: Logger, redactor: Retu
   const handle = openNamed(settings.db);
   cleanups.add(() => handle.close());
   await migrateToLatest(handle.db);
+  const metrics = await startMetrics(settings, handle, logger, cleanups);
   // It beats after checks, and checks at least once per interval.
   const instanceId = await registerInstance(handle.db, 'daemon', clock, { beatEveryMs: settings.interval });
   cleanups.add(() => recordStopped(handle.db, instanceId, clock));
@@ -79,6 +98,7 @@ async function buildDaemon(settings: RunSettings, logger: Logger, redactor: Retu
     // A claim must outlast any single send (Telegram's limit is 10 s).
     leaseMs: Math.max(30_000, settings.webhookTimeout * 2),
     telegramWindowMs: settings.telegramGroupWindow,
+    onOutcomes: metrics?.outcomesRecorded,
   });
   // Registered after the notifier, so it runs before the senders close: sends drain first.
   cleanups.add(() => dispatcher.stop(DRAIN_MS));
@@ -90,17 +110,20 @@ async function buildDaemon(settings: RunSettings, logger: Logger, redactor: Retu
     channels: notifier.channels,
     holderStaleMs: holderStaleMs(settings.interval),
     onReleased: () => dispatcher.wake(),
+    onExpired: metrics?.outcomesRecorded,
   });
   cleanups.add(() => housekeeping.stop());
   // Each committed batch of a long sweep wakes the dispatcher: delivery starts before the sweep ends.
-  const sweeper = createSweeper({
+  const sweep = createSweeper({
     db: handle.db,
     clock,
     logger,
     thresholdMs: settings.threshold,
     intervalMs: settings.interval,
+    flap: flapSettingsOf(settings),
     onDeliveries: () => dispatcher.wake(),
   });
+  const sweeper = metrics ? metrics.observe(sweep) : sweep;
   return { handle, instanceId, sweeper, dispatcher, housekeeping };
 }
 

@@ -21,6 +21,9 @@ export interface MonitorDeps {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
+/** The reason a sleep ends early; one object, not a fresh DOMException per wake. */
+const WAKE = 'wake';
+
 /** A real timer that an abort ends early. */
 function timerSleep(): (ms: number, signal: AbortSignal) => Promise<void> {
   const wakeup = new Wakeup();
@@ -52,11 +55,16 @@ export async function runMonitor(deps: MonitorDeps, signal: AbortSignal): Promis
   /** ends the current sleep: a hint, or the loop's own stop */
   let wake = new AbortController();
   let hinted = false;
+  // A commit can append to the log several times, so hints come in bursts: only the first of a burst
+  // ends the sleep (abort() builds an exception object each call, even on an aborted controller).
+  const wakeUp = () => {
+    if (!wake.signal.aborted) wake.abort(WAKE);
+  };
   deps.changes.onHint(() => {
     hinted = true;
-    wake.abort();
+    wakeUp();
   });
-  const stop = () => wake.abort();
+  const stop = wakeUp;
   signal.addEventListener('abort', stop, { once: true });
 
   /** One check; failures are logged once per streak and retried with backoff (0.5 s, 1 s, 2 s … up to 5 s or the interval). */

@@ -32,12 +32,27 @@ describe('bad settings', () => {
     ['a bad log format', [], { LOG_FORMAT: 'xml' }, /LOG_FORMAT: "xml"/],
     ['an unknown option', ['--intervall', '10s'], {}, /unknown option '--intervall'/],
     ['a missing value', ['--threshold'], {}, /--threshold <DUR>' argument missing/],
+    ['a flap threshold that is no number', ['--flap-threshold', 'five'], {}, /--flap-threshold: "five" \(must be a whole number from 0 to 1000\)/],
+    ['a negative flap threshold', ['--flap-threshold', '-1'], {}, /--flap-threshold: "-1"/],
+    ['an empty flap threshold from the env', [], { FLAP_THRESHOLD: '' }, /FLAP_THRESHOLD: ""/],
+    ['a zero flap window', ['--flap-window', '0s'], {}, /--flap-window: "0s"/],
+    ['a flap window with an unknown unit', [], { FLAP_WINDOW: '2x' }, /FLAP_WINDOW: "2x"/],
+    ['a negative flap settle', ['--flap-settle', '-1m'], {}, /--flap-settle: "-1m"/],
+    ['an empty flap settle from the env', [], { FLAP_SETTLE: '' }, /FLAP_SETTLE: ""/],
   ])('%s exits 2 with one line on stderr', async (_name, args, env, message) => {
     const result = await children.run(BIN, ['run', '--db', db, ...args], cleanEnv(env));
     expect(result.code).toBe(2);
     expect(result.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(message)]);
     expect(result.stdout).toBe('');
     expect(existsSync(db)).toBe(false);
+  });
+
+  test('--help lists the flapping flags with their env vars and defaults', async () => {
+    const help = await children.run(BIN, ['run', '--help'], cleanEnv());
+    expect(help.code).toBe(0);
+    for (const text of ['--flap-threshold <N>', 'FLAP_THRESHOLD', '--flap-window <DUR>', 'FLAP_WINDOW', '30m0s', '--flap-settle <DUR>', 'FLAP_SETTLE', '5m0s']) {
+      expect(help.stdout).toContain(text);
+    }
   });
 
   test.each<[string, string[], string]>([
@@ -392,6 +407,11 @@ describeEachEngine('run and status against a real database', (engine) => {
     const now = new Date().toISOString();
     await db.db.updateTable('machines').set({ last_seen: now }).execute(); // every machine reports again
     await receiver.waitFor((r) => r.length >= 40, 30_000);
+    // Stopped before counting: with a 2 s threshold the silent machines would soon go offline again.
+    a.child.kill('SIGTERM');
+    b.child.kill('SIGTERM');
+    expect((await a.exited()).code).toBe(0);
+    expect((await b.exited()).code).toBe(0);
 
     const events = await db.db.selectFrom('events').select(['id', 'type', 'machine_id']).execute();
     expect(events.filter((e) => e.type === 'machine.offline').map((e) => e.machine_id).sort((x, y) => x - y)).toEqual(ids);
@@ -403,10 +423,5 @@ describeEachEngine('run and status against a real database', (engine) => {
     // Each transition was decided (and logged) by exactly one of the two.
     const offlineLines = [...a.lines(), ...b.lines()].filter((l) => l.includes('went offline'));
     expect(offlineLines).toHaveLength(20);
-
-    a.child.kill('SIGTERM');
-    b.child.kill('SIGTERM');
-    expect((await a.exited()).code).toBe(0);
-    expect((await b.exited()).code).toBe(0);
   });
 });

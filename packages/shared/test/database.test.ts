@@ -298,11 +298,12 @@ describeEachEngine('schema', (engine) => {
     expect(await db.db.selectFrom('machine_offline_notifications').selectAll().execute()).toEqual([]);
   });
 
-  test('every foreign key cascades on delete', async () => {
+  test('every foreign key cascades on delete, but outage history outlives the maintenance window it records', async () => {
     const keys = await foreignKeys(engine, db.db);
     expect(keys).toContainEqual({ table: 'machine_offline_notifications', references: 'machines', onDelete: 'CASCADE' });
     expect(keys).toContainEqual({ table: 'deliveries', references: 'events', onDelete: 'CASCADE' });
-    expect(keys.filter((k) => k.onDelete !== 'CASCADE')).toEqual([]);
+    expect(keys).toContainEqual({ table: 'outage_history', references: 'machines', onDelete: 'CASCADE' });
+    expect(keys.filter((k) => k.onDelete !== 'CASCADE')).toEqual([{ table: 'outage_history', references: 'maintenance_windows', onDelete: 'SET NULL' }]);
   });
 
   test('status only takes pending, online or offline', async () => {

@@ -1,4 +1,7 @@
 import {
+  buildFlappingEndedPayload,
+  buildFlappingPayload,
+  buildStillOfflinePayload,
   buildOfflinePayload,
   buildOnlinePayload,
   buildTestPayload,
@@ -50,6 +53,20 @@ describe('webhook payloads', () => {
     const shuffled = { downtime_seconds: 5, machine: { last_seen: null, status: 'online', description: null, hostname: null, name: 'n', id: 2 }, offline_since: '2026-11-28T03:00:00.000Z', occurred_at: '2026-11-28T03:00:05.000Z', event_id: 'e', event: 'machine.online' };
     expect(Object.keys(JSON.parse(serializePayload(shuffled as never)) as object)).toEqual(['event', 'event_id', 'occurred_at', 'machine', 'offline_since', 'downtime_seconds']);
     expect(serializePayload(shuffled as never)).toContain('"machine":{"id":2,"name":"n","hostname":null,"description":null,"status":"online","last_seen":null}');
+  });
+
+  test('quiet-alert events (CONTRACT §6.2, §6.4) keep the envelope and add their fields after the machine', () => {
+    const still = buildStillOfflinePayload({ eventId: 'e3', occurredAt: '2026-11-28T03:32:15.000Z', offlineSince: '2026-11-28T03:02:15.000Z', reminder: 2, machine });
+    expect(serializePayload(still)).toBe(
+      '{"event":"machine.still_offline","event_id":"e3","occurred_at":"2026-11-28T03:32:15.000Z",' +
+        '"machine":{"id":1,"name":"production-server","hostname":"prod-01.example.com","description":"Main API server","status":"offline","last_seen":"2026-11-28T03:00:00.000Z"},' +
+        '"offline_since":"2026-11-28T03:02:15.000Z","downtime_seconds":1800,"reminder":2}',
+    );
+    const flapping = buildFlappingPayload({ eventId: 'e4', occurredAt: '2026-11-28T03:05:00Z', transitions: 5, windowSeconds: 1800, machine: { ...machine, status: 'offline' } });
+    expect(Object.keys(flapping)).toEqual(['event', 'event_id', 'occurred_at', 'machine', 'transitions', 'window_seconds']);
+    expect(flapping).toMatchObject({ event: 'machine.flapping', machine: { status: 'offline' }, transitions: 5, window_seconds: 1800 });
+    const ended = buildFlappingEndedPayload({ eventId: 'e5', occurredAt: '2026-11-28T03:15:00Z', machine });
+    expect(JSON.parse(serializePayload(ended))).toEqual({ event: 'machine.flapping_ended', event_id: 'e5', occurred_at: '2026-11-28T03:15:00.000Z', machine });
   });
 
   test('the test event carries the envelope and a message but no machine', () => {

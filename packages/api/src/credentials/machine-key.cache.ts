@@ -34,6 +34,8 @@ export interface MachineKeyCacheOptions {
 export class MachineKeyCache {
   private readonly entries = new Map<string, Entry>();
   private readonly hashesByMachine = new Map<number, Set<string>>();
+  /** lookups answered from memory (`hit`) or not (`miss`), for the metrics; two increments, no allocation */
+  readonly lookups = { hit: 0, miss: 0 };
   private readonly ttlMs: number;
   private readonly maxEntries: number;
   private readonly revisionCheckMs: number;
@@ -52,16 +54,9 @@ export class MachineKeyCache {
   }
 
   get(keyHash: string): CachedMachineKey | undefined {
-    const now = this.clock.now().getTime();
-    this.checkRevision(now);
-    // While a revision read is out, the cache may be stale: the database answers instead (a miss).
-    if (this.checking) return undefined;
-    const entry = this.entries.get(keyHash);
-    if (entry === undefined) return undefined;
-    if (entry.expiresAt <= now) {
-      this.delete(keyHash, entry.machineId);
-      return undefined;
-    }
+    const entry = this.find(keyHash);
+    if (entry === undefined) this.lookups.miss++;
+    else this.lookups.hit++;
     return entry;
   }
 
@@ -123,6 +118,20 @@ export class MachineKeyCache {
         this.clear();
       },
     );
+  }
+
+  private find(keyHash: string): CachedMachineKey | undefined {
+    const now = this.clock.now().getTime();
+    this.checkRevision(now);
+    // While a revision read is out, the cache may be stale: the database answers instead (a miss).
+    if (this.checking) return undefined;
+    const entry = this.entries.get(keyHash);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= now) {
+      this.delete(keyHash, entry.machineId);
+      return undefined;
+    }
+    return entry;
   }
 
   private applyRevision(revision: number): void {

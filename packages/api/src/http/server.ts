@@ -6,6 +6,7 @@ import { registerHealthRoutes } from '../health/health.routes';
 import { registerIngestRoutes } from '../ingest/ingest.routes';
 import { registerMachineRoutes } from '../machines/machines.routes';
 import { registerMaintenanceRoutes } from '../maintenance/maintenance.routes';
+import type { ApiMetrics } from '../metrics/api.metrics';
 import { PATTERN_MESSAGES } from '../machines/machines.schemas';
 import { registerPreferenceRoutes } from '../notifications/preferences.routes';
 import { registerTelegramRoutes } from '../notifications/telegram.routes';
@@ -29,6 +30,8 @@ export const HEADERS_TIMEOUT_MS = 10_000;
 export interface ServerOptions {
   /** default {@link REQUEST_TIMEOUT_MS} */
   requestTimeoutMs?: number;
+  /** with metrics on, every answer is timed and agent reports are counted; off, requests pay nothing */
+  metrics?: ApiMetrics;
 }
 
 /**
@@ -58,6 +61,7 @@ export function buildServer(ctx: ApiContext, options: ServerOptions = {}): Fasti
   });
 
   registerJsonParser(app);
+  if (options.metrics) app.addHook('onResponse', options.metrics.onResponse);
   app.setErrorHandler((error: FastifyError, request, reply) => sendError(ctx, error, request, reply));
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send(errorBody('route.not_found', `no route for ${request.method} ${request.url.split('?')[0].slice(0, 200)}`));

@@ -1,5 +1,6 @@
 import type { Clock, IngestBatch, IngestStore, Logger, PendingSample } from '@lunasentri/shared';
 import type { IngestReport, SystemInfoColumns } from './ingest.types';
+import { ReportCadence } from './report-cadence';
 
 export interface IngestWriterOptions {
   /** How long reports are gathered before one transaction writes them all. */
@@ -11,6 +12,13 @@ export interface IngestWriterOptions {
    * 0 writes every report's `last_seen` at the next flush.
    */
   minWriteIntervalMs: number;
+  /**
+   * Routine reports (a machine keeping its usual pace, see {@link ReportCadence}) are gathered this
+   * long instead of `flushIntervalMs`: at a low report rate one transaction then carries a second of
+   * reports instead of each report paying for its own. News (a first report, a return after a
+   * silence) is still written within `flushIntervalMs`. Default 0: every report within `flushIntervalMs`.
+   */
+  steadyFlushIntervalMs?: number;
   /** Metrics rows kept in memory while the database refuses writes; the oldest go first beyond it. */
   maxPendingMetrics?: number;
   /** How `close()` waits between attempts when the database refuses the final write; default 100 ms. */
@@ -58,6 +66,9 @@ export class IngestWriter {
   /** earliest time a held-back last_seen becomes due (from the last takeDue), for the next timer */
   private nextDueMs: number | undefined;
   private timer: unknown = null;
+  /** when the scheduled flush fires (clock ms), so news can bring it forward */
+  private timerDueMs = Infinity;
+  private readonly cadence: ReportCadence | undefined;
   private readonly timers: WriterTimers;
   private running: Promise<void> | null = null;
   private closed = false;
@@ -71,6 +82,8 @@ export class IngestWriter {
   ) {
     this.maxPendingMetrics = options.maxPendingMetrics ?? 100_000;
     this.timers = options.timers ?? nodeTimers;
+    // Tracked like the key cache's entries: bounded, and forgotten after an hour of silence.
+    if ((options.steadyFlushIntervalMs ?? 0) > options.flushIntervalMs) this.cadence = new ReportCadence({ maxMachines: 200_000, forgetAfterMs: 3_600_000 });
   }
 
   record(report: IngestReport): void {
@@ -85,7 +98,8 @@ export class IngestWriter {
         this.samples.push({ machine_id: machineId, recorded_at: new Date(at).toISOString(), ...report.metrics });
       }
     }
-    this.schedule();
+    const news = this.cadence?.observe(machineId, at) ?? true;
+    this.schedule(news ? undefined : this.options.steadyFlushIntervalMs);
   }
 
   /** Machines whose latest report is not written yet. */
@@ -99,6 +113,8 @@ export class IngestWriter {
    */
   async flush(all = false): Promise<void> {
     while (this.running) await this.running;
+    // This flush takes whatever the scheduled one would have: what is left gets a timer afresh.
+    this.cancelTimer();
     const nowMs = this.clock.now().getTime();
     const batch = this.takeDue(nowMs, all);
     if (batch.lastSeen.size === 0 && batch.systemInfo.size === 0 && batch.samples.length === 0) {
@@ -147,8 +163,7 @@ export class IngestWriter {
    */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.timer !== null) this.timers.clearTimeout(this.timer);
-    this.timer = null;
+    this.cancelTimer();
     const attempts = this.options.closeAttempts ?? 20;
     for (let attempt = 1; ; attempt++) {
       await this.flush(true);
@@ -203,14 +218,29 @@ export class IngestWriter {
     this.schedule(Math.max(this.options.flushIntervalMs, (this.nextDueMs as number) - this.clock.now().getTime()));
   }
 
+  /** Books a flush `delayMs` from now, unless one is booked sooner (a sooner one replaces a later one). */
   private schedule(delayMs?: number): void {
-    if (this.timer !== null || this.closed) return;
+    if (this.closed) return;
     // After failures, back off (up to 5 s) instead of hammering a locked or broken database.
-    const delay = delayMs ?? (this.failures === 0 ? this.options.flushIntervalMs : Math.min(this.options.flushIntervalMs * 2 ** this.failures, 5_000));
+    const backoff = this.failures === 0 ? this.options.flushIntervalMs : Math.min(this.options.flushIntervalMs * 2 ** this.failures, 5_000);
+    const delay = this.failures === 0 ? (delayMs ?? backoff) : Math.max(delayMs ?? 0, backoff);
+    const dueMs = this.clock.now().getTime() + delay;
+    if (this.timer !== null) {
+      if (this.timerDueMs <= dueMs) return;
+      this.cancelTimer();
+    }
+    this.timerDueMs = dueMs;
     this.timer = this.timers.setTimeout(() => {
       this.timer = null;
+      this.timerDueMs = Infinity;
       void this.flush();
     }, delay);
+  }
+
+  private cancelTimer(): void {
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    this.timer = null;
+    this.timerDueMs = Infinity;
   }
 
   private requeue(batch: IngestBatch): void {

@@ -1,8 +1,10 @@
 import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
 import { Cleanups, type Clock, type DatabaseHandle, type Logger, type Notifier } from '@lunasentri/shared';
 import { MachineKeyCache } from '../credentials/machine-key.cache';
 import { IngestWriter } from '../ingest/ingest.writer';
 import { startMetricsRetention } from '../ingest/metrics.retention';
+import { ApiMetrics } from '../metrics/api.metrics';
 import type { ApiContext } from '../http/context';
 import { buildServer } from '../http/server';
 import { startLiveness } from './liveness.loop';
@@ -20,6 +22,8 @@ export interface ApiServiceOptions {
   ingestFlushIntervalMs: number;
   /** Per machine, rows are written at most this often (see IngestWriter). */
   ingestMinWriteIntervalMs: number;
+  /** Routine reports are gathered this long (see IngestWriter); default 0: every report within the flush interval. */
+  ingestSteadyFlushIntervalMs?: number;
   keyCacheTtlMs: number;
   metricsRetentionMs: number;
   /** How often old metrics are pruned; default every 10 minutes. */
@@ -32,6 +36,8 @@ export interface ApiServiceOptions {
   closeGraceMs?: number;
   /** Busy timeout of the background writers' own connection; default {@link BACKGROUND_BUSY_TIMEOUT_MS}. */
   backgroundBusyTimeoutMs?: number;
+  /** Where the API's Prometheus metrics are registered (CONTRACT §7.1); none: no metrics are kept. */
+  metricsRegistry?: Registry;
 }
 
 /**
@@ -50,6 +56,8 @@ export interface ApiService {
   url: string;
   port: number;
   ctx: ApiContext;
+  /** the API's metrics, when a registry was given */
+  metrics?: ApiMetrics;
   /**
    * Graceful stop: stop accepting, let in-flight requests finish, write buffered reports, record the
    * liveness stop. Does not close the database or the notifier (their owner does).
@@ -70,13 +78,16 @@ async function startIngest(
   options: ApiServiceOptions,
   background: DatabaseHandle,
   cleanups: Cleanups,
+  metrics: ApiMetrics | undefined,
 ): Promise<{ ingest: IngestWriter; finish: () => Promise<void> }> {
   const { clock, logger } = options;
+  const store = background.ingestStore();
   // Holds nothing until the first report; its cleanup is registered after the liveness one, so a
   // stop writes the buffered reports before it records that this instance stopped.
-  const ingest = new IngestWriter(background.ingestStore(), clock, logger, {
+  const ingest = new IngestWriter(metrics ? metrics.timedStore(store) : store, clock, logger, {
     flushIntervalMs: options.ingestFlushIntervalMs,
     minWriteIntervalMs: options.ingestMinWriteIntervalMs,
+    steadyFlushIntervalMs: options.ingestSteadyFlushIntervalMs,
   });
   // Each beat first writes what ingest holds: no beat while accepted reports are still unwritten.
   const liveness = await startLiveness({ db: options.database.db, beatDb: background.db, clock, logger, beatMs: options.livenessBeatMs, beforeBeat: () => ingest.writeHeld() });
@@ -115,7 +126,10 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
     const background = options.database.reopen({ busyTimeoutMs: options.backgroundBusyTimeoutMs ?? BACKGROUND_BUSY_TIMEOUT_MS });
     cleanups.add(() => background.close());
 
-    const started = await startIngest(options, background, cleanups);
+    const keyLookup = options.database.machineKeyLookup();
+    const keyCache = new MachineKeyCache(clock, { ttlMs: options.keyCacheTtlMs, revision: keyLookup.revision });
+    const metrics = options.metricsRegistry ? new ApiMetrics(options.metricsRegistry, keyCache) : undefined;
+    const started = await startIngest(options, background, cleanups, metrics);
     const { ingest } = started;
     finish = started.finish;
 
@@ -128,7 +142,6 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
     });
     cleanups.add(() => retention.stop());
 
-    const keyLookup = options.database.machineKeyLookup();
     const ctx: ApiContext = {
       db,
       backgroundDb: background.db,
@@ -136,11 +149,11 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
       logger,
       notifier: options.notifier,
       webhookPolicy: { allowHttp: options.webhookAllowHttp, allowPrivate: options.webhookAllowPrivate },
-      keyCache: new MachineKeyCache(clock, { ttlMs: options.keyCacheTtlMs, revision: keyLookup.revision }),
+      keyCache,
       keyLookup,
       ingest,
     };
-    const app = buildServer(ctx, { requestTimeoutMs: options.requestTimeoutMs });
+    const app = buildServer(ctx, { requestTimeoutMs: options.requestTimeoutMs, metrics });
     const graceMs = options.closeGraceMs ?? CLOSE_GRACE_MS;
     // Registered before listening: reports accepted until the very last request are written after it.
     cleanups.add(async () => {
@@ -175,6 +188,7 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
       url,
       port: address.port,
       ctx,
+      metrics,
       stop: () => (stopping ??= runCleanups()),
       finish,
     };

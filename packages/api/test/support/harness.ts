@@ -1,3 +1,4 @@
+import type { Registry } from 'prom-client';
 import { createLogger, createNotifier, createRedactor, type DatabaseEngine, type Notifier } from '@lunasentri/shared';
 import { TestClock } from '../../../../test/support/test-clock';
 import { captureStream } from '../../../../test/support/capture';
@@ -22,6 +23,8 @@ export interface TestApiOptions {
   db?: TestDb;
   /** the engine of a fresh database; default SQLite */
   engine?: DatabaseEngine;
+  /** where the API's metrics are registered; default none (no metrics kept) */
+  metricsRegistry?: Registry;
 }
 
 export interface TestApi {
@@ -69,6 +72,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     metricsRetentionMs: 7 * 24 * 3600_000,
     requestTimeoutMs: options.requestTimeoutMs,
     closeGraceMs: options.closeGraceMs,
+    metricsRegistry: options.metricsRegistry,
   });
   let stopped = false;
   const stop = async () => {

@@ -18,7 +18,7 @@ import { claimDue, nextDueAt, releaseClaims, type ClaimedDelivery } from './deli
 import { createDeliverer } from './deliver.usecases';
 import { DAEMON_TELEGRAM_PACING } from './digests.models';
 import { claimDigests, nextChatReadyAt, type ClaimedDigest } from './digests.repository';
-import { createOutcomeRecorder, describeDelivery } from './outcomes.usecases';
+import { createOutcomeRecorder, describeDelivery, type RecordedOutcome } from './outcomes.usecases';
 import { afterClaim, digestClaimLimit, planClaim, planSends, targetKey, type QueuedRow, type SlotLimits } from './send-slots.models';
 
 export interface DispatcherDeps {
@@ -55,6 +55,8 @@ export interface DispatcherDeps {
   /** longest idle sleep in background mode; default 30 s */
   idleMs?: number;
   random?: () => number;
+  /** after each recording that committed: what it recorded (for the metrics) */
+  onOutcomes?: (outcomes: readonly RecordedOutcome[]) => void;
 }
 
 export interface Dispatcher {
@@ -109,7 +111,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const sendAbort = new AbortController();
   const wakeup = new Wakeup();
   const deliverer = createDeliverer({ db, clock, sender: deps.sender, redactor: deps.redactor });
-  const recorder = createOutcomeRecorder({ db, clock, logger, instanceId, random: deps.random ?? Math.random, onRecorded: () => wakeup.wake() });
+  const recorder = createOutcomeRecorder({ db, clock, logger, instanceId, random: deps.random ?? Math.random, onRecorded: () => wakeup.wake(), onCommitted: deps.onOutcomes });
   const state = { loop: null as Promise<void> | null, stopping: false, halted: false, busyRescanAt: 0 };
 
   const countTarget = (key: string, by: number) => {

@@ -19,6 +19,7 @@ import { deleteUnusedDigests } from './digests.repository';
 import { deleteEndedIntervals, OUTAGE_HISTORY_KEEP_MS, takeJobTurn } from './housekeeping.repository';
 import { planWindowHistory } from './maintenance-history.models';
 import { dueWindows, recordWindowHistory } from './maintenance-history.repository';
+import type { RecordedOutcome } from './outcomes.usecases';
 import { DELIVERY_TTL_MS } from './retry.models';
 
 export interface HousekeepingDeps {
@@ -45,6 +46,8 @@ export interface HousekeepingDeps {
   everyMs?: number;
   /** after claims were taken over: their rows can be sent now */
   onReleased?: () => void;
+  /** after deliveries ended dead of old age (for the metrics) */
+  onExpired?: (outcomes: readonly RecordedOutcome[]) => void;
 }
 
 export interface Housekeeping {
@@ -99,6 +102,7 @@ export function createHousekeeping(deps: HousekeepingDeps): Housekeeping {
     for (;;) {
       const dead = await expireStale(db, now, new Date(now.getTime() - DELIVERY_TTL_MS), EXPIRE_PER_STATEMENT);
       if (dead.length === 0) return;
+      deps.onExpired?.(dead.map((d) => ({ channel: d.channel, outcome: 'dead' })));
       const telegram = dead.filter((d) => d.channel === 'telegram').length;
       const off = telegram > 0 && !deps.channels.includes('telegram') ? ' (Telegram is off: TELEGRAM_BOT_TOKEN is not set)' : '';
       logger.error(

@@ -1,4 +1,4 @@
-import { errorMessage, type Clock, type Database, type Logger, type SendResult } from '@lunasentri/shared';
+import { errorMessage, type ChannelKind, type Clock, type Database, type Logger, type SendResult } from '@lunasentri/shared';
 import type { Kysely, Transaction } from 'kysely';
 import { planChannelUpdates, type ChannelOutcome } from './channels.models';
 import { channelWasFailing, recordChannelOutcome } from './channels.repository';
@@ -32,6 +32,17 @@ export type Outcome = (
   | { kind: 'released'; delivery: ClaimedDelivery; at: Date }
 ) & { digest?: DigestRef };
 
+/** How a recorded attempt ended, as the metrics count it (CONTRACT §7.1 `outcome`). */
+export type DeliveryOutcome = 'delivered' | 'retried' | 'failed' | 'dead';
+
+/** One outcome that was committed (an outcome another daemon had already recorded is not one). */
+export interface RecordedOutcome {
+  channel: ChannelKind;
+  outcome: DeliveryOutcome;
+  /** for `delivered`: from the event to the receiver's answer */
+  latencyMs?: number;
+}
+
 export interface OutcomeRecorder {
   /**
    * Buffers outcomes; they are recorded soon, together with the others that arrive meanwhile. The
@@ -52,6 +63,8 @@ export interface OutcomeRecorderDeps {
   random: () => number;
   /** after each recording: the next delivery of a stream may be due now */
   onRecorded?: () => void;
+  /** after each commit: what it recorded (for the metrics) */
+  onCommitted?: (outcomes: readonly RecordedOutcome[]) => void;
   /**
    * how long outcomes are gathered before they are recorded together; default 10 ms. Longer means
    * fewer transactions, and more resends (same event ids) if the process dies in that window.
@@ -107,6 +120,8 @@ interface RecordingContext {
   logs: Array<() => void>;
   /** per Telegram chat that had a message in this batch: what to record on its pacing row */
   chats: Map<number, ChatSettlement>;
+  /** what the transaction recorded, per delivery row (a digest's members too), reported once it commits */
+  recorded: RecordedOutcome[];
 }
 
 const MISCONFIGURED_LOG_EVERY_MS = 10 * 60_000;
@@ -115,6 +130,7 @@ const MISCONFIGURED_LOG_EVERY_MS = 10 * 60_000;
 async function recordPermanent(ctx: RecordingContext, o: Outcome, error: string, at: Date): Promise<void> {
   const d = o.delivery;
   if (!(await markFinal(ctx.trx, { id: d.id, instanceId: ctx.instanceId, status: 'failed', error, now: at, attempted: true }))) return;
+  ctx.recorded.push({ channel: d.channel, outcome: 'failed' });
   if (speaks(o)) ctx.logs.push(() => ctx.logger.warn(`${describeOutcome(o)} failed for good: ${error}`));
 }
 
@@ -155,6 +171,7 @@ async function recordRetryable(ctx: RecordingContext, o: Outcome, result: Retrya
   const notBefore = retryAfterMs === undefined ? undefined : new Date(at.getTime() + retryAfterMs);
   const applied = plan.kind === 'dead' ? await markFinal(ctx.trx, { ...row, status: 'dead', attempted: true }) : await reschedule(ctx.trx, { ...row, at: plan.at, notBefore });
   if (!applied) return;
+  ctx.recorded.push({ channel: d.channel, outcome: plan.kind === 'dead' ? 'dead' : 'retried' });
   const chat = ctx.chats.get(d.target_id);
   if (chat && plan.kind === 'retry' && (chat.retryAt === undefined || plan.at < chat.retryAt)) chat.retryAt = plan.at;
   if (chat && notBefore) chat.pausedUntil = notBefore;
@@ -192,12 +209,14 @@ async function recordOne(ctx: RecordingContext, o: Outcome, markedDelivered: Rea
     const what = o.reason === 'target-missing' ? 'no longer exists' : 'is inactive';
     const error = `${d.channel} ${d.target_id} ${what}`;
     if (await markFinal(ctx.trx, { id: d.id, instanceId: ctx.instanceId, status: 'failed', error, now: o.at, attempted: false })) {
+      ctx.recorded.push({ channel: d.channel, outcome: 'failed' });
       ctx.logs.push(() => ctx.logger.info(`${describeDelivery(d)} not sent: the ${d.channel === 'webhook' ? 'webhook' : 'Telegram chat'} ${what}`));
     }
     return null;
   }
   const result = o.result;
   if (result.kind === 'delivered') {
+    if (markedDelivered.has(d.id)) ctx.recorded.push({ channel: d.channel, outcome: 'delivered', latencyMs: o.at.getTime() - Date.parse(d.occurred_at) });
     if (speaks(o) && d.attempts > 0 && markedDelivered.has(d.id)) ctx.logs.push(() => ctx.logger.info(`${describeOutcome(o)} delivered after ${d.attempts + 1} attempts`));
     return speaks(o) ? { channel: d.channel, targetId: d.target_id, success: true, at: o.at } : null;
   }
@@ -231,8 +250,9 @@ async function recordChannelUpdate(ctx: RecordingContext, update: ChannelOutcome
 async function recordBatch(deps: OutcomeRecorderDeps, loud: RecordingContext['loud'], batch: readonly Outcome[]): Promise<void> {
   const now = deps.clock.now();
   const logs: Array<() => void> = [];
+  const recorded: RecordedOutcome[] = [];
   await deps.db.transaction().execute(async (trx) => {
-    const ctx: RecordingContext = { trx, logger: deps.logger, instanceId: deps.instanceId, random: deps.random, loud, logs, chats: new Map() };
+    const ctx: RecordingContext = { trx, logger: deps.logger, instanceId: deps.instanceId, random: deps.random, loud, logs, chats: new Map(), recorded };
     const delivered = batch.filter((o) => o.kind === 'sent' && o.result.kind === 'delivered').map((o) => o.delivery.id);
     const markedDelivered = await markDelivered(trx, delivered, now);
     const channelOutcomes: ChannelOutcome[] = [];
@@ -244,6 +264,7 @@ async function recordBatch(deps: OutcomeRecorderDeps, loud: RecordingContext['lo
     for (const chat of ctx.chats.values()) await settleChat(trx, chat);
   });
   for (const log of logs) log();
+  if (recorded.length > 0) deps.onCommitted?.(recorded);
   // One line per batch, not per delivery: winston formats a line even when its level is off.
   deps.logger.debug(`Recorded ${batch.length} delivery outcome(s): ${summarize(batch)}`);
 }

@@ -28,6 +28,7 @@ export async function insertEventsWithDeliveries(trx: Transaction<Database>, eve
           occurred_at: e.occurredAt,
           payload: e.payload,
           created_at: e.occurredAt,
+          suppressed: e.suppressed ?? null,
         })),
       )
       .execute();

@@ -1,4 +1,4 @@
-import type { ChannelKind, EventType } from '@lunasentri/shared';
+import type { ChannelKind, EventType, SuppressedReason } from '@lunasentri/shared';
 
 /*
  * The outbox is the seam between the two pipelines: the sweep writes an event and one pending
@@ -22,4 +22,6 @@ export interface NewEvent {
   payload: string;
   /** one pending delivery each, due at once */
   recipients: readonly Recipient[];
+  /** held back by a quiet rule (CONTRACT §6): recorded with no recipients; default null */
+  suppressed?: SuppressedReason | null;
 }

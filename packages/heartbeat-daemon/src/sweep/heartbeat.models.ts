@@ -13,6 +13,8 @@ export interface MachineState {
   status_changed_at: string | null;
   is_enabled: 0 | 1;
   enabled_at: string | null;
+  /** The end of the machine's latest maintenance window or snooze (CONTRACT §6.3); absent = none. */
+  quiet_ended_at?: string | null;
 }
 
 export interface IngestState {
@@ -127,11 +129,12 @@ export function latest(...values: Array<string | null | undefined>): string | nu
 }
 
 /**
- * The moment an online machine's threshold starts: its last report, its last re-enable, or the last
- * ingest resume, whichever is latest (CONTRACT §3, §3.1).
+ * The moment an online machine's threshold starts: its last report, its last re-enable, the last
+ * ingest resume, or the end of its latest maintenance window or snooze, whichever is latest
+ * (CONTRACT §3, §3.1, §6.3).
  */
 export function effectiveLastSeen(machine: MachineState, ingest: IngestState): string | null {
-  return latest(machine.last_seen, machine.enabled_at, ingest.resumedAt);
+  return latest(machine.last_seen, machine.enabled_at, ingest.resumedAt, machine.quiet_ended_at);
 }
 
 /** `now − at ≤ threshold`: exactly at the threshold a machine is still within it. */
@@ -148,16 +151,8 @@ export function decide(machine: MachineState, ctx: DecisionContext): Decision {
       // online by the daemon, and must not go online and offline (with an alert) in one check.
       if (!isWithinThreshold(machine.last_seen, ctx.now, ctx.thresholdMs)) return { kind: 'none', reason: 'stale-report' };
       return { kind: 'first-report' };
-    case 'online': {
-      const effective = effectiveLastSeen(machine, ctx.ingest);
-      if (effective === null) return { kind: 'none', reason: 'never-reported' };
-      if (isWithinThreshold(effective, ctx.now, ctx.thresholdMs)) return { kind: 'none', reason: 'within-threshold' };
-      // While ingest is down, silence says nothing about the machines.
-      if (ctx.ingest.down) return { kind: 'none', reason: 'ingest-down' };
-      // Nor before ingest is known to have been live past the crossing (its reports written).
-      if (isWithinThreshold(effective, offlineEvidenceAt(ctx.now, ctx.ingest), ctx.thresholdMs)) return { kind: 'none', reason: 'awaiting-ingest-beat' };
-      return { kind: 'went-offline', effectiveLastSeen: effective };
-    }
+    case 'online':
+      return silenceDecision(machine, ctx);
     case 'offline': {
       if (machine.last_seen === null) return { kind: 'none', reason: 'no-new-report' };
       // Only a report made after the machine went offline is a recovery (never a re-enable or a resume).
@@ -168,6 +163,22 @@ export function decide(machine: MachineState, ctx: DecisionContext): Decision {
       return { kind: 'came-online', offlineSince: machine.status_changed_at };
     }
   }
+}
+
+/**
+ * Whether a machine's silence makes it offline now (the rule for an `online` machine): past the
+ * threshold from its effective last seen, with ingest live past the crossing. The quiet rules ask
+ * the same of a machine whose outage went unannounced during a window or snooze.
+ */
+export function silenceDecision(machine: MachineState, ctx: DecisionContext): Extract<Decision, { kind: 'went-offline' | 'none' }> {
+  const effective = effectiveLastSeen(machine, ctx.ingest);
+  if (effective === null) return { kind: 'none', reason: 'never-reported' };
+  if (isWithinThreshold(effective, ctx.now, ctx.thresholdMs)) return { kind: 'none', reason: 'within-threshold' };
+  // While ingest is down, silence says nothing about the machines.
+  if (ctx.ingest.down) return { kind: 'none', reason: 'ingest-down' };
+  // Nor before ingest is known to have been live past the crossing (its reports written).
+  if (isWithinThreshold(effective, offlineEvidenceAt(ctx.now, ctx.ingest), ctx.thresholdMs)) return { kind: 'none', reason: 'awaiting-ingest-beat' };
+  return { kind: 'went-offline', effectiveLastSeen: effective };
 }
 
 /** Inputs for {@link nextCheckAt}. Times are ISO strings as stored. */
@@ -182,6 +193,8 @@ export interface WakeInputs {
   earliestProtectingEnable: string | null;
   /** When the daemon started: while ingest is down, a check at the end of its start grace warns of it on time. */
   startedAt?: Date;
+  /** The earliest stored due time of a quiet rule (a window end, a snooze end, a settle, a reminder), if any. */
+  quietDueAt?: string | null;
 }
 
 /**
@@ -209,6 +222,9 @@ export function nextCheckAt(inputs: WakeInputs): Date {
       if (due < wake) wake = due;
     }
   }
+  // A due time already past is work for the next check; the sweep has just done what it could, so
+  // wait a beat rather than spin (a due review that waits for ingest is retried then).
+  if (inputs.quietDueAt) wake = Math.min(wake, Math.max(time(inputs.quietDueAt), now + LIVENESS_BEAT_MS));
   return new Date(wake);
 }
 

@@ -1,11 +1,12 @@
 import { lockedForClaim, type Database, type MachineSnapshot, type MachineStatus } from '@lunasentri/shared';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { MachineState } from './heartbeat.models';
+import type { QuietColumns } from './quiet.models';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
 /** A machine row as the sweep reads it: what the decision needs plus what the payload shows. */
-export interface MachineRow extends MachineState {
+export interface MachineRow extends Omit<MachineState, 'quiet_ended_at'>, QuietColumns {
   user_id: number;
   name: string;
   hostname: string | null;
@@ -25,6 +26,13 @@ const MACHINE_COLUMNS = [
   'status_changed_at',
   'is_enabled',
   'enabled_at',
+  'snoozed_until',
+  'announced_status',
+  'announced_at',
+  'flapping_since',
+  'flap_changes',
+  'quiet_ended_at',
+  'quiet_due_at',
 ] as const;
 
 /*
@@ -38,7 +46,7 @@ const MACHINE_COLUMNS = [
  * `is_enabled = 1` as a literal: SQLite uses a partial index only when the query repeats its
  * condition word for word, and a bound parameter (`is_enabled = ?`) does not count.
  */
-const ENABLED = sql<boolean>`is_enabled = 1`;
+export const ENABLED = sql<boolean>`is_enabled = 1`;
 
 /**
  * `pending` machines with a report within the threshold (`last_seen >= cutoff`): that report makes
@@ -84,7 +92,7 @@ export function recoveryCandidates(db: Db, cutoff: string, limit: number) {
     .limit(limit);
 }
 
-/** `online` machines whose last report and last re-enable are both older than the cutoff. */
+/** `online` machines whose last report, last re-enable and last window or snooze end are all older than the cutoff. */
 export function offlineCandidates(db: Db, cutoff: string, limit: number) {
   return db
     .selectFrom('machines')
@@ -93,6 +101,7 @@ export function offlineCandidates(db: Db, cutoff: string, limit: number) {
     .where('last_seen', '<', cutoff)
     .where(ENABLED)
     .where((eb) => eb.or([eb('enabled_at', 'is', null), eb('enabled_at', '<', cutoff)]))
+    .where((eb) => eb.or([eb('quiet_ended_at', 'is', null), eb('quiet_ended_at', '<', cutoff)]))
     .orderBy('last_seen')
     .limit(limit);
 }
@@ -127,8 +136,26 @@ export function earliestProtectingEnableQuery(db: Db, cutoff: string) {
     .where('enabled_at', '>=', cutoff);
 }
 
+/** The same for the end of a window or snooze, which protects a machine as a re-enable does (CONTRACT §6.3). */
+export function earliestProtectingQuietEndQuery(db: Db, cutoff: string) {
+  return db
+    .selectFrom('machines')
+    .select((eb) => eb.fn.min('quiet_ended_at').as('quiet_ended_at'))
+    .where('status', '=', 'online')
+    .where('last_seen', '<', cutoff)
+    .where(ENABLED)
+    .where('quiet_ended_at', '>=', cutoff);
+}
+
+/**
+ * The earliest start of a threshold that still protects a stale online machine: a re-enable or the
+ * end of a window or snooze. (The earlier of the two minima: at worst a check comes early and finds nothing.)
+ */
 export async function earliestProtectingEnable(db: Db, cutoff: string): Promise<string | null> {
-  return (await earliestProtectingEnableQuery(db, cutoff).executeTakeFirst())?.enabled_at ?? null;
+  const enabled = (await earliestProtectingEnableQuery(db, cutoff).executeTakeFirst())?.enabled_at ?? null;
+  const quietEnd = (await earliestProtectingQuietEndQuery(db, cutoff).executeTakeFirst())?.quiet_ended_at ?? null;
+  if (enabled === null || quietEnd === null) return enabled ?? quietEnd;
+  return Date.parse(enabled) <= Date.parse(quietEnd) ? enabled : quietEnd;
 }
 
 export function findMachine(db: Db, id: number): Promise<MachineRow | undefined> {

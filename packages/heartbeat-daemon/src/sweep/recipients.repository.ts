@@ -1,13 +1,16 @@
-import type { Database, EventType } from '@lunasentri/shared';
+import { REMIND_EVERY_DEFAULT_MS, REMIND_MAX_DEFAULT, type Database, type EventType, type ReminderPolicy } from '@lunasentri/shared';
 import type { Transaction } from 'kysely';
 import type { Recipient } from '../outbox/outbox.types';
 
 type Trx = Transaction<Database>;
 
-interface Owner {
-  /** the owner's preferences (no row: both on) */
+export interface Owner {
+  /** the owner's preferences (no row: all on, reminders off) */
   offline: boolean;
   online: boolean;
+  /** `machine.flapping` and `machine.flapping_ended` (CONTRACT §6.2) */
+  flapping: boolean;
+  reminders: ReminderPolicy;
   /** the owner's active webhooks and Telegram chats, webhooks first, each by id */
   channels: Recipient[];
 }
@@ -15,7 +18,7 @@ interface Owner {
 async function ownerOf(trx: Trx, userId: number): Promise<Owner> {
   const prefs = await trx
     .selectFrom('notification_preferences')
-    .select(['machine_offline', 'machine_online'])
+    .select(['machine_offline', 'machine_online', 'machine_flapping', 'remind_every_ms', 'remind_max'])
     .where('user_id', '=', userId)
     .executeTakeFirst();
   const webhooks = await trx.selectFrom('webhooks').select('id').where('user_id', '=', userId).where('is_active', '=', 1).orderBy('id').execute();
@@ -23,12 +26,27 @@ async function ownerOf(trx: Trx, userId: number): Promise<Owner> {
   return {
     offline: (prefs?.machine_offline ?? 1) === 1,
     online: (prefs?.machine_online ?? 1) === 1,
+    flapping: (prefs?.machine_flapping ?? 1) === 1,
+    reminders: { everyMs: Number(prefs?.remind_every_ms ?? REMIND_EVERY_DEFAULT_MS), max: Number(prefs?.remind_max ?? REMIND_MAX_DEFAULT) },
     channels: [...webhooks.map((w) => ({ channel: 'webhook' as const, targetId: w.id })), ...chats.map((c) => ({ channel: 'telegram' as const, targetId: c.id }))],
   };
 }
 
+/** The owner's channels that want an event of this type (a recovery: see {@link recoveryRecipientsLookup}). */
+export function channelsFor(owner: Owner, type: EventType): Recipient[] {
+  switch (type) {
+    case 'machine.online':
+      return owner.online ? owner.channels : [];
+    case 'machine.flapping':
+    case 'machine.flapping_ended':
+      return owner.flapping ? owner.channels : [];
+    default:
+      return owner.offline ? owner.channels : [];
+  }
+}
+
 /** Owners looked up once per transaction: within it the answer cannot change, and a batch usually shares a few owners. */
-function ownersLookup(trx: Trx): (userId: number) => Promise<Owner> {
+export function ownersLookup(trx: Trx): (userId: number) => Promise<Owner> {
   const byOwner = new Map<number, Promise<Owner>>();
   return (userId) => {
     let found = byOwner.get(userId);
@@ -46,10 +64,7 @@ function ownersLookup(trx: Trx): (userId: number) => Promise<Owner> {
  */
 export function recipientsLookup(trx: Trx, type: EventType): (machine: { user_id: number }) => Promise<Recipient[]> {
   const owners = ownersLookup(trx);
-  return async (machine) => {
-    const owner = await owners(machine.user_id);
-    return (type === 'machine.offline' ? owner.offline : owner.online) ? owner.channels : [];
-  };
+  return async (machine) => channelsFor(await owners(machine.user_id), type);
 }
 
 const key = (r: Recipient) => `${r.channel}:${r.targetId}`;
@@ -69,7 +84,9 @@ export async function outageAudiences(trx: Trx, outages: ReadonlyMap<number, str
     // A left join: an offline event that went to no channel still says "nobody was told".
     .leftJoin('deliveries as d', (join) => join.onRef('d.event_id', '=', 'e.id').on('d.status', 'in', ['pending', 'delivered']))
     .select(['e.machine_id', 'd.channel', 'd.target_id'])
-    .where('e.type', '=', 'machine.offline')
+    // The event that told the channels: an offline event, or a flapping notice that showed the machine offline.
+    .where('e.type', 'in', ['machine.offline', 'machine.flapping', 'machine.flapping_ended'])
+    .where('e.suppressed', 'is', null)
     .where((eb) => eb.or([...outages].map(([machineId, at]) => eb.and([eb('e.machine_id', '=', machineId), eb('e.occurred_at', '=', at)]))))
     .execute();
   for (const row of rows) {
@@ -87,8 +104,11 @@ export async function outageAudiences(trx: Trx, outages: ReadonlyMap<number, str
  * notifications off (they asked for recoveries alone), and an outage whose offline event is no
  * longer stored.
  */
-export function recoveryRecipientsLookup(trx: Trx, audiences: ReadonlyMap<number, Set<string>>): (machine: { id: number; user_id: number }) => Promise<Recipient[]> {
-  const owners = ownersLookup(trx);
+export function recoveryRecipientsLookup(
+  trx: Trx,
+  audiences: ReadonlyMap<number, Set<string>>,
+  owners: (userId: number) => Promise<Owner> = ownersLookup(trx),
+): (machine: { id: number; user_id: number }) => Promise<Recipient[]> {
   return async (machine) => {
     const owner = await owners(machine.user_id);
     if (!owner.online) return [];

@@ -1,5 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { errorMessage, formatDuration, readIngestLiveness, refreshPlannerStatistics, yieldToEventLoop, type Clock, type Database, type IngestLiveness, type Logger } from '@lunasentri/shared';
+import {
+  errorMessage,
+  formatDuration,
+  readIngestLiveness,
+  refreshPlannerStatistics,
+  yieldToEventLoop,
+  type Clock,
+  type Database,
+  type FlapSettings,
+  type IngestLiveness,
+  type Logger,
+} from '@lunasentri/shared';
 import type { Kysely } from 'kysely';
 import { cutoffOf, decide, ingestDownWarnable, ingestStateOf, nextCheckAt, offlineCutoffOf, offlinePossible, resumeProtects, type DecisionContext, type IngestState } from './heartbeat.models';
 import {
@@ -11,7 +22,9 @@ import {
   recoveryCandidates,
   type MachineRow,
 } from './machines.repository';
-import { applyTransitions, type AppliedTransition, type TransitionKind } from './transitions.usecases';
+import { earliestQuietDue } from './quiet.repository';
+import { endDueWindows, reviewDueMachines, sendDueReminders, type QuietJobDeps } from './quiet.usecases';
+import { applyTransitions, DEFAULT_FLAP, type AppliedTransition, type TransitionKind } from './transitions.usecases';
 
 export type { AppliedTransition, TransitionKind } from './transitions.usecases';
 
@@ -32,6 +45,8 @@ export interface SweepDeps {
   onDeliveries?: () => void;
   /** when the daemon started (for its grace before warning of an ingest outage); default: when the sweeper is made */
   startedAt?: Date;
+  /** the flapping rule (CONTRACT §6.2); default 5 changes in 30m, settled after 5m */
+  flap?: FlapSettings;
 }
 
 export interface SweepResult {
@@ -39,6 +54,8 @@ export interface SweepResult {
   ingest: IngestState;
   liveness: IngestLiveness;
   transitions: AppliedTransition[];
+  /** events written by the quiet rules' own jobs (reviews after a window or snooze, settles, reminders) */
+  quietEvents: number;
   /** delivery rows written by this sweep */
   deliveries: number;
   /**
@@ -80,12 +97,14 @@ export function createSweeper(deps: SweepDeps): Sweeper {
   const newEventId = deps.newEventId ?? randomUUID;
   const startedAt = deps.startedAt ?? clock.now();
   const noteIngest = ingestOutageNotes(deps.logger, thresholdMs);
+  const flap = deps.flap ?? DEFAULT_FLAP;
+  const quietDeps: QuietJobDeps = { db, logger: deps.logger, newEventId, flap, batchSize };
 
   async function drain(query: Candidates, expected: TransitionKind, ctx: DecisionContext, cutoff: string, out: AppliedTransition[], signal?: AbortSignal) {
     while (!signal?.aborted) {
       const rows = await query(cutoff, batchSize);
       const due = rows.filter((row) => decide(row, ctx).kind === expected);
-      const applied = await applyTransitions({ db, logger: deps.logger, newEventId }, due, expected, ctx);
+      const applied = await applyTransitions({ db, logger: deps.logger, newEventId, flap }, due, expected, ctx);
       out.push(...applied);
       if (applied.some((t) => t.deliveries > 0)) deps.onDeliveries?.();
       // Every applied row left the queried status, so the next batch holds new rows; a batch that
@@ -105,7 +124,8 @@ export function createSweeper(deps: SweepDeps): Sweeper {
     // itself, so the stale machines (possibly the whole fleet just after an outage) are not read.
     const fresh = ingest.down ? null : await earliestFreshLastSeen(db, cutoff);
     const enabled = ingest.down || resumeProtects(ingest, cutoff) ? null : await earliestProtectingEnable(db, cutoff);
-    return nextCheckAt({ now, intervalMs: deps.intervalMs ?? 30_000, thresholdMs, ingest, earliestFreshLastSeen: fresh, earliestProtectingEnable: enabled, startedAt });
+    const quietDueAt = await earliestQuietDue(db);
+    return nextCheckAt({ now, intervalMs: deps.intervalMs ?? 30_000, thresholdMs, ingest, earliestFreshLastSeen: fresh, earliestProtectingEnable: enabled, startedAt, quietDueAt });
   }
 
   /** A burst's rows change what the planner should do with the outbox: at most every 5 minutes. */
@@ -129,16 +149,33 @@ export function createSweeper(deps: SweepDeps): Sweeper {
       const offlineCutoff = offlineCutoffOf(now, thresholdMs, ingest);
       const transitions: AppliedTransition[] = [];
 
+      // Quiet periods that ended are settled first, so the status changes below already count
+      // thresholds from their ends (a daemon that was down across an end must not skip that).
+      const settled = await settleEndedQuiet(quietDeps, ctx, signal);
+      if (settled.deliveries > 0) deps.onDeliveries?.();
       await drain((c, limit) => pendingWithFreshReport(db, c, limit).execute(), 'first-report', ctx, cutoff, transitions, signal);
       await drain((c, limit) => recoveryCandidates(db, c, limit).execute(), 'came-online', ctx, cutoff, transitions, signal);
       if (offlinePossible(ingest, offlineCutoff)) {
         await drain((c, limit) => offlineCandidates(db, c, limit).execute(), 'went-offline', ctx, offlineCutoff, transitions, signal);
       }
-      const deliveries = transitions.reduce((n, t) => n + t.deliveries, 0);
+      const reminders = await sendDueReminders(quietDeps, ctx, signal);
+      const quiet = { events: settled.events + reminders.events, deliveries: settled.deliveries + reminders.deliveries };
+      if (reminders.deliveries > 0) deps.onDeliveries?.();
+      const deliveries = transitions.reduce((n, t) => n + t.deliveries, 0) + quiet.deliveries;
       await refreshStatisticsAfterBurst(now, deliveries);
-      return { now, ingest, liveness, transitions, deliveries, nextCheckAt: await planNextCheck(now, ingest, offlineCutoff) };
+      return { now, ingest, liveness, transitions, quietEvents: quiet.events, deliveries, nextCheckAt: await planNextCheck(now, ingest, offlineCutoff) };
     },
   };
+}
+
+/**
+ * The quiet rules' due work before the status changes (CONTRACT §6): window ends (they make machines
+ * due for a review), then the due reviews (snooze ends, settles, announcements owed). Reminders come
+ * after the status changes, which end the reminders of every outage that just recovered.
+ */
+async function settleEndedQuiet(deps: QuietJobDeps, ctx: DecisionContext, signal?: AbortSignal): Promise<{ events: number; deliveries: number }> {
+  await endDueWindows(deps, ctx, signal);
+  return reviewDueMachines(deps, ctx, signal);
 }
 
 /**

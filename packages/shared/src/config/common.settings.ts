@@ -1,4 +1,4 @@
-import { booleanSetting, durationSetting, enumSetting, stringSetting } from './settings';
+import { booleanSetting, durationSetting, enumSetting, listenAddressSetting, stringSetting } from './settings';
 
 /** Where both processes find the shared database: a SQLite file, or a `postgres://` URL. */
 export const dbSettings = {
@@ -24,4 +24,13 @@ export const notifySettings = {
   webhookTimeout: durationSetting({ env: 'WEBHOOK_TIMEOUT', default: '5s', min: '100ms', max: '5m', doc: 'time limit for one webhook request' }),
   telegramBotToken: stringSetting({ env: 'TELEGRAM_BOT_TOKEN', default: '', allowEmpty: true, secret: true, valueName: 'TOKEN', doc: 'Telegram bot token; Telegram is off when unset' }),
   telegramApiRoot: stringSetting({ env: 'TELEGRAM_API_ROOT', default: 'https://api.telegram.org', valueName: 'URL', doc: 'Telegram Bot API root' }),
+};
+
+/** Prometheus metrics (CONTRACT §7.1), on a port of their own; both processes read it. */
+export const metricsSettings = {
+  metricsListen: listenAddressSetting({
+    flag: 'metrics-listen',
+    env: 'METRICS_LISTEN',
+    doc: 'serve Prometheus metrics at http://HOST:PORT/metrics (off when unset; port 0 picks a free one)',
+  }),
 };

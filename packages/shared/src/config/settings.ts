@@ -131,6 +131,46 @@ export function stringSetting(
   };
 }
 
+/** A `HOST:PORT` to listen on, split. */
+export interface ListenAddress {
+  /** a name or IP address; IPv6 without its brackets */
+  host: string;
+  /** 0: any free port */
+  port: number;
+}
+
+const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
+const IPV6 = /^[0-9A-Fa-f:.]+(%[A-Za-z0-9._-]+)?$/;
+
+/**
+ * Splits `HOST:PORT` (`127.0.0.1:9464`, `localhost:9464`, `[::1]:9464`, `0.0.0.0:9464` for every
+ * interface). The host is required: listening on every interface must be asked for by name.
+ * @throws Error saying what is expected.
+ */
+export function parseListenAddress(raw: string): ListenAddress {
+  const text = raw.trim();
+  const match = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
+  const host = match ? (match[1] ?? match[2] ?? '') : '';
+  const port = match ? Number(match[3]) : NaN;
+  const hostOk = match?.[1] !== undefined ? IPV6.test(host) && host.includes(':') : HOST_NAME.test(host);
+  if (!match || !hostOk || !(port >= 0 && port <= 65535)) throw new Error('must be HOST:PORT, such as 127.0.0.1:9464 or [::1]:9464 (port 0 to 65535)');
+  return { host, port };
+}
+
+/** A `HOST:PORT` to listen on; the default `''` means off. The value stays text (see {@link parseListenAddress}). */
+export function listenAddressSetting(options: Omit<Setting<string>, 'parse' | 'format' | 'valueName' | 'default'>): Setting<string> {
+  return {
+    ...options,
+    valueName: 'HOST:PORT',
+    default: '',
+    parse(raw) {
+      parseListenAddress(raw);
+      return raw.trim();
+    },
+    format: (value) => value,
+  };
+}
+
 export interface SettingsSources {
   /** Raw flag values by setting key (as commander hands them over); undefined when not given. */
   flags?: Record<string, string | undefined>;

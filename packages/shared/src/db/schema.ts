@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { MaintenanceScheduleColumns } from '../quiet/maintenance.rows';
 
 /**
  * The database schema, typed the way Kysely documents it. Timestamps are ISO-8601 UTC text with
@@ -246,19 +247,11 @@ export interface MachineOfflineNotificationsTable {
   next_reminder_at: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
-export interface MaintenanceWindowsTable {
+/** One window; its schedule columns are those of {@link MaintenanceScheduleColumns} (one kind's filled, the other's null). */
+export interface MaintenanceWindowsTable extends MaintenanceScheduleColumns {
   id: Generated<number>;
   user_id: number;
   name: string;
-  kind: 'one-off' | 'recurring';
-  starts_at: string | null;
-  ends_at: string | null;
-  /** comma-separated weekdays (`mon,fri`); null = every day */
-  weekdays: string | null;
-  /** `HH:MM` local to `timezone` */
-  start_time: string | null;
-  duration_ms: number | null;
-  timezone: string | null;
   /** 1: every machine of the user, including machines added later */
   all_machines: Flag;
   /** the next end the daemon has to act on (indexed); null when none is left */
@@ -289,7 +282,7 @@ export interface OutageHistoryTable {
    * planned end, which may be ahead of now (readers clip to now); deleting the window brings it to then.
    */
   ended_at: string | null;
-  /** the window a `maintenance` interval is an occurrence of (kept after the window is deleted; ids are never reused); null for outages (migration 024) */
+  /** the window a `maintenance` interval is an occurrence of; null for outages and once the window is gone (migration 024) */
   window_id: ColumnType<number | null, number | null | undefined, number | null>;
 }
 

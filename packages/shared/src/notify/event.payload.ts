@@ -1,4 +1,5 @@
-import type { MachineEventPayload, MachineOfflinePayload, MachineOnlinePayload, MachineSnapshot, TestPayload } from './types';
+import type { MachineFlappingEndedPayload, MachineFlappingPayload, MachineNotificationPayload, MachineStillOfflinePayload } from './quiet-event.types';
+import type { MachineOfflinePayload, MachineOnlinePayload, MachineSnapshot, TestPayload } from './types';
 
 /** A time as a `Date` or as text `new Date()` understands; stored as ISO-8601 UTC with ms. */
 export type TimeInput = Date | string | number;
@@ -34,6 +35,9 @@ export function buildOfflinePayload(input: { eventId: string; occurredAt: TimeIn
   };
 }
 
+/** Whole seconds from `from` to `to`, never negative, rounded down. */
+const wholeSecondsBetween = (from: string, to: string): number => Math.max(0, Math.floor((Date.parse(to) - Date.parse(from)) / 1000));
+
 /**
  * The `machine.online` body: `offline_since` is when the outage began and `downtime_seconds` the
  * whole seconds from then to `occurredAt` (never negative, rounded down).
@@ -47,7 +51,59 @@ export function buildOnlinePayload(input: { eventId: string; occurredAt: TimeInp
     occurred_at: occurredAt,
     machine: snapshot(input.machine, 'online'),
     offline_since: offlineSince,
-    downtime_seconds: Math.max(0, Math.floor((Date.parse(occurredAt) - Date.parse(offlineSince)) / 1000)),
+    downtime_seconds: wholeSecondsBetween(offlineSince, occurredAt),
+  };
+}
+
+/**
+ * The `machine.still_offline` body of CONTRACT §6.4: a reminder that an announced outage goes on.
+ * `machine.status` is `offline`; `downtime_seconds` counts from `offlineSince` to `occurredAt`.
+ */
+export function buildStillOfflinePayload(input: {
+  eventId: string;
+  occurredAt: TimeInput;
+  machine: MachineSnapshot;
+  offlineSince: TimeInput;
+  reminder: number;
+}): MachineStillOfflinePayload {
+  const occurredAt = iso(input.occurredAt, 'occurredAt');
+  const offlineSince = iso(input.offlineSince, 'offlineSince');
+  return {
+    event: 'machine.still_offline',
+    event_id: input.eventId,
+    occurred_at: occurredAt,
+    machine: snapshot(input.machine, 'offline'),
+    offline_since: offlineSince,
+    downtime_seconds: wholeSecondsBetween(offlineSince, occurredAt),
+    reminder: input.reminder,
+  };
+}
+
+/** The `machine.flapping` body of CONTRACT §6.2; `machine.status` is the status the change led to. */
+export function buildFlappingPayload(input: {
+  eventId: string;
+  occurredAt: TimeInput;
+  machine: MachineSnapshot;
+  transitions: number;
+  windowSeconds: number;
+}): MachineFlappingPayload {
+  return {
+    event: 'machine.flapping',
+    event_id: input.eventId,
+    occurred_at: iso(input.occurredAt, 'occurredAt'),
+    machine: snapshot(input.machine, input.machine.status),
+    transitions: input.transitions,
+    window_seconds: input.windowSeconds,
+  };
+}
+
+/** The `machine.flapping_ended` body of CONTRACT §6.2; `machine.status` is the status the machine settled in. */
+export function buildFlappingEndedPayload(input: { eventId: string; occurredAt: TimeInput; machine: MachineSnapshot }): MachineFlappingEndedPayload {
+  return {
+    event: 'machine.flapping_ended',
+    event_id: input.eventId,
+    occurred_at: iso(input.occurredAt, 'occurredAt'),
+    machine: snapshot(input.machine, input.machine.status),
   };
 }
 
@@ -61,15 +117,16 @@ export function buildTestPayload(input: { eventId: string; occurredAt: TimeInput
   };
 }
 
-const ENVELOPE_ORDER = ['event', 'event_id', 'occurred_at', 'machine', 'offline_since', 'downtime_seconds'] as const;
+const ENVELOPE_ORDER = ['event', 'event_id', 'occurred_at', 'machine', 'offline_since', 'downtime_seconds', 'reminder', 'transitions', 'window_seconds'] as const;
 const MACHINE_ORDER: ReadonlyArray<keyof MachineSnapshot> = ['id', 'name', 'hostname', 'description', 'status', 'last_seen'];
 
 /**
  * Compact JSON with keys in contract order (`event`, `event_id`, `occurred_at`, `machine{id, name,
- * hostname, description, status, last_seen}`, then `offline_since`, `downtime_seconds`); any extra
- * top-level fields follow in their own order. The exact string returned is what gets signed and sent.
+ * hostname, description, status, last_seen}`, then `offline_since`, `downtime_seconds`, and the
+ * quiet-alert fields `reminder`, `transitions`, `window_seconds`); any extra top-level fields follow
+ * in their own order. The exact string returned is what gets signed and sent.
  */
-export function serializePayload(payload: MachineEventPayload | TestPayload): string {
+export function serializePayload(payload: MachineNotificationPayload | TestPayload): string {
   const source = payload as unknown as Record<string, unknown>;
   const ordered: Record<string, unknown> = {};
   for (const key of ENVELOPE_ORDER) {

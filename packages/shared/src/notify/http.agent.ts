@@ -4,8 +4,9 @@ import type { Agent } from 'undici';
  * Tracks a sender's in-flight requests so shutdown can be bounded. `Agent.close()` waits for every
  * request (a receiver that never answers holds it forever) and forgets its connection pools, after
  * which `destroy()` no longer reaches them — so the choice between the two is made once, here.
+ * `current` gives the agent if one was made (senders make theirs on the first request).
  */
-export function createAgentLifecycle(agent: Agent, graceMs: number) {
+export function createAgentLifecycle(current: () => Agent | undefined, graceMs: number) {
   const inFlight = new Set<Promise<unknown>>();
   let closing = false;
   return {
@@ -31,6 +32,9 @@ export function createAgentLifecycle(agent: Agent, graceMs: number) {
         await Promise.race([Promise.allSettled([...inFlight]), graceOver]);
         clearTimeout(grace);
       }
+      // An agent never made (nothing was ever sent) has nothing to close.
+      const agent = current();
+      if (!agent) return;
       if (inFlight.size > 0) await agent.destroy();
       else await agent.close();
     },

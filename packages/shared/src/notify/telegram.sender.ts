@@ -1,5 +1,6 @@
-import { Api, GrammyError, HttpError } from 'grammy';
-import { Agent, fetch as undiciFetch } from 'undici';
+import type * as Grammy from 'grammy';
+import type { Api, GrammyError } from 'grammy';
+import type * as Undici from 'undici';
 import { attemptDeadline } from './attempt.deadline';
 import { createAgentLifecycle } from './http.agent';
 import { describeNetworkError, scrub } from './send.results';
@@ -18,7 +19,7 @@ type FetchInit = { signal?: { aborted: boolean; addEventListener(type: 'abort', 
  * default node-fetch agent is a process-wide cache nobody closes). grammY's abort signal comes from
  * a polyfill undici does not accept, so it is mirrored onto a native controller.
  */
-function fetchThrough(agent: Agent) {
+function fetchThrough(undiciFetch: typeof Undici.fetch, agent: Undici.Agent) {
   return async (url: string, init: FetchInit = {}) => {
     const controller = new AbortController();
     if (init.signal?.aborted) controller.abort();
@@ -68,15 +69,18 @@ function resultForTelegramError(error: GrammyError): SendResult {
 export function createTelegramSender(options: TelegramSenderOptions): TelegramClient {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const apiRoot = (options.apiRoot ?? 'https://api.telegram.org').replace(/\/+$/, '');
-  const agent = new Agent({ connections: 8, keepAliveTimeout: 30_000, connect: { timeout: timeoutMs } });
+  // Loaded here, not at import: a process without a bot token never holds grammY and its fetch stack.
+  const { Api, GrammyError, HttpError } = require('grammy') as typeof Grammy;
+  const undici = require('undici') as typeof Undici;
+  const agent = new undici.Agent({ connections: 8, keepAliveTimeout: 30_000, connect: { timeout: timeoutMs } });
   const api = new Api(options.token, {
     apiRoot,
-    fetch: fetchThrough(agent) as unknown as NonNullable<ConstructorParameters<typeof Api>[1]>['fetch'],
+    fetch: fetchThrough(undici.fetch, agent) as unknown as NonNullable<ConstructorParameters<typeof Api>[1]>['fetch'],
     // Our own timer decides (and names) timeouts; grammY's is a backstop a little later.
     timeoutSeconds: timeoutMs / 1000 + 1,
   });
   const clean = (text: string) => scrub(text, [options.token, options.token.split(':').slice(1).join(':')], options.redactor);
-  const lifecycle = createAgentLifecycle(agent, 1000);
+  const lifecycle = createAgentLifecycle(() => agent, 1000);
 
   async function sendMessage(chatId: number, html: string, signal?: AbortSignal): Promise<SendResult> {
     if (lifecycle.closing) return { kind: 'retryable', error: 'sender is shutting down' };

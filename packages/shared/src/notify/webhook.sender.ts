@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Agent } from 'undici';
+import type * as Undici from 'undici';
 import { systemClock } from '../clock';
 import { attemptDeadline } from './attempt.deadline';
 import { createAgentLifecycle } from './http.agent';
@@ -38,13 +38,17 @@ export function createWebhookSender(options: WebhookSenderOptions = {}): Webhook
   const allowPrivate = options.allowPrivate ?? false;
   const closeGraceMs = options.closeGraceMs ?? 1000;
   const userAgent = `LunaSentri-Webhook/${notifierVersion()}`;
-  const agent = new Agent({
-    connections: options.connections ?? 16,
-    pipelining: 1,
-    keepAliveTimeout: 30_000,
-    connect: { timeout: timeoutMs, lookup: connectLookup(options.lookup ?? systemLookup, allowPrivate) },
-  });
-  const lifecycle = createAgentLifecycle(agent, closeGraceMs);
+  // Made on the first send: undici (a hundred modules, several MB) is not loaded by a process that
+  // never sends, such as an API nobody asks for a test delivery.
+  let agent: Undici.Agent | undefined;
+  const agentForSend = () =>
+    (agent ??= new (require('undici') as typeof Undici).Agent({
+      connections: options.connections ?? 16,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      connect: { timeout: timeoutMs, lookup: connectLookup(options.lookup ?? systemLookup, allowPrivate) },
+    }));
+  const lifecycle = createAgentLifecycle(() => agent, closeGraceMs);
 
   async function send(target: WebhookTarget, eventId: string, body: string, signal?: AbortSignal): Promise<SendResult> {
     const clean = (text: string) => scrub(text, [target.secret, target.url, safeSearch(target.url)], options.redactor);
@@ -60,7 +64,7 @@ export function createWebhookSender(options: WebhookSenderOptions = {}): Webhook
     try {
       const { origin, pathname, search } = check.url;
       const response = await lifecycle.track(
-        agent.request({
+        agentForSend().request({
           origin,
           path: `${pathname}${search}`,
           method: 'POST',

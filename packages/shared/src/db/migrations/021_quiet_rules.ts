@@ -151,6 +151,12 @@ async function rebuildSqliteEvents(db: Kysely<any>, patchEvents: (create: string
   const deliveriesSql = create('deliveries');
   if (!eventsSql || !deliveriesSql) throw new Error('021_quiet_rules: events or deliveries is missing');
   const extras = schema.filter((row) => row.type !== 'table' && row.sql !== null).map((row) => row.sql as string);
+  // A table of a later feature pointing at either would follow the rename and lose its rows: refuse loudly.
+  const referencing = (
+    await sql<{ name: string }>`SELECT m.name FROM sqlite_master m, pragma_foreign_key_list(m.name) f
+      WHERE m.type = 'table' AND m.name NOT IN ('events', 'deliveries') AND f."table" IN ('events', 'deliveries')`.execute(db)
+  ).rows;
+  if (referencing.length > 0) throw new Error(`021_quiet_rules: ${referencing.map((r) => r.name).join(', ')} reference events or deliveries; rebuild them too`);
   const sequence = (await sql<{ seq: number }>`SELECT seq FROM sqlite_sequence WHERE name = 'deliveries'`.execute(db)).rows[0]?.seq;
 
   await sql`ALTER TABLE deliveries RENAME TO deliveries_old`.execute(db);

@@ -4,19 +4,17 @@ import { sql, type Kysely } from 'kysely';
  * Maintenance in the outage history (CONTRACT §7.2: time in maintenance is left out of uptime).
  *
  * - `outage_history.window_id`: the maintenance window a `maintenance` interval is an occurrence of
- *   (null for outages). Not a foreign key: the history outlives the window (window ids are never
- *   reused). One row per (window, machine, start), so recording an occurrence again changes nothing.
+ *   (null for outages, and once the window itself is gone: its history stays). One row per
+ *   (window, machine, start), so recording an occurrence again changes nothing.
  * - `maintenance_windows.history_due_at`: when the daemon next has to record occurrences of the
  *   window (its next start), on an index holding only windows with one due, so the job reads the
  *   windows that started and never scans windows or machines. Existing windows are due from their
  *   creation: their occurrences so far are recorded once.
- * - The history's per-machine index also holds `ended_at` and `kind`: a page of the dashboard reads
- *   a machine's 90 days from the index alone, without visiting the table for each interval.
  */
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .alterTable('outage_history')
-    .addColumn('window_id', 'integer')
+    .addColumn('window_id', 'integer', (c) => c.references('maintenance_windows.id').onDelete('set null'))
     .execute();
   await db.schema.createIndex('idx_outage_history_window').on('outage_history').columns(['window_id', 'machine_id', 'started_at']).unique().execute();
   await db.schema.alterTable('maintenance_windows').addColumn('history_due_at', 'text').execute();
@@ -27,13 +25,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .where(sql<boolean>`history_due_at IS NOT NULL`)
     .execute();
   await sql`UPDATE maintenance_windows SET history_due_at = created_at WHERE deleted_at IS NULL`.execute(db);
-  await db.schema.dropIndex('idx_outage_history_machine').execute();
-  await db.schema.createIndex('idx_outage_history_machine').on('outage_history').columns(['machine_id', 'started_at', 'ended_at', 'kind']).execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  await db.schema.dropIndex('idx_outage_history_machine').execute();
-  await db.schema.createIndex('idx_outage_history_machine').on('outage_history').columns(['machine_id', 'started_at']).execute();
   await db.schema.dropIndex('idx_maintenance_windows_history_due').execute();
   await db.schema.alterTable('maintenance_windows').dropColumn('history_due_at').execute();
   await db.schema.dropIndex('idx_outage_history_window').execute();
