@@ -3,7 +3,7 @@
  * own process so one crash or one memory-hungry baseline does not touch the next, then prints one
  * table of every target and writes it to bench/results/summary.md.
  *
- *   node -r ts-node/register/transpile-only bench/run.ts [--quick] [sweep-scaling] [burst] [latency] [ingest] [ingest-postgres] [burst-postgres] [digest] [metrics-scrape] [idle]
+ *   node -r ts-node/register/transpile-only bench/run.ts [--quick] [sweep-scaling] [burst] [latency] [ingest] [ingest-postgres] [burst-postgres] [digest] [metrics-scrape] [idle] [dashboard]
  *
  * --quick shrinks every benchmark (small fleets, one repetition) to check that they run; its figures
  * are not the ones to publish.
@@ -50,6 +50,7 @@ const BENCHMARKS: Benchmark[] = [
     typescript: true,
     quickEnv: { BENCH_IDLE_FLEETS: '1000', BENCH_IDLE_PERIOD_S: '5', BENCH_IDLE_WARMUP_S: '12', BENCH_IDLE_MEASURE_S: '10', BENCH_IDLE_WINDOW_S: '5', BENCH_IDLE_FLOOR_S: '5', BENCH_IDLE_BURST_S: '2', BENCH_IDLE_PROBES: '3' },
   },
+  { name: 'dashboard', script: 'bench/dashboard/dashboard.bench.ts', typescript: true, quickEnv: { BENCH_DASHBOARD_MACHINES: '200', BENCH_DASHBOARD_REQUESTS: '20' } },
 ];
 
 interface Outcome {

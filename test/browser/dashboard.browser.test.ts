@@ -79,7 +79,58 @@ if (!existsSync(CHROMIUM) && process.env.CI === 'true') {
       }
     });
 
-    test('the public status page reads at 375 px with no horizontal overflow and no console errors', async () => {
+    /** What the daemon writes when it declares a machine offline or back: the status, and the outage history. */
+    async function daemonDeclares(machineId: number, status: 'offline' | 'online') {
+      const now = api.clock.now().toISOString();
+      await api.db.db.updateTable('machines').set({ status, status_changed_at: now, ...(status === 'online' ? { last_seen: now } : {}) }).where('id', '=', machineId).execute();
+      if (status === 'offline') await api.db.db.insertInto('outage_history').values({ machine_id: machineId, kind: 'outage', started_at: now, ended_at: null }).execute();
+      else await api.db.db.updateTable('outage_history').set({ ended_at: now }).where('machine_id', '=', machineId).where('ended_at', 'is', null).execute();
+    }
+
+    test('sees a machine go offline and come back, snoozes and unsnoozes it, signs out; at 1280 and 375 px', async () => {
+      const machine = (await api.db.db.selectFrom('machines').select('id').orderBy('id').executeTakeFirstOrThrow()).id;
+      for (const width of [1280, 375]) {
+        const { page, errors } = await openPage(width);
+        await page.goto(api.url);
+        await page.fill('#token', token);
+        await page.click('button[type=submit]');
+        const card = page.locator(`#machine-${machine}`);
+        expect(await card.locator('.status').textContent()).toBe('online');
+
+        api.clock.advance(60_000);
+        await daemonDeclares(machine, 'offline');
+        await page.reload();
+        expect(await card.locator('.status').textContent()).toBe('offline');
+        await page.screenshot({ path: join(SCREENSHOTS, `dashboard-offline-${engine}-${width}.png`), fullPage: true });
+
+        await card.locator('button[value="1h"]').click();
+        await page.waitForURL(`**/#machine-${machine}`);
+        expect(await card.locator('.snooze .tag').textContent()).toBe('snoozed');
+        expect(await page.locator('.snoozes li').count()).toBe(1);
+        expect((await api.db.db.selectFrom('machines').select('snoozed_until').where('id', '=', machine).executeTakeFirstOrThrow()).snoozed_until).toBe(
+          new Date(api.clock.now().getTime() + 3600_000).toISOString(),
+        );
+        await page.screenshot({ path: join(SCREENSHOTS, `dashboard-snoozed-${engine}-${width}.png`), fullPage: true });
+
+        api.clock.advance(60_000);
+        await daemonDeclares(machine, 'online');
+        await card.locator('button', { hasText: 'Unsnooze' }).click();
+        await page.waitForSelector(`#machine-${machine} button[value="next-online"]`);
+        expect(await card.locator('.status').textContent()).toBe('online');
+        expect(await page.locator('.snoozes li').count()).toBe(0);
+        // The outage shows in today's bar: under 100 % but still there.
+        expect(await card.locator('.bars li').last().getAttribute('class')).not.toBe('b-full');
+        expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+
+        await page.click('text=Sign out');
+        await page.waitForSelector('#token');
+        expect(errors).toEqual([]);
+        await page.context().close();
+        await api.db.db.updateTable('machines').set({ snoozed_until: null, quiet_due_at: null }).execute();
+      }
+    });
+
+    test('the public status page reads at 375 and 1280 px with no horizontal overflow and no console errors', async () => {
       const published = await call(api.url, 'PUT', '/status-page', { auth: token, json: { enabled: true, title: 'Acme status', show_hostnames: true } });
       const { page, errors } = await openPage(375);
       const answer = await page.goto(`${api.url}${published.body.path as string}`);
@@ -89,6 +140,12 @@ if (!existsSync(CHROMIUM) && process.env.CI === 'true') {
       expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
       expect(errors).toEqual([]);
       await page.context().close();
+      const wide = await openPage(1280);
+      await wide.page.goto(`${api.url}${published.body.path as string}`);
+      expect(await wide.page.locator('.machine .status').allTextContents()).toHaveLength(2);
+      await wide.page.screenshot({ path: join(SCREENSHOTS, `status-page-${engine}-1280.png`), fullPage: true });
+      expect(wide.errors).toEqual([]);
+      await wide.page.context().close();
     });
   });
 }

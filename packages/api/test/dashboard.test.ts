@@ -1,5 +1,7 @@
+import { createTestDb } from '../../../test/support/db';
 import { describeEachEngine } from '../../../test/support/engines';
 import { insertMachine, insertWebhook } from '../../../test/support/fixtures';
+import { countQueries } from '../../../test/support/query-counter';
 import { SESSION_TTL_MS } from '../src/dashboard/sessions.repository';
 import { CookieClient, csrfOf } from './support/browser-client';
 import { call, expectError, newUser, startTestApi, type TestApi } from './support/harness';
@@ -163,6 +165,19 @@ describeEachEngine('the dashboard over HTTP', (engine) => {
     expect(page).toContain('https://hooks.example.com/a');
   });
 
+  test('what the page keeps of a history between requests never goes stale: a change to a past day shows at the next request', async () => {
+    const id = await insertMachine(api.db.db, alice.id, { name: 'db-1', status: 'online', last_seen: api.clock.now().toISOString() });
+    await api.db.db.updateTable('machines').set({ created_at: '2026-11-01T00:00:00.000Z' }).execute();
+    await signIn();
+    const yesterday = (html: string) => /title="2026-11-27: ([^"]+)"/.exec(html)![1];
+    expect(yesterday((await browser.get('/')).text)).toBe('100% up');
+    // A maintenance occurrence written late, then an outage: each a new history.
+    await api.db.db.insertInto('outage_history').values({ machine_id: id, kind: 'maintenance', started_at: '2026-11-27T00:00:00.000Z', ended_at: '2026-11-27T01:00:00.000Z' }).execute();
+    expect(yesterday((await browser.get('/')).text)).toBe('100% up, 1h 0m in maintenance');
+    await api.db.db.insertInto('outage_history').values({ machine_id: id, kind: 'outage', started_at: '2026-11-27T12:00:00.000Z', ended_at: '2026-11-27T13:09:00.000Z' }).execute();
+    expect(yesterday((await browser.get('/')).text)).toBe('95.00% up, 1h 0m in maintenance');
+  });
+
   test('lists machines 100 to a page, with links between pages; a bad page number is a clean 400', async () => {
     const rows = Array.from({ length: 101 }, (_, i) => ({ user_id: alice.id, name: `m-${String(i).padStart(3, '0')}`, created_at: '2026-11-01T00:00:00.000Z', updated_at: '2026-11-01T00:00:00.000Z' }));
     await api.db.db.insertInto('machines').values(rows).execute();
@@ -286,5 +301,49 @@ describeEachEngine('the dashboard over HTTP', (engine) => {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
     expectError(answer, 415, 'request.unsupported_media_type');
+  });
+});
+
+describeEachEngine('the cost of a dashboard or status page', (engine) => {
+  test('the same number of queries per request whatever the number of machines, their history and their events (no query per machine)', async () => {
+    const counted = countQueries(await createTestDb(engine));
+    const api = await startTestApi({ db: counted.handle });
+    try {
+      const alice = await newUser(api, 'alice@example.com');
+      const published = await call(api.url, 'PUT', '/status-page', { auth: alice.token, json: { enabled: true, title: 'Acme' } });
+      const browser = new CookieClient(api.url);
+      const form = await browser.get('/');
+      await browser.post('/login', { token: alice.token, _csrf: csrfOf(form.text) });
+      const costs = async () => {
+        const paths = ['/', `${published.body.path as string}`];
+        const result: number[] = [];
+        for (const path of paths) {
+          counted.reset();
+          expect((await browser.get(path)).status).toBe(200);
+          result.push(counted.count());
+        }
+        return result;
+      };
+      const addMachines = async (count: number) => {
+        const now = api.clock.now().getTime();
+        for (let i = 0; i < count; i++) {
+          const id = await insertMachine(api.db.db, alice.id, { name: `m-${i}`, status: i % 2 ? 'online' : 'offline', last_seen: new Date(now - 60_000).toISOString() });
+          await api.db.db.insertInto('outage_history').values({ machine_id: id, kind: 'outage', started_at: new Date(now - (i + 1) * 3600_000).toISOString(), ended_at: null }).execute();
+          await api.db.db.insertInto('events').values({ id: `e-${id}`, type: 'machine.offline', machine_id: id, user_id: alice.id, occurred_at: new Date(now - i * 1000).toISOString(), payload: '{}', created_at: new Date(now).toISOString() }).execute();
+        }
+      };
+      await addMachines(1);
+      const one = await costs();
+      await addMachines(149);
+      const first = await api.db.db.selectFrom('machines').select('id').orderBy('id').executeTakeFirstOrThrow();
+      expect((await call(api.url, 'POST', `/machines/${first.id}/snooze`, { auth: alice.token, json: { for: '1h' } })).status).toBe(200);
+      const many = await costs();
+      expect(many).toEqual(one);
+      expect(one[0]).toBeLessThanOrEqual(16);
+      expect(one[1]).toBeLessThanOrEqual(6);
+    } finally {
+      await api.dispose();
+      await counted.handle.dispose();
+    }
   });
 });

@@ -35,8 +35,9 @@ export interface DayUptime {
 }
 
 /** A stretch of time with one state (the history's boundaries cut time into these). */
-interface Segment {
+export interface Segment {
   from: number;
+  /** Infinity for an interval still open: tallies clip at now, so segments never depend on it */
   to: number;
   outage: boolean;
   maintenance: boolean;
@@ -47,16 +48,19 @@ export interface Timeline {
   /** observed time starts here (the machine's creation); null when the machine never reported */
   start: number | null;
   now: number;
-  segments: Segment[];
+  segments: readonly Segment[];
 }
 
-export function timelineOf(inputs: UptimeInputs): Timeline {
-  const now = inputs.now.getTime();
-  const start = inputs.hasReported ? Date.parse(inputs.createdAt) : null;
+/**
+ * The segments of a history, whatever now is: an open interval runs on (to Infinity) and a planned
+ * end ahead of now stays as it is, since every tally clips at now. So the segments of a history that
+ * has not changed can be kept and used again at a later now.
+ */
+export function segmentsOf(intervals: readonly HistoryInterval[]): Segment[] {
   const changes: Array<{ at: number; outage: number; maintenance: number }> = [];
-  for (const interval of inputs.intervals) {
+  for (const interval of intervals) {
     const from = Date.parse(interval.started_at);
-    const to = Math.min(interval.ended_at === null ? now : Date.parse(interval.ended_at), now);
+    const to = interval.ended_at === null ? Infinity : Date.parse(interval.ended_at);
     if (!(to > from)) continue;
     const outage = interval.kind === 'outage' ? 1 : 0;
     changes.push({ at: from, outage, maintenance: 1 - outage }, { at: to, outage: -outage, maintenance: outage - 1 });
@@ -72,7 +76,16 @@ export function timelineOf(inputs: UptimeInputs): Timeline {
     windows += change.maintenance;
     previous = change.at;
   }
-  return { start, now, segments };
+  return segments;
+}
+
+/** The timeline of a machine at `now` from segments made once ({@link segmentsOf}). */
+export function timelineAt(inputs: Omit<UptimeInputs, 'intervals'>, segments: readonly Segment[]): Timeline {
+  return { start: inputs.hasReported ? Date.parse(inputs.createdAt) : null, now: inputs.now.getTime(), segments };
+}
+
+export function timelineOf(inputs: UptimeInputs): Timeline {
+  return timelineAt(inputs, segmentsOf(inputs.intervals));
 }
 
 export interface WindowTally {

@@ -75,10 +75,10 @@ async function quietRows(ctx: ApiContext, userId: number, now: Date) {
  * (machines, their history, events with deliveries, the two channel kinds, the daemon's last check,
  * snoozes, maintenance windows).
  */
-async function dashboardData(ctx: ApiContext, userId: number, pageNo: number) {
+async function dashboardData(ctx: ApiContext, kit: WebKit, userId: number, pageNo: number) {
   const now = ctx.clock.now();
   const [listing, page, webhooks, chats, fresh, quiet] = await Promise.all([
-    machinesWithHistory(ctx, { userId, enabledOnly: false, page: pageNo, path: '/' }, now),
+    machinesWithHistory(ctx, kit.history, { userId, enabledOnly: false, page: pageNo, path: '/' }, now),
     eventPage(ctx.db, { userId, limit: DASHBOARD_EVENTS }),
     listWebhooks(ctx.db, userId),
     listTelegramRecipients(ctx.db, userId),
@@ -102,7 +102,7 @@ export function registerDashboardRoutes(web: FastifyInstance, ctx: ApiContext, k
   web.get('/', async (request, reply) => {
     const userId = await sessionUser(ctx, request);
     if (userId === undefined) return renderLogin(kit, request, reply);
-    const data = await dashboardData(ctx, userId, pageNumber(request.query));
+    const data = await dashboardData(ctx, kit, userId, pageNumber(request.query));
     return kit.render(reply, 'dashboard', { title: 'LunaSentri dashboard', heading: 'LunaSentri', signedIn: true, csrf: csrfToken(kit, request, reply), ...data });
   });
 }

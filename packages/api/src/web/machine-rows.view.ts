@@ -1,5 +1,5 @@
 import { formatDowntime, formatUtc, isSnoozed, NEXT_ONLINE, type Machine } from '@lunasentri/shared';
-import { dailyUptime, DAY_MS, timelineOf, uptimeOver, utcDays, type DayUptime, type HistoryInterval, type UtcDay } from '../uptime/uptime.models';
+import { dailyUptime, DAY_MS, timelineAt, uptimeOver, utcDays, type DayUptime, type Segment, type UtcDay } from '../uptime/uptime.models';
 
 /**
  * What the HTML pages show of machines, as plain data for the templates (which escape every string).
@@ -119,10 +119,20 @@ const WINDOWS: ReadonlyArray<[label: string, ms: number]> = [
   ['90 d', 90 * DAY_MS],
 ];
 
-/** One machine as the dashboard and the status page list it; `days`: the bar days ({@link utcDays} of {@link BAR_DAYS}). */
-export function machineRow(machine: Machine, history: readonly HistoryInterval[], now: Date, days: readonly UtcDay[]): MachineRowView {
-  const timeline = timelineOf({ now, createdAt: machine.created_at, hasReported: machine.status !== 'pending', intervals: history });
-  const bars = barsOf(dailyUptime(timeline, days));
+/** A machine's history as a row needs it: its segments, and the bars of past days, which may be kept from an earlier request. */
+export interface RowHistory {
+  segments: readonly Segment[];
+  /** the bars of the days before today: `make()`, or what it made for the same `key` before */
+  closedBars(key: string, make: () => Bar[]): Bar[];
+}
+
+/** One machine as the dashboard and the status page list it; `days`: the bar days ({@link utcDays} of {@link BAR_DAYS}), today last. */
+export function machineRow(machine: Machine, history: RowHistory, now: Date, days: readonly UtcDay[]): MachineRowView {
+  const timeline = timelineAt({ now, createdAt: machine.created_at, hasReported: machine.status !== 'pending' }, history.segments);
+  // Past days depend only on the history and when observing started, not on now.
+  const past = days.slice(0, -1);
+  const closed = history.closedBars(`${timeline.start}|${past[0]?.date}|${past.length}`, () => barsOf(dailyUptime(timeline, past)));
+  const bars = [...closed, ...barsOf(dailyUptime(timeline, days.slice(-1)))];
   return {
     id: machine.id,
     name: machine.name,

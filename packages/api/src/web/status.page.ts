@@ -19,7 +19,7 @@ export function registerStatusPageView(web: FastifyInstance, ctx: ApiContext, ki
     if (!page) throw notFound('status_page', 'status page');
     const pageNo = pageNumber(request.query);
     const now = ctx.clock.now();
-    const [listing, fresh] = await Promise.all([machinesWithHistory(ctx, { userId: page.user_id, enabledOnly: true, page: pageNo, path: `/status/${slug}` }, now), freshness(ctx, now)]);
+    const [listing, fresh] = await Promise.all([machinesWithHistory(ctx, kit.history, { userId: page.user_id, enabledOnly: true, page: pageNo, path: `/status/${slug}` }, now), freshness(ctx, now)]);
     const rows = listing.rows.map((row) => ({
       name: row.name,
       hostname: page.show_hostnames === 1 ? row.hostname : null,

@@ -9,6 +9,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { ApiContext } from '../http/context';
 import { ApiError } from '../http/errors';
 import { registerDashboardRoutes } from './dashboard.routes';
+import { HistoryMemo } from './history.memo';
 import { registerSessionRoutes } from './session.routes';
 import { registerSnoozeForms } from './snooze.forms';
 import { registerStatusPageView } from './status.page';
@@ -24,6 +25,8 @@ export interface WebKit {
   render(reply: FastifyReply, view: string, data: Record<string, unknown>, status?: number): FastifyReply;
   /** whether the request reached us over HTTPS: TLS here, or a proxy saying `X-Forwarded-Proto: https` */
   isHttps(request: FastifyRequest): boolean;
+  /** what the pages of machines derive from unchanged histories, kept between requests */
+  history: HistoryMemo;
 }
 
 const CSP_DIRECTIVES = {
@@ -52,6 +55,7 @@ export function registerWebRoutes(app: FastifyInstance, ctx: ApiContext): void {
     await web.register(fastifyCsrf, { cookieOpts: { path: '/', sameSite: 'strict', httpOnly: true } });
 
     const kit: WebKit = {
+      history: new HistoryMemo(),
       render(reply, view, data, status = 200) {
         return reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(eta.render(view, data));
       },

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { PostgresAdapter, sql, type Kysely, type SelectQueryBuilder } from 'kysely';
+import { PostgresAdapter, sql, type Expression, type Kysely, type RawBuilder, type SelectQueryBuilder } from 'kysely';
 import type { DatabaseEngine } from './port';
 
 /** Which engine a Kysely instance talks to (migrations and the few engine-aware query helpers ask). */
@@ -61,4 +61,16 @@ export function describeDatabase(location: string): string {
 export async function refreshPlannerStatistics(db: Kysely<any>): Promise<void> {
   if (engineOf(db) !== 'postgres') return;
   await sql`ANALYZE deliveries, events, machine_offline_notifications, machines`.execute(db);
+}
+
+/**
+ * The texts of a group joined into one, in no particular order: SQLite's `group_concat`, PostgreSQL's
+ * `string_agg`. A reader of many small rows per key (the dashboard's outage history) gets one row per
+ * key instead, which costs far less to hand to JavaScript than thousands of row objects. No `ORDER
+ * BY` inside: SQLite would sort each group in a temporary b-tree, doubling the cost, for readers that
+ * sort anyway.
+ */
+export function joinedTexts(db: Kysely<any>, text: Expression<string>, separator: string): RawBuilder<string> {
+  const fn = engineOf(db) === 'postgres' ? sql.raw('string_agg') : sql.raw('group_concat');
+  return sql<string>`${fn}(${text}, ${sql.lit(separator)})`;
 }
