@@ -43,13 +43,17 @@ const wholeSecondsBetween = (from: string, to: string): number => Math.max(0, Ma
  * whole seconds from then to `occurredAt` (never negative, rounded down).
  */
 export function buildOnlinePayload(input: { eventId: string; occurredAt: TimeInput; machine: MachineSnapshot; offlineSince: TimeInput }): MachineOnlinePayload {
+  return { event: 'machine.online', ...outageFields(input, 'online') };
+}
+
+/** What the bodies about a running or ended outage share: the event, the machine, when it began and how long it lasted. */
+function outageFields(input: { eventId: string; occurredAt: TimeInput; machine: MachineSnapshot; offlineSince: TimeInput }, status: 'online' | 'offline') {
   const occurredAt = iso(input.occurredAt, 'occurredAt');
   const offlineSince = iso(input.offlineSince, 'offlineSince');
   return {
-    event: 'machine.online',
     event_id: input.eventId,
     occurred_at: occurredAt,
-    machine: snapshot(input.machine, 'online'),
+    machine: snapshot(input.machine, status),
     offline_since: offlineSince,
     downtime_seconds: wholeSecondsBetween(offlineSince, occurredAt),
   };
@@ -66,17 +70,7 @@ export function buildStillOfflinePayload(input: {
   offlineSince: TimeInput;
   reminder: number;
 }): MachineStillOfflinePayload {
-  const occurredAt = iso(input.occurredAt, 'occurredAt');
-  const offlineSince = iso(input.offlineSince, 'offlineSince');
-  return {
-    event: 'machine.still_offline',
-    event_id: input.eventId,
-    occurred_at: occurredAt,
-    machine: snapshot(input.machine, 'offline'),
-    offline_since: offlineSince,
-    downtime_seconds: wholeSecondsBetween(offlineSince, occurredAt),
-    reminder: input.reminder,
-  };
+  return { event: 'machine.still_offline', ...outageFields(input, 'offline'), reminder: input.reminder };
 }
 
 /** The `machine.flapping` body of CONTRACT §6.2; `machine.status` is the status the change led to. */
