@@ -40,7 +40,13 @@ describeEachEngine('lunasentri-api commands on a database', (engine) => {
   });
 
   /** The database setting as an operator gives it: `DB_PATH` for a SQLite file, `DATABASE_URL` for PostgreSQL. */
-  const env = (extra: Record<string, string> = {}): Record<string, string> => ({ ...(engine === 'sqlite' ? { DB_PATH: dbPath } : { DATABASE_URL: dbPath }), ...extra });
+  const env = (extra: Record<string, string> = {}): Record<string, string> => ({
+    // PATH picks the same node the test runs on (the bin shim finds `node` through it).
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    ...(engine === 'sqlite' ? { DB_PATH: dbPath } : { DATABASE_URL: dbPath }),
+    ...extra,
+  });
   const run = (args: string[], extra: Record<string, string> = {}, cwd?: string) => runBin(args, env(extra), cwd);
   /** The admin commands work on a database `migrate` (or `serve`) created. */
   const migrated = () => expect(run(['migrate'])).toMatchObject({ status: 0 });
