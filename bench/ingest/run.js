@@ -28,11 +28,17 @@ const autocannon = require('autocannon');
 const root = resolve(__dirname, '..', '..');
 
 function args() {
-  const options = { machines: 1000, connections: 16, duration: 10, reps: 3, warmup: 3, pin: 1, miss: 1, postgres: 0 };
+  const options = { machines: 1000, connections: 16, duration: 10, reps: 3, warmup: 3, pin: 1, miss: 1, postgres: 0, tool: wrkVersion() ? 'wrk' : 'autocannon' };
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
     if (!(key in options)) throw new Error(`unknown option ${argv[i]}`);
+    if (key === 'tool') {
+      if (!['wrk', 'autocannon'].includes(argv[i + 1])) throw new Error(`bad value for --tool: ${argv[i + 1]} (wrk or autocannon)`);
+      if (argv[i + 1] === 'wrk' && !wrkVersion()) throw new Error('--tool wrk: wrk is not installed (Debian: apt-get install wrk)');
+      options.tool = argv[i + 1];
+      continue;
+    }
     const value = Number(argv[i + 1]);
     if (!Number.isFinite(value) || value < 0) throw new Error(`bad value for ${argv[i]}: ${argv[i + 1]}`);
     options[key] = value;
@@ -116,6 +122,13 @@ async function seed(dbPath, count) {
   return keys;
 }
 
+/** wrk's version line ("wrk 4.1.0 …"), or '' when it is not installed. */
+function wrkVersion() {
+  const result = spawnSync('wrk', ['--version'], { encoding: 'utf8' });
+  if (result.error) return '';
+  return /wrk \S+/.exec(`${result.stdout}${result.stderr}`)?.[0] ?? '';
+}
+
 /** CPU pinning: true when asked for and possible. */
 function pinning(options) {
   if (!options.pin || os.cpus().length < 2) return false;
@@ -123,6 +136,8 @@ function pinning(options) {
 }
 
 let pinned = false;
+/** With --tool wrk: the file of machine keys (one a line) the wrk script rotates over. */
+let keysFile = '';
 
 function startChild(label, command, argv, env, readyPattern) {
   if (pinned) {
@@ -152,7 +167,35 @@ function stopChild(child) {
   });
 }
 
+/**
+ * One wrk run (one thread: with pinning it has CPU 0 to itself) against 127.0.0.1:port, in the shape
+ * of autocannon's result that summary() reads.
+ */
+function driveWrk(port, keysFile, connections, duration) {
+  return new Promise((resolveRun, reject) => {
+    const argv = ['-t1', `-c${connections}`, `-d${duration}s`, '--timeout', '10s', '-s', join(__dirname, 'wrk-ingest.lua'), `http://127.0.0.1:${port}/agent/metrics`, '--', keysFile, BODY];
+    const child = spawn('wrk', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.stderr.on('data', (chunk) => (out += chunk));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (code !== 0 || !line) return reject(new Error(`wrk exited with ${code}:\n${out}`));
+      const r = JSON.parse(line);
+      resolveRun({
+        requests: { total: r.requests, average: r.requests / (r.duration_us / 1e6) },
+        latency: { p50: r.p50_us / 1000, p99: r.p99_us / 1000 },
+        non2xx: r.non_2xx,
+        errors: r.connect_errors + r.read_errors + r.write_errors,
+        timeouts: r.timeouts,
+      });
+    });
+  });
+}
+
 function drive(port, keys, connections, duration) {
+  if (keysFile) return driveWrk(port, keysFile, connections, duration);
   let next = 0;
   return autocannon({
     url: `http://127.0.0.1:${port}`,
@@ -185,14 +228,49 @@ function cpuMs(pid) {
   }
 }
 
+/** Per-CPU jiffies from /proc/stat: [{ busy, total }] by CPU number; [] where /proc is missing. */
+function cpuTimes() {
+  try {
+    return require('node:fs')
+      .readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .filter((line) => /^cpu\d+ /.test(line))
+      .map((line) => {
+        const [user, nice, system, idle, iowait, irq, softirq, steal] = line.split(/\s+/).slice(1, 9).map(Number);
+        const busy = user + nice + system + irq + softirq + steal;
+        return { busy, total: busy + idle + iowait };
+      });
+  } catch {
+    return [];
+  }
+}
+
+/** Busy share of CPU 0 (the load generator's) and CPU 1 (the server's) between two cpuTimes() snapshots. */
+function busyShares(before, after) {
+  const share = (i) => (before[i] && after[i] ? (after[i].busy - before[i].busy) / Math.max(1, after[i].total - before[i].total) : null);
+  return { client_cpu0: share(0), server_cpu1: share(1) };
+}
+
+/** Median busy shares of a server's runs, and the side that limited them (the one closer to a full core). */
+function limitOf(serverRuns) {
+  const client = median(serverRuns.map((r) => r.client_cpu_busy ?? NaN));
+  const server = median(serverRuns.map((r) => r.server_cpu_busy ?? NaN));
+  return { client_cpu_busy: client, server_cpu_busy: server, side: server >= client ? 'server' : 'load generator' };
+}
+
+const pct = (share) => (share === null ? '?' : `${(share * 100).toFixed(0)}%`);
+
 const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
-function summary(result, cpu) {
+function summary(result, cpu, busy) {
   return {
+    // With pinning: the busy share of each side's core. The side near 1.0 was the limit.
+    client_cpu_busy: busy.client_cpu0,
+    server_cpu_busy: busy.server_cpu1,
     // Server CPU per request: unlike req/s, hardly moved by other work on the machine.
     server_cpu_us_per_request: cpu === null ? null : (cpu * 1000) / result.requests.total,
     requests_per_s: result.requests.average,
@@ -222,11 +300,13 @@ async function measure(servers, keys, options) {
     for (const name of order) {
       const pid = servers[name].child.pid;
       const cpuBefore = cpuMs(pid);
+      const timesBefore = cpuTimes();
       const outcome = await drive(targets[name], keys, options.connections, options.duration);
+      const busy = busyShares(timesBefore, cpuTimes());
       const cpuAfter = cpuMs(pid);
-      const result = summary(outcome, cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore);
+      const result = summary(outcome, cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore, busy);
       runs[name].push(result);
-      process.stderr.write(`rep ${rep + 1}/${options.reps} ${name.padEnd(8)} ${result.requests_per_s.toFixed(0).padStart(7)} req/s  p50 ${result.latency_p50_ms} ms  p99 ${result.latency_p99_ms} ms  non-2xx ${result.non_2xx}  errors ${result.errors}  server CPU ${result.server_cpu_us_per_request?.toFixed(1)} µs/req\n`);
+      process.stderr.write(`rep ${rep + 1}/${options.reps} ${name.padEnd(8)} ${result.requests_per_s.toFixed(0).padStart(7)} req/s  p50 ${result.latency_p50_ms} ms  p99 ${result.latency_p99_ms} ms  non-2xx ${result.non_2xx}  errors ${result.errors}  server CPU ${result.server_cpu_us_per_request?.toFixed(1)} µs/req${pinned ? `  busy: client CPU0 ${pct(result.client_cpu_busy)}, server CPU1 ${pct(result.server_cpu_busy)}` : ''}\n`);
     }
   }
   return runs;
@@ -245,12 +325,16 @@ async function main() {
     pinned = pinning(options);
     let dbPath = join(tmp, 'bench.db');
     let keys;
-    process.stderr.write(`${pinned ? 'Pinned: load generator on CPU 0, servers on CPU 1. ' : 'Not pinned. '}Seeding ${options.machines} machines${options.postgres ? ' into PostgreSQL' : ` into ${dbPath}`}…\n`);
+    process.stderr.write(`Load generator: ${options.tool}. ${pinned ? 'Pinned: load generator on CPU 0, servers on CPU 1. ' : 'Not pinned. '}Seeding ${options.machines} machines${options.postgres ? ' into PostgreSQL' : ` into ${dbPath}`}…\n`);
     if (options.postgres) {
       const seeded = await seedPostgres(process.env.BENCH_POSTGRES_URL, options.machines);
       ({ keys, url: dbPath, drop: dropPostgres } = seeded);
     } else {
       keys = await seed(dbPath, options.machines);
+    }
+    if (options.tool === 'wrk') {
+      keysFile = join(tmp, 'keys.txt');
+      writeFileSync(keysFile, `${keys.join('\n')}\n`);
     }
 
     const api = await startChild(
@@ -291,7 +375,7 @@ async function main() {
       engine: options.postgres ? 'postgres' : 'sqlite',
       date: new Date().toISOString(),
       machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? 'unknown', memory_mb: Math.round(os.totalmem() / 1048576), platform: `${os.platform()} ${os.release()}`, node: process.version },
-      options: { ...options, pinned, body_bytes: Buffer.byteLength(BODY), tool: 'autocannon 9.0.0' },
+      options: { ...options, pinned, body_bytes: Buffer.byteLength(BODY), tool: options.tool === 'wrk' ? `${wrkVersion()}, 1 thread` : 'autocannon 9.0.0' },
       load_average_at_end: os.loadavg(),
       api: { median_requests_per_s: med('api', 'requests_per_s'), median_latency_p50_ms: med('api', 'latency_p50_ms'), median_latency_p99_ms: med('api', 'latency_p99_ms'), runs: runs.api },
       bare: { median_requests_per_s: med('bare', 'requests_per_s'), median_latency_p50_ms: med('bare', 'latency_p50_ms'), median_latency_p99_ms: med('bare', 'latency_p99_ms'), runs: runs.bare },
@@ -301,6 +385,8 @@ async function main() {
       paired_ratios: runs.api.map((r, i) => r.requests_per_s / runs.bare[i].requests_per_s),
       median_cpu_us_per_request: { api: median(runs.api.map((r) => r.server_cpu_us_per_request ?? NaN)), bare: median(runs.bare.map((r) => r.server_cpu_us_per_request ?? NaN)) },
       median_paired_ratio: median(runs.api.map((r, i) => r.requests_per_s / runs.bare[i].requests_per_s)),
+      // Which side was the limit of each server's runs (pinned runs only): the core that was busy.
+      limit: pinned ? Object.fromEntries(Object.keys(runs).map((name) => [name, limitOf(runs[name])])) : null,
       ...(apiMiss
         ? {
             api_miss: { key_cache_ttl: '1ms', median_requests_per_s: med('api_miss', 'requests_per_s'), median_latency_p50_ms: med('api_miss', 'latency_p50_ms'), median_latency_p99_ms: med('api_miss', 'latency_p99_ms'), runs: runs.api_miss },
@@ -329,6 +415,11 @@ async function main() {
       console.log(`ratio api (every key a miss)/bare: ${result.miss_ratio.toFixed(2)} of the medians, ${result.miss_median_paired_ratio.toFixed(2)} median of paired runs; ${result.miss_median_cpu_us_per_request.toFixed(1)} µs CPU/req`);
     }
     console.log(`server CPU per request (median): api ${result.median_cpu_us_per_request.api.toFixed(1)} µs, bare ${result.median_cpu_us_per_request.bare.toFixed(1)} µs`);
+    if (result.limit) {
+      for (const [name, limit] of Object.entries(result.limit)) {
+        console.log(`${name}: CPU busy median client ${pct(limit.client_cpu_busy)}, server ${pct(limit.server_cpu_busy)} → the limit was the ${limit.side}`);
+      }
+    }
     console.log(`after stop: ${seen}/${options.machines} machines have last_seen, ${notPending} status changes, ${metricsRows} metrics rows; API exit ${apiCode}`);
     console.log(`written: bench/results/${result.benchmark}.json`);
     const ok = apiCode === 0 && apiMissCode === 0 && seen === options.machines && notPending === 0 && [...runs.api, ...(runs.api_miss ?? [])].every((r) => r.non_2xx === 0 && r.errors === 0);

@@ -7,6 +7,9 @@ export interface CachedMachineKey {
 
 interface Entry extends CachedMachineKey {
   expiresAt: number;
+  keyHash: string;
+  /** the key as the agent sends it, when known: a hit then costs no hashing */
+  key: string | undefined;
 }
 
 export interface MachineKeyCacheOptions {
@@ -33,6 +36,12 @@ export interface MachineKeyCacheOptions {
  */
 export class MachineKeyCache {
   private readonly entries = new Map<string, Entry>();
+  /**
+   * The same entries by the key itself. Hashing a key costs more than the rest of a cache hit, so a
+   * known key is found without it. It holds only keys that were valid when cached, for as long as
+   * their entry lives: nothing an unknown key sends can grow it.
+   */
+  private readonly byKey = new Map<string, Entry>();
   private readonly hashesByMachine = new Map<number, Set<string>>();
   /** lookups answered from memory (`hit`) or not (`miss`), for the metrics; two increments, no allocation */
   readonly lookups = { hit: 0, miss: 0 };
@@ -54,20 +63,25 @@ export class MachineKeyCache {
   }
 
   get(keyHash: string): CachedMachineKey | undefined {
-    const entry = this.find(keyHash);
-    if (entry === undefined) this.lookups.miss++;
-    else this.lookups.hit++;
-    return entry;
+    return this.counted(this.find(this.entries, keyHash, this.clock.now().getTime()));
   }
 
-  set(keyHash: string, value: CachedMachineKey): void {
+  /** The answer for a key as sent (not its hash), if it was cached together with its key; `nowMs` is the clock's now. */
+  getByKey(key: string, nowMs: number = this.clock.now().getTime()): CachedMachineKey | undefined {
+    return this.counted(this.find(this.byKey, key, nowMs));
+  }
+
+  /** Caches the answer for a key hash; with `key`, {@link getByKey} finds it too. */
+  set(keyHash: string, value: CachedMachineKey, key?: string): void {
     const previous = this.entries.get(keyHash);
-    if (previous) this.delete(keyHash, previous.machineId);
+    if (previous) this.delete(previous);
     if (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.entries().next().value;
-      if (oldest) this.delete(oldest[0], oldest[1].machineId);
+      const oldest = this.entries.values().next().value;
+      if (oldest) this.delete(oldest);
     }
-    this.entries.set(keyHash, { ...value, expiresAt: this.clock.now().getTime() + this.ttlMs });
+    const entry: Entry = { machineId: value.machineId, enabled: value.enabled, expiresAt: this.clock.now().getTime() + this.ttlMs, keyHash, key };
+    this.entries.set(keyHash, entry);
+    if (key !== undefined) this.byKey.set(key, entry);
     let hashes = this.hashesByMachine.get(value.machineId);
     if (!hashes) {
       hashes = new Set();
@@ -80,13 +94,18 @@ export class MachineKeyCache {
   invalidateMachine(machineId: number): void {
     const hashes = this.hashesByMachine.get(machineId);
     if (!hashes) return;
-    for (const hash of hashes) this.entries.delete(hash);
+    for (const hash of hashes) {
+      const entry = this.entries.get(hash);
+      this.entries.delete(hash);
+      if (entry?.key !== undefined) this.byKey.delete(entry.key);
+    }
     this.hashesByMachine.delete(machineId);
   }
 
   /** Forgets everything. */
   clear(): void {
     this.entries.clear();
+    this.byKey.clear();
     this.hashesByMachine.clear();
   }
 
@@ -120,15 +139,20 @@ export class MachineKeyCache {
     );
   }
 
-  private find(keyHash: string): CachedMachineKey | undefined {
-    const now = this.clock.now().getTime();
+  private counted(entry: CachedMachineKey | undefined): CachedMachineKey | undefined {
+    if (entry === undefined) this.lookups.miss++;
+    else this.lookups.hit++;
+    return entry;
+  }
+
+  private find(map: Map<string, Entry>, lookupKey: string, now: number): CachedMachineKey | undefined {
     this.checkRevision(now);
     // While a revision read is out, the cache may be stale: the database answers instead (a miss).
     if (this.checking) return undefined;
-    const entry = this.entries.get(keyHash);
+    const entry = map.get(lookupKey);
     if (entry === undefined) return undefined;
     if (entry.expiresAt <= now) {
-      this.delete(keyHash, entry.machineId);
+      this.delete(entry);
       return undefined;
     }
     return entry;
@@ -139,11 +163,12 @@ export class MachineKeyCache {
     this.knownRevision = revision;
   }
 
-  private delete(keyHash: string, machineId: number): void {
-    this.entries.delete(keyHash);
-    const hashes = this.hashesByMachine.get(machineId);
+  private delete(entry: Entry): void {
+    this.entries.delete(entry.keyHash);
+    if (entry.key !== undefined) this.byKey.delete(entry.key);
+    const hashes = this.hashesByMachine.get(entry.machineId);
     if (!hashes) return;
-    hashes.delete(keyHash);
-    if (hashes.size === 0) this.hashesByMachine.delete(machineId);
+    hashes.delete(entry.keyHash);
+    if (hashes.size === 0) this.hashesByMachine.delete(entry.machineId);
   }
 }

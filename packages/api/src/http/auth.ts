@@ -1,3 +1,5 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { MachineKeyLookup, MachineKeyOwner } from '@lunasentri/shared';
 import { hashCredential } from '../credentials/credentials';
@@ -17,10 +19,10 @@ function bearer(header: string | undefined): string | undefined {
 }
 
 /** A machine key from `Authorization: Bearer <key>` or `X-API-Key: <key>` (the agent uses the first). */
-function machineKey(request: FastifyRequest): string | undefined {
-  const fromBearer = bearer(request.headers.authorization);
+function machineKey(headers: IncomingHttpHeaders): string | undefined {
+  const fromBearer = bearer(headers.authorization);
   if (fromBearer !== undefined) return fromBearer;
-  const header = request.headers['x-api-key'];
+  const header = headers['x-api-key'];
   const value = (Array.isArray(header) ? header[0] : header)?.trim();
   return value === '' ? undefined : value;
 }
@@ -39,56 +41,63 @@ const keyOnUserRoute = () => new ApiError(401, 'auth.invalid_token', 'this is a 
  * valid key: one more indexed read tells a user who pasted their personal token into an agent config
  * what is wrong. The hint is best effort; if the read fails, the plain refusal stands.
  */
-function refuseUnknownKey(ctx: ApiContext, refused: RefusedKeysReporter, request: FastifyRequest, hash: string, done: HookHandlerDoneFunction): void {
+function refuseUnknownKey(ctx: ApiContext, refused: RefusedKeysReporter, ip: string, hash: string, done: MachineKeyDone): void {
   findTokenOwner(ctx.db, hash).then(
     (owner) => {
-      refused.note(owner ? 'personal_token' : 'invalid_key', request.ip);
+      refused.note(owner ? 'personal_token' : 'invalid_key', ip);
       done(owner ? tokenOnAgentRoute() : invalidKey());
     },
     (error: unknown) => {
       ctx.logger.debug('Could not check a refused machine key against the API tokens', { error: error instanceof Error ? error.message : String(error) });
-      refused.note('invalid_key', request.ip);
+      refused.note('invalid_key', ip);
       done(invalidKey());
     },
   );
 }
 
+/** The outcome of a machine-key check: an error (401/403 as an {@link ApiError}, or a database failure), or the machine. */
+export type MachineKeyDone = (error: Error | null, machineId?: number) => void;
+
 /**
- * The ingest hot path's gate, synchronous: a cached key answers from memory; a miss costs one indexed
- * read through a prepared statement. Runs at onRequest, so a request without a valid key is refused
- * before its body is parsed. Refusals are counted for the rate-bounded log line.
+ * The ingest hot path's gate, synchronous: a cached key answers from memory (`done` is called before
+ * this returns); a miss costs one indexed read through a prepared statement. Refusals are counted for
+ * the rate-bounded log line. Both agent paths call it: Fastify's hook and the ingest fast path.
  */
+export function checkMachineKey(ctx: ApiContext, refused: RefusedKeysReporter, headers: IncomingHttpHeaders, socket: Socket, nowMs: number, done: MachineKeyDone): void {
+  const key = machineKey(headers);
+  if (key === undefined) {
+    refused.note('missing_key', socket.remoteAddress ?? '');
+    return done(missingKey());
+  }
+  const cached = ctx.keyCache.getByKey(key, nowMs);
+  if (cached) return cached.enabled ? done(null, cached.machineId) : done(disabledMachine());
+  const hash = hashCredential(key);
+  const admit = (found: MachineKeyOwner | undefined): void => {
+    if (!found) return refuseUnknownKey(ctx, refused, socket.remoteAddress ?? '', hash, done);
+    const enabled = found.isEnabled === 1;
+    ctx.keyCache.set(hash, { machineId: found.machineId, enabled }, key);
+    if (enabled) done(null, found.machineId);
+    else done(disabledMachine());
+  };
+  let found: ReturnType<MachineKeyLookup['find']>;
+  try {
+    found = ctx.keyLookup.find(hash);
+  } catch (error) {
+    return done(error as Error);
+  }
+  // SQLite answers at once; a networked database answers later.
+  if (found instanceof Promise) found.then(admit, (error: Error) => done(error));
+  else admit(found);
+}
+
+/** {@link checkMachineKey} as an onRequest hook: a request without a valid key is refused before its body is parsed. */
 export function machineKeyHook(ctx: ApiContext, refused: RefusedKeysReporter) {
   return (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {
-    const key = machineKey(request);
-    if (key === undefined) {
-      refused.note('missing_key', request.ip);
-      return done(missingKey());
-    }
-    const hash = hashCredential(key);
-    const cached = ctx.keyCache.get(hash);
-    if (cached) {
-      if (!cached.enabled) return done(disabledMachine());
-      request.machineId = cached.machineId;
-      return done();
-    }
-    const admit = (found: MachineKeyOwner | undefined): void => {
-      if (!found) return refuseUnknownKey(ctx, refused, request, hash, done);
-      const enabled = found.isEnabled === 1;
-      ctx.keyCache.set(hash, { machineId: found.machineId, enabled });
-      if (!enabled) return done(disabledMachine());
-      request.machineId = found.machineId;
+    checkMachineKey(ctx, refused, request.headers, request.raw.socket, ctx.clock.now().getTime(), (error, machineId) => {
+      if (error) return done(error);
+      request.machineId = machineId!;
       done();
-    };
-    let found: ReturnType<MachineKeyLookup['find']>;
-    try {
-      found = ctx.keyLookup.find(hash);
-    } catch (error) {
-      return done(error as Error);
-    }
-    // SQLite answers at once; a networked database answers later.
-    if (found instanceof Promise) found.then(admit, (error: Error) => done(error));
-    else admit(found);
+    });
   };
 }
 

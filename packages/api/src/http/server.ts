@@ -7,7 +7,6 @@ import { registerIngestRoutes } from '../ingest/ingest.routes';
 import { registerMachineRoutes } from '../machines/machines.routes';
 import { registerMaintenanceRoutes } from '../maintenance/maintenance.routes';
 import type { ApiMetrics } from '../metrics/api.metrics';
-import { PATTERN_MESSAGES } from '../machines/machines.schemas';
 import { registerPreferenceRoutes } from '../notifications/preferences.routes';
 import { registerTelegramRoutes } from '../notifications/telegram.routes';
 import { registerWebhookRoutes } from '../notifications/webhooks.routes';
@@ -16,16 +15,16 @@ import { registerUptimeRoutes } from '../uptime/uptime.routes';
 import { registerWebRoutes } from '../web/web.plugin';
 import { userTokenHook } from './auth';
 import type { ApiContext } from './context';
-import { ApiError, type ErrorBody } from './errors';
+import { AJV_OPTIONS, BODY_LIMIT_BYTES, errorAnswer, errorBody, recordLivenessOfRefusedReport, unexpectedError, type JsonBodyParser } from './answers';
 import { illFormedBodyError } from './well-formed';
 
-/** CONTRACT §5: bodies over 64 KiB get 413. */
-export const BODY_LIMIT_BYTES = 64 * 1024;
+export { BODY_LIMIT_BYTES, errorBody } from './answers';
 
 /** A request (headers and body) must arrive within this; a client trickling bytes cannot hold a socket, or a stop, open. */
 export const REQUEST_TIMEOUT_MS = 30_000;
 /** The headers alone must arrive within this. */
 export const HEADERS_TIMEOUT_MS = 10_000;
+
 
 export interface ServerOptions {
   /** default {@link REQUEST_TIMEOUT_MS} */
@@ -53,14 +52,15 @@ export function buildServer(ctx: ApiContext, options: ServerOptions = {}): Fasti
     },
     // Let in-flight requests finish on close, but drop idle keep-alive sockets so close is prompt.
     forceCloseConnections: 'idle',
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, allowUnionTypes: true } },
+    ajv: { customOptions: AJV_OPTIONS },
     clientErrorHandler,
     frameworkErrors: (error, _request, reply) => {
       void (reply as FastifyReply).code(400).send(errorBody('request.bad_request', error.message));
     },
   });
 
-  registerJsonParser(app);
+  const parseBody = jsonBodyParser(app);
+  registerJsonParser(app, parseBody);
   if (options.metrics) app.addHook('onResponse', options.metrics.onResponse);
   app.setErrorHandler((error: FastifyError, request, reply) => sendError(ctx, error, request, reply));
   app.setNotFoundHandler((request, reply) => {
@@ -68,7 +68,7 @@ export function buildServer(ctx: ApiContext, options: ServerOptions = {}): Fasti
   });
 
   registerHealthRoutes(app, ctx);
-  registerIngestRoutes(app, ctx);
+  registerIngestRoutes(app, ctx, { parseBody, metrics: options.metrics });
   // The dashboard and the public status pages: HTML, with their own cookies, forms and headers.
   registerWebRoutes(app, ctx);
   // Everything a user does goes through the personal-token hook; its scope ends with this plugin.
@@ -96,20 +96,9 @@ export function buildServer(ctx: ApiContext, options: ServerOptions = {}): Fasti
  * at all. Any other content type with a non-empty body is 415 — decided from `Content-Length` without
  * reading the body, or, for a chunked body, at its first byte.
  */
-function registerJsonParser(app: FastifyInstance): void {
-  const parseJson = app.getDefaultJsonParser('error', 'error');
+function registerJsonParser(app: FastifyInstance, parseBody: JsonBodyParser): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = body as string;
-    if (text === '') return done(null, undefined);
-    parseJson(request, text, (error: Error | null, value?: unknown) => {
-      if (error) return done(error);
-      // Text that cannot be UTF-8 is refused before any route sees it, whatever the route stores.
-      const illFormed = illFormedBodyError(text, value);
-      if (illFormed) return done(illFormed);
-      done(null, value);
-    });
-  });
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => parseBody(body as string, done));
   app.addContentTypeParser('*', (request, payload, done) => {
     const unsupported = () => new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(String(request.headers['content-type'] ?? '').slice(0, 100));
     const length = request.headers['content-length'];
@@ -130,6 +119,34 @@ function registerJsonParser(app: FastifyInstance): void {
     payload.on('end', () => settle(null));
     payload.on('error', (error: Error) => settle(error));
   });
+}
+
+/** Fastify's JSON parser (a `__proto__` or `constructor.prototype` key is refused), then the UTF-8 check. */
+function jsonBodyParser(app: FastifyInstance): JsonBodyParser {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  return (text, done) => {
+    if (text === '') return done(null, undefined);
+    // Without a backslash, a `__proto__`, a `constructor` or a byte-order mark (which the full parser
+    // strips), there is no key to refuse and no escaped surrogate: plain JSON.parse gives the same
+    // value. Every Go agent report takes this way.
+    if (text.charCodeAt(0) !== 0xfeff && !text.includes('\\') && !text.includes('__proto__') && !text.includes('constructor')) {
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch {
+        return done(new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY());
+      }
+      return done(null, value);
+    }
+    // The parser ignores its request argument.
+    parseJson(undefined as never, text, (error: Error | null, value?: unknown) => {
+      if (error) return done(error);
+      // Text that cannot be UTF-8 is refused before any route sees it, whatever the route stores.
+      const illFormed = illFormedBodyError(text, value);
+      if (illFormed) return done(illFormed);
+      done(null, value);
+    });
+  };
 }
 
 /** Node's parse errors (before any route runs): status, code and message of the answer. */
@@ -169,70 +186,9 @@ function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void 
   setTimeout(() => socket.destroy(), 1_000).unref();
 }
 
-export function errorBody(code: string, message: string): ErrorBody {
-  return { error: message, code };
-}
-
-const FRAMEWORK_ERRORS: Record<string, { status: number; code: string; message?: string }> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'request.malformed_json', message: 'request body is not valid JSON' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'request.malformed_json', message: 'request body is empty' },
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'request.body_too_large', message: `request body is larger than ${BODY_LIMIT_BYTES} bytes` },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'request.unsupported_media_type', message: 'request body must be application/json' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'request.bad_content_length', message: 'request body does not match its Content-Length' },
-};
-
 function sendError(ctx: ApiContext, error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  recordLivenessOfRefusedReport(ctx, error, request);
-  if (error instanceof ApiError) {
-    void reply.code(error.statusCode).send(errorBody(error.code, error.message));
-    return;
-  }
-  if (error.validation) {
-    const area = request.routeOptions.config?.area ?? 'request';
-    void reply.code(400).send(errorBody(`${area}.invalid_payload`, validationMessage(error)));
-    return;
-  }
-  const known = error.code ? FRAMEWORK_ERRORS[error.code] : undefined;
-  if (known) {
-    void reply.code(known.status).send(errorBody(known.code, known.message ?? error.message));
-    return;
-  }
-  const status = error.statusCode ?? 500;
-  if (status >= 400 && status < 500) {
-    void reply.code(status).send(errorBody('request.bad_request', error.message));
-    return;
-  }
-  ctx.logger.error('Request failed', { method: request.method, route: request.routeOptions.url, error: error.message, stack: error.stack });
-  void reply.code(500).send(errorBody('internal.error', 'internal error'));
-}
-
-/**
- * A report refused for its body (schema, malformed JSON, size, media type) still came from a machine
- * whose key was checked at onRequest: its `last_seen` is recorded (no metrics row), because the Go
- * agent treats a 4xx as final and the machine would otherwise be declared offline over a body quirk.
- */
-function recordLivenessOfRefusedReport(ctx: ApiContext, error: FastifyError, request: FastifyRequest): void {
-  if (error instanceof ApiError || request.routeOptions.config?.area !== 'ingest' || typeof request.machineId !== 'number') return;
-  const status = error.validation ? 400 : error.code ? FRAMEWORK_ERRORS[error.code]?.status : undefined;
-  if (status === undefined || status >= 500) return;
-  ctx.ingest.record({ machineId: request.machineId, receivedAtMs: ctx.clock.now().getTime() });
-}
-
-/** One readable sentence naming the field; ajv's own text for unknown fields does not name it. */
-function validationMessage(error: FastifyError): string {
-  const first = error.validation?.[0];
-  if (!first) return error.message;
-  const part = error.validationContext ?? 'body';
-  const where = first.instancePath === '' ? part : `${part}${first.instancePath.replace(/\//g, '.')}`;
-  const params = first.params as Record<string, unknown>;
-  if (first.keyword === 'additionalProperties' && typeof params.additionalProperty === 'string') {
-    return `${where} has an unknown field "${params.additionalProperty.slice(0, 64)}"`;
-  }
-  if (first.keyword === 'pattern' && typeof params.pattern === 'string' && PATTERN_MESSAGES[params.pattern]) {
-    return `${where} ${PATTERN_MESSAGES[params.pattern]}`;
-  }
-  if (first.keyword === 'required' && typeof params.missingProperty === 'string') {
-    return `${where} is missing the required field "${params.missingProperty}"`;
-  }
-  return `${where} ${first.message ?? 'is invalid'}`;
+  const area = request.routeOptions.config?.area;
+  recordLivenessOfRefusedReport(ctx, error, area, request.machineId);
+  const answer = errorAnswer(error, area) ?? unexpectedError(ctx, error, request.method, request.routeOptions.url);
+  void reply.code(answer.status).send(answer.body);
 }

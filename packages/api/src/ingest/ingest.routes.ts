@@ -1,36 +1,67 @@
 import type { FastifyInstance } from 'fastify';
 import { RefusedKeysReporter } from '../credentials/refused-keys.reporter';
+import type { JsonBodyParser } from '../http/answers';
 import { machineKeyHook } from '../http/auth';
 import type { ApiContext } from '../http/context';
-import { metricsBodySchema, type MetricsBody } from './ingest.schemas';
+import type { ApiMetrics } from '../metrics/api.metrics';
+import { HEARTBEAT_URL, IngestFastPath, METRICS_URL, type AgentReportHandlers } from './ingest.fast-path';
+import { compileMetricsBodyValidator, metricsBodySchema, type MetricsBody } from './ingest.schemas';
 import type { MetricsSample, SystemInfoColumns } from './ingest.types';
+
+export interface IngestRouteOptions {
+  /** the server's JSON body parser, which the fast path shares */
+  parseBody: JsonBodyParser;
+  metrics?: ApiMetrics;
+}
 
 /**
  * Agent ingest. Both routes answer 202 with an empty body as soon as the report is buffered (the
  * Go agent counts only 200 and 202 as success); the write-behind writer persists it within one flush
- * interval. Neither ever touches `status`.
+ * interval. Neither ever touches `status`. Most reports never reach these routes: the
+ * {@link IngestFastPath} answers them first, with the same steps; the routes answer the rest.
  */
-export function registerIngestRoutes(app: FastifyInstance, ctx: ApiContext): void {
+export function registerIngestRoutes(app: FastifyInstance, ctx: ApiContext, options: IngestRouteOptions): void {
   const refused = new RefusedKeysReporter(ctx.clock, ctx.logger);
   // What was counted since the last line is not lost on a graceful stop.
   app.addHook('onClose', async () => refused.flush());
   const onRequest = machineKeyHook(ctx, refused);
+  const validate = compileMetricsBodyValidator();
+  const handlers = reportHandlers(ctx);
 
-  app.post('/agent/metrics', { onRequest, schema: { body: metricsBodySchema }, config: { area: 'ingest' } }, (request, reply) => {
-    const body = request.body as MetricsBody;
-    ctx.ingest.record({
-      machineId: request.machineId,
-      receivedAtMs: ctx.clock.now().getTime(),
-      metrics: toSample(body),
-      systemInfo: body.system_info ? toSystemColumns(body.system_info) : undefined,
-    });
+  app.post(METRICS_URL, { onRequest, schema: { body: metricsBodySchema }, validatorCompiler: () => validate, config: { area: 'ingest' } }, (request, reply) => {
+    handlers.metrics(request.machineId, request.body, ctx.clock.now().getTime());
     void reply.code(202).send();
   });
 
-  app.post('/agent/heartbeat', { onRequest, config: { area: 'ingest' } }, (request, reply) => {
-    ctx.ingest.record({ machineId: request.machineId, receivedAtMs: ctx.clock.now().getTime() });
+  app.post(HEARTBEAT_URL, { onRequest, config: { area: 'ingest' } }, (request, reply) => {
+    handlers.heartbeat(request.machineId, ctx.clock.now().getTime());
     void reply.code(202).send();
   });
+
+  const fast = new IngestFastPath(ctx, refused, { parseBody: options.parseBody, validate, handlers, metrics: options.metrics });
+  fast.install(app.server);
+  app.addHook('preClose', (done) => {
+    fast.close();
+    done();
+  });
+}
+
+/** A valid report, buffered for the next flush: the figures and system facts of a metrics body, or liveness alone. */
+function reportHandlers(ctx: ApiContext): AgentReportHandlers {
+  return {
+    metrics(machineId, value, receivedAtMs) {
+      const body = value as MetricsBody;
+      ctx.ingest.record({
+        machineId,
+        receivedAtMs,
+        metrics: toSample(body),
+        systemInfo: body.system_info ? toSystemColumns(body.system_info) : undefined,
+      });
+    },
+    heartbeat(machineId, receivedAtMs) {
+      ctx.ingest.record({ machineId, receivedAtMs });
+    },
+  };
 }
 
 function toSample(body: MetricsBody): MetricsSample {

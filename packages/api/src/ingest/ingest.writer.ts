@@ -99,7 +99,7 @@ export class IngestWriter {
       }
     }
     const news = this.cadence?.observe(machineId, at) ?? true;
-    this.schedule(news ? undefined : this.options.steadyFlushIntervalMs);
+    this.schedule(news ? undefined : this.options.steadyFlushIntervalMs, at);
   }
 
   /** Machines whose latest report is not written yet. */
@@ -219,12 +219,12 @@ export class IngestWriter {
   }
 
   /** Books a flush `delayMs` from now, unless one is booked sooner (a sooner one replaces a later one). */
-  private schedule(delayMs?: number): void {
+  private schedule(delayMs?: number, nowMs: number = this.clock.now().getTime()): void {
     if (this.closed) return;
     // After failures, back off (up to 5 s) instead of hammering a locked or broken database.
     const backoff = this.failures === 0 ? this.options.flushIntervalMs : Math.min(this.options.flushIntervalMs * 2 ** this.failures, 5_000);
     const delay = this.failures === 0 ? (delayMs ?? backoff) : Math.max(delayMs ?? 0, backoff);
-    const dueMs = this.clock.now().getTime() + delay;
+    const dueMs = nowMs + delay;
     if (this.timer !== null) {
       if (this.timerDueMs <= dueMs) return;
       this.cancelTimer();

@@ -74,15 +74,19 @@ export class ApiMetrics {
 
   /** Fastify `onResponse` hook: the request's duration, and an agent report's result. */
   readonly onResponse = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
-    const status = reply.statusCode;
     const options = request.routeOptions;
-    this.child(options.url ?? UNMATCHED_ROUTE, request.method, status).observe(reply.elapsedTime / 1000);
-    if (options.config?.area === 'ingest') {
+    this.observeAnswer(options.url ?? UNMATCHED_ROUTE, request.method, reply.statusCode, reply.elapsedTime / 1000, options.config?.area === 'ingest');
+    done();
+  };
+
+  /** One answer: its duration under (route pattern, method, status) and, for an agent report, its result. */
+  observeAnswer(route: string, method: string, status: number, seconds: number, agentReport: boolean): void {
+    this.child(route, method, status).observe(seconds);
+    if (agentReport) {
       const result = ingestResultOf(status);
       if (result !== undefined) this.ingestReports[result]++;
     }
-    done();
-  };
+  }
 
   /** The store, with each write timed. */
   timedStore(store: IngestStore): IngestStore {
