@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { FastifyError } from 'fastify';
+import { nowMs } from '@lunasentri/shared';
 import type { RefusedKeysReporter } from '../credentials/refused-keys.reporter';
 import { checkMachineKey } from '../http/auth';
 import type { ApiContext } from '../http/context';
@@ -77,28 +78,27 @@ export class IngestFastPath {
 
     const started = this.options.metrics ? performance.now() : 0;
     const route = withBody ? METRICS_URL : HEARTBEAT_URL;
-    const nowMs = this.ctx.clock.now().getTime();
-    checkMachineKey(this.ctx, this.refused, headers, req.socket, nowMs, (error, machineId) => {
+    const receivedAtMs = nowMs(this.ctx.clock);
+    checkMachineKey(this.ctx, this.refused, headers, req.socket, receivedAtMs, (error, machineId) => {
       if (error) return this.fail(res, route, error, undefined, started);
       if (!withBody) {
-        this.options.handlers.heartbeat(machineId!, nowMs);
+        this.options.handlers.heartbeat(machineId!, receivedAtMs);
         return this.accept(res, route, started);
       }
-      this.readReport(req, res, machineId!, length, nowMs, started);
+      this.readReport(req, res, machineId!, length, receivedAtMs, started);
     });
     return true;
   }
 
-  private readReport(req: IncomingMessage, res: ServerResponse, machineId: number, length: number, nowMs: number, started: number): void {
+  private readReport(req: IncomingMessage, res: ServerResponse, machineId: number, length: number, receivedAtMs: number, started: number): void {
     const chunks: Buffer[] = [];
     let received = 0;
     req.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
       received += chunk.length;
     });
-    // A client gone mid-body has no one to answer.
-    req.on('error', () => undefined);
-    req.once('end', () => {
+    req.on('error', ignore);
+    req.on('end', () => {
       if (received !== length) return this.fail(res, METRICS_URL, frameworkError('FST_ERR_CTP_INVALID_CONTENT_LENGTH'), machineId, started);
       // Decoded at once, so a multi-byte character split across chunks stays whole.
       const text = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks, received).toString('utf8');
@@ -106,7 +106,7 @@ export class IngestFastPath {
         if (error) return this.fail(res, METRICS_URL, error, machineId, started);
         const validate = this.options.validate;
         if (!validate(value)) return this.fail(res, METRICS_URL, validationError(validate.errors ?? []), machineId, started);
-        this.options.handlers.metrics(machineId, value, nowMs);
+        this.options.handlers.metrics(machineId, value, receivedAtMs);
         this.accept(res, METRICS_URL, started);
       });
     });
@@ -128,6 +128,9 @@ export class IngestFastPath {
     this.options.metrics?.observeAnswer(route, 'POST', answer.status, (performance.now() - started) / 1000, true);
   }
 }
+
+/** A client gone mid-body has no one to answer. */
+const ignore = (): void => undefined;
 
 /** A schema violation in the shape the framework gives it, so both paths answer it alike. */
 function validationError(errors: NonNullable<MetricsBodyValidator['errors']>): Error {
