@@ -6,6 +6,7 @@ import { registerHealthRoutes } from '../health/health.routes';
 import { registerIngestRoutes } from '../ingest/ingest.routes';
 import { registerMachineRoutes } from '../machines/machines.routes';
 import { registerMaintenanceRoutes } from '../maintenance/maintenance.routes';
+import type { FastPathCounts } from '../ingest/ingest.fast-path';
 import type { ApiMetrics } from '../metrics/api.metrics';
 import { registerPreferenceRoutes } from '../notifications/preferences.routes';
 import { registerTelegramRoutes } from '../notifications/telegram.routes';
@@ -31,6 +32,8 @@ export interface ServerOptions {
   requestTimeoutMs?: number;
   /** with metrics on, every answer is timed and agent reports are counted; off, requests pay nothing */
   metrics?: ApiMetrics;
+  /** counted into by the ingest fast path */
+  fastPath?: FastPathCounts;
 }
 
 /**
@@ -68,7 +71,7 @@ export function buildServer(ctx: ApiContext, options: ServerOptions = {}): Fasti
   });
 
   registerHealthRoutes(app, ctx);
-  registerIngestRoutes(app, ctx, { parseBody, metrics: options.metrics });
+  registerIngestRoutes(app, ctx, { parseBody, metrics: options.metrics, counts: options.fastPath });
   // The dashboard and the public status pages: HTML, with their own cookies, forms and headers.
   registerWebRoutes(app, ctx);
   // Everything a user does goes through the personal-token hook; its scope ends with this plugin.

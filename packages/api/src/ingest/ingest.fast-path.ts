@@ -25,6 +25,12 @@ export interface IngestFastPathOptions {
   validate: MetricsBodyValidator;
   handlers: AgentReportHandlers;
   metrics?: ApiMetrics;
+  counts?: FastPathCounts;
+}
+
+export interface FastPathCounts {
+  /** requests the fast path took and answered itself */
+  answered: number;
 }
 
 /**
@@ -76,6 +82,7 @@ export class IngestFastPath {
     const length = headers['content-length'] === undefined ? 0 : Number(headers['content-length']);
     if (withBody ? !(length > 0 && length <= BODY_LIMIT_BYTES && JSON_TYPES.has(headers['content-type']?.toLowerCase() ?? '')) : length !== 0) return false;
 
+    if (this.options.counts) this.options.counts.answered++;
     const started = this.options.metrics ? performance.now() : 0;
     const route = withBody ? METRICS_URL : HEARTBEAT_URL;
     const receivedAtMs = nowMs(this.ctx.clock);

@@ -4,7 +4,7 @@ import type { JsonBodyParser } from '../http/answers';
 import { machineKeyHook } from '../http/auth';
 import type { ApiContext } from '../http/context';
 import type { ApiMetrics } from '../metrics/api.metrics';
-import { HEARTBEAT_URL, IngestFastPath, METRICS_URL, type AgentReportHandlers } from './ingest.fast-path';
+import { HEARTBEAT_URL, IngestFastPath, METRICS_URL, type AgentReportHandlers, type FastPathCounts } from './ingest.fast-path';
 import { compileMetricsBodyValidator, metricsBodySchema, type MetricsBody } from './ingest.schemas';
 import type { MetricsSample, SystemInfoColumns } from './ingest.types';
 
@@ -12,6 +12,7 @@ export interface IngestRouteOptions {
   /** the server's JSON body parser, which the fast path shares */
   parseBody: JsonBodyParser;
   metrics?: ApiMetrics;
+  counts?: FastPathCounts;
 }
 
 /**
@@ -38,7 +39,7 @@ export function registerIngestRoutes(app: FastifyInstance, ctx: ApiContext, opti
     void reply.code(202).send();
   });
 
-  const fast = new IngestFastPath(ctx, refused, { parseBody: options.parseBody, validate, handlers, metrics: options.metrics });
+  const fast = new IngestFastPath(ctx, refused, { parseBody: options.parseBody, validate, handlers, metrics: options.metrics, counts: options.counts });
   fast.install(app.server);
   app.addHook('preClose', (done) => {
     fast.close();

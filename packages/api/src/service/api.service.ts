@@ -7,6 +7,7 @@ import { startMetricsRetention } from '../ingest/metrics.retention';
 import { ApiMetrics } from '../metrics/api.metrics';
 import type { ApiContext } from '../http/context';
 import { buildServer } from '../http/server';
+import type { FastPathCounts } from '../ingest/ingest.fast-path';
 import { startLiveness } from './liveness.loop';
 
 export interface ApiServiceOptions {
@@ -58,6 +59,8 @@ export interface ApiService {
   ctx: ApiContext;
   /** the API's metrics, when a registry was given */
   metrics?: ApiMetrics;
+  /** agent reports the ingest fast path answered (the rest went through the framework's routes) */
+  readonly fastPath: FastPathCounts;
   /**
    * Graceful stop: stop accepting, let in-flight requests finish, write buffered reports, record the
    * liveness stop. Does not close the database or the notifier (their owner does).
@@ -153,7 +156,8 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
       keyLookup,
       ingest,
     };
-    const app = buildServer(ctx, { requestTimeoutMs: options.requestTimeoutMs, metrics });
+    const fastPath: FastPathCounts = { answered: 0 };
+    const app = buildServer(ctx, { requestTimeoutMs: options.requestTimeoutMs, metrics, fastPath });
     const graceMs = options.closeGraceMs ?? CLOSE_GRACE_MS;
     // Registered before listening: reports accepted until the very last request are written after it.
     cleanups.add(async () => {
@@ -189,6 +193,7 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
       port: address.port,
       ctx,
       metrics,
+      fastPath,
       stop: () => (stopping ??= runCleanups()),
       finish,
     };
