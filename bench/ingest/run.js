@@ -312,6 +312,30 @@ async function measure(servers, keys, options) {
   return runs;
 }
 
+/** The table, the ratios, which side was the limit, and what was written. */
+function printResult(result, options, withMiss) {
+  const row = (label, r) =>
+    `| ${label.padEnd(26)} | ${r.median_requests_per_s.toFixed(0).padStart(9)} | ${String(r.median_latency_p50_ms).padStart(7)} | ${String(r.median_latency_p99_ms).padStart(7)} |`;
+  console.log(`\nIngest benchmark — ${options.connections} connections, ${options.reps} × ${options.duration}s, keys rotated over ${options.machines} machines`);
+  console.log(`| ${'server'.padEnd(26)} | req/s med | p50 ms  | p99 ms  |`);
+  console.log(`|${'-'.repeat(28)}|${'-'.repeat(11)}|${'-'.repeat(9)}|${'-'.repeat(9)}|`);
+  console.log(row('lunasentri-api /agent/metrics', result.api));
+  if (withMiss) console.log(row('api, every key a miss', result.api_miss));
+  console.log(row('bare node:http 202', result.bare));
+  console.log(`ratio api/bare: ${result.ratio.toFixed(2)} of the medians, ${result.median_paired_ratio.toFixed(2)} median of paired runs (target ≥ ${result.target_ratio})`);
+  if (withMiss) {
+    console.log(`ratio api (every key a miss)/bare: ${result.miss_ratio.toFixed(2)} of the medians, ${result.miss_median_paired_ratio.toFixed(2)} median of paired runs; ${result.miss_median_cpu_us_per_request.toFixed(1)} µs CPU/req`);
+  }
+  console.log(`server CPU per request (median): api ${result.median_cpu_us_per_request.api.toFixed(1)} µs, bare ${result.median_cpu_us_per_request.bare.toFixed(1)} µs`);
+  if (result.limit) {
+    for (const [name, limit] of Object.entries(result.limit)) {
+      console.log(`${name}: CPU busy median client ${pct(limit.client_cpu_busy)}, server ${pct(limit.server_cpu_busy)} → the limit was the ${limit.side}`);
+    }
+  }
+  console.log(`after stop: ${result.checks.machines_with_last_seen}/${options.machines} machines have last_seen, ${result.checks.status_changed} status changes, ${result.checks.metrics_rows} metrics rows; API exit ${result.checks.api_exit_code}`);
+  console.log(`written: bench/results/${result.benchmark}.json`);
+}
+
 async function main() {
   const options = args();
   const tmp = mkdtempSync(join(os.tmpdir(), 'lunasentri-bench-ingest-'));
@@ -402,26 +426,7 @@ async function main() {
     mkdirSync(outDir, { recursive: true });
     writeFileSync(join(outDir, `${result.benchmark}.json`), `${JSON.stringify(result, null, 2)}\n`);
 
-    const row = (label, r) =>
-      `| ${label.padEnd(26)} | ${r.median_requests_per_s.toFixed(0).padStart(9)} | ${String(r.median_latency_p50_ms).padStart(7)} | ${String(r.median_latency_p99_ms).padStart(7)} |`;
-    console.log(`\nIngest benchmark — ${options.connections} connections, ${options.reps} × ${options.duration}s, keys rotated over ${options.machines} machines`);
-    console.log(`| ${'server'.padEnd(26)} | req/s med | p50 ms  | p99 ms  |`);
-    console.log(`|${'-'.repeat(28)}|${'-'.repeat(11)}|${'-'.repeat(9)}|${'-'.repeat(9)}|`);
-    console.log(row('lunasentri-api /agent/metrics', result.api));
-    if (apiMiss) console.log(row('api, every key a miss', result.api_miss));
-    console.log(row('bare node:http 202', result.bare));
-    console.log(`ratio api/bare: ${result.ratio.toFixed(2)} of the medians, ${result.median_paired_ratio.toFixed(2)} median of paired runs (target ≥ ${result.target_ratio})`);
-    if (apiMiss) {
-      console.log(`ratio api (every key a miss)/bare: ${result.miss_ratio.toFixed(2)} of the medians, ${result.miss_median_paired_ratio.toFixed(2)} median of paired runs; ${result.miss_median_cpu_us_per_request.toFixed(1)} µs CPU/req`);
-    }
-    console.log(`server CPU per request (median): api ${result.median_cpu_us_per_request.api.toFixed(1)} µs, bare ${result.median_cpu_us_per_request.bare.toFixed(1)} µs`);
-    if (result.limit) {
-      for (const [name, limit] of Object.entries(result.limit)) {
-        console.log(`${name}: CPU busy median client ${pct(limit.client_cpu_busy)}, server ${pct(limit.server_cpu_busy)} → the limit was the ${limit.side}`);
-      }
-    }
-    console.log(`after stop: ${seen}/${options.machines} machines have last_seen, ${notPending} status changes, ${metricsRows} metrics rows; API exit ${apiCode}`);
-    console.log(`written: bench/results/${result.benchmark}.json`);
+    printResult(result, options, Boolean(apiMiss));
     const ok = apiCode === 0 && apiMissCode === 0 && seen === options.machines && notPending === 0 && [...runs.api, ...(runs.api_miss ?? [])].every((r) => r.non_2xx === 0 && r.errors === 0);
     if (!ok) {
       console.error('benchmark checks failed (see above)');
