@@ -143,6 +143,28 @@ describeEachEngine('ingest fast path', (engine) => {
     expect(valueOf(expo, 'lunasentri_http_request_duration_seconds_count', { route: '/agent/heartbeat', method: 'POST', status: '202' })).toBe(2);
   });
 
+  it('answers 500 when a report cannot be buffered, exactly as the routes do, and logs it without the key', async () => {
+    const ingest = api.service.ctx.ingest;
+    const record = ingest.record;
+    ingest.record = () => {
+      throw new Error('the buffer refused the report');
+    };
+    try {
+      const { viaFast, viaRoutes } = await both('/agent/metrics', { auth: machine.key, headers: json, raw: JSON.stringify(AGENT_STEADY_REPORT) });
+      expect(viaFast).toMatchObject({ status: 500, seen: false, rows: 0, fast: true });
+      expect(JSON.parse(viaFast.text)).toEqual({ error: 'internal error', code: 'internal.error' });
+      expect({ ...viaFast, fast: undefined }).toEqual({ ...viaRoutes, fast: undefined });
+      const heartbeat = await both('/agent/heartbeat', { auth: machine.key });
+      expect(heartbeat.viaFast).toMatchObject({ status: 500, fast: true });
+      expect({ ...heartbeat.viaFast, fast: undefined }).toEqual({ ...heartbeat.viaRoutes, fast: undefined });
+    } finally {
+      ingest.record = record;
+    }
+    // One `Request failed` line (with the error and its stack) per report, whichever path answered it.
+    expect(api.logs().split('\n').filter((line) => line.includes('Request failed') && line.includes('the buffer refused the report'))).toHaveLength(4);
+    expect(api.logs()).not.toContain(machine.key);
+  });
+
   it('leaves to the routes what it cannot finish alone: other media types, a chunked or oversized body, a heartbeat with a body, a trailing slash', async () => {
     const body = JSON.stringify(AGENT_STEADY_REPORT);
     const declined: Array<{ path: string; headers: Record<string, string>; raw?: string; status: number }> = [

@@ -88,10 +88,7 @@ export class IngestFastPath {
     const receivedAtMs = nowMs(this.ctx.clock);
     checkMachineKey(this.ctx, this.refused, headers, req.socket, receivedAtMs, (error, machineId) => {
       if (error) return this.fail(res, route, error, undefined, started);
-      if (!withBody) {
-        this.options.handlers.heartbeat(machineId!, receivedAtMs);
-        return this.accept(res, route, started);
-      }
+      if (!withBody) return this.handle(res, route, started, () => this.options.handlers.heartbeat(machineId!, receivedAtMs));
       this.readReport(req, res, machineId!, length, receivedAtMs, started);
     });
     return true;
@@ -113,10 +110,19 @@ export class IngestFastPath {
         if (error) return this.fail(res, METRICS_URL, error, machineId, started);
         const validate = this.options.validate;
         if (!validate(value)) return this.fail(res, METRICS_URL, validationError(validate.errors ?? []), machineId, started);
-        this.options.handlers.metrics(machineId, value, receivedAtMs);
-        this.accept(res, METRICS_URL, started);
+        this.handle(res, METRICS_URL, started, () => this.options.handlers.metrics(machineId, value, receivedAtMs));
       });
     });
+  }
+
+  /** Hands a valid report on and answers 202; a failure there is a 500, as a throwing route's would be. */
+  private handle(res: ServerResponse, route: string, started: number, record: () => void): void {
+    try {
+      record();
+    } catch (error) {
+      return this.fail(res, route, error instanceof Error ? error : new Error(String(error)), undefined, started);
+    }
+    this.accept(res, route, started);
   }
 
   private accept(res: ServerResponse, route: string, started: number): void {
