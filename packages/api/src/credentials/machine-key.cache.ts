@@ -8,8 +8,8 @@ export interface CachedMachineKey {
 interface Entry extends CachedMachineKey {
   expiresAt: number;
   keyHash: string;
-  /** the key as the agent sends it, when known: a hit then costs no hashing */
-  key: string | undefined;
+  /** the key as the agent sends it: a hit then costs no hashing */
+  key: string;
 }
 
 export interface MachineKeyCacheOptions {
@@ -66,13 +66,13 @@ export class MachineKeyCache {
     return this.counted(this.find(this.entries, keyHash, this.clock.now().getTime()));
   }
 
-  /** The answer for a key as sent (not its hash), if it was cached together with its key; `nowMs` is the clock's now. */
-  getByKey(key: string, nowMs: number = this.clock.now().getTime()): CachedMachineKey | undefined {
+  /** The answer for a key as sent (not its hash); `nowMs` is the clock's now. */
+  getByKey(key: string, nowMs: number): CachedMachineKey | undefined {
     return this.counted(this.find(this.byKey, key, nowMs));
   }
 
-  /** Caches the answer for a key hash; with `key`, {@link getByKey} finds it too. */
-  set(keyHash: string, value: CachedMachineKey, key?: string): void {
+  /** Caches the answer for a key, under the key and under its hash. */
+  set(keyHash: string, value: CachedMachineKey, key: string): void {
     const previous = this.entries.get(keyHash);
     if (previous) this.delete(previous);
     if (this.entries.size >= this.maxEntries) {
@@ -81,7 +81,7 @@ export class MachineKeyCache {
     }
     const entry: Entry = { machineId: value.machineId, enabled: value.enabled, expiresAt: this.clock.now().getTime() + this.ttlMs, keyHash, key };
     this.entries.set(keyHash, entry);
-    if (key !== undefined) this.byKey.set(key, entry);
+    this.byKey.set(key, entry);
     let hashes = this.hashesByMachine.get(value.machineId);
     if (!hashes) {
       hashes = new Set();
@@ -97,7 +97,7 @@ export class MachineKeyCache {
     for (const hash of hashes) {
       const entry = this.entries.get(hash);
       this.entries.delete(hash);
-      if (entry?.key !== undefined) this.byKey.delete(entry.key);
+      if (entry) this.byKey.delete(entry.key);
     }
     this.hashesByMachine.delete(machineId);
   }
@@ -165,7 +165,7 @@ export class MachineKeyCache {
 
   private delete(entry: Entry): void {
     this.entries.delete(entry.keyHash);
-    if (entry.key !== undefined) this.byKey.delete(entry.key);
+    this.byKey.delete(entry.key);
     const hashes = this.hashesByMachine.get(entry.machineId);
     if (!hashes) return;
     hashes.delete(entry.keyHash);

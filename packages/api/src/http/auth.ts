@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
-import type { MachineKeyLookup, MachineKeyOwner } from '@lunasentri/shared';
+import { nowMs, type MachineKeyLookup, type MachineKeyOwner } from '@lunasentri/shared';
 import { hashCredential } from '../credentials/credentials';
 import type { RefusedKeysReporter } from '../credentials/refused-keys.reporter';
 import { findTokenOwner, touchToken } from '../users/users.repository';
@@ -93,7 +93,7 @@ export function checkMachineKey(ctx: ApiContext, refused: RefusedKeysReporter, h
 /** {@link checkMachineKey} as an onRequest hook: a request without a valid key is refused before its body is parsed. */
 export function machineKeyHook(ctx: ApiContext, refused: RefusedKeysReporter) {
   return (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {
-    checkMachineKey(ctx, refused, request.headers, request.raw.socket, ctx.clock.now().getTime(), (error, machineId) => {
+    checkMachineKey(ctx, refused, request.headers, request.raw.socket, nowMs(ctx.clock), (error, machineId) => {
       if (error) return done(error);
       request.machineId = machineId!;
       done();

@@ -26,7 +26,6 @@ export const REQUEST_TIMEOUT_MS = 30_000;
 /** The headers alone must arrive within this. */
 export const HEADERS_TIMEOUT_MS = 10_000;
 
-
 export interface ServerOptions {
   /** default {@link REQUEST_TIMEOUT_MS} */
   requestTimeoutMs?: number;

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { nowMs } from '@lunasentri/shared';
 import { RefusedKeysReporter } from '../credentials/refused-keys.reporter';
 import type { JsonBodyParser } from '../http/answers';
 import { machineKeyHook } from '../http/auth';
@@ -30,12 +31,12 @@ export function registerIngestRoutes(app: FastifyInstance, ctx: ApiContext, opti
   const handlers = reportHandlers(ctx);
 
   app.post(METRICS_URL, { onRequest, schema: { body: metricsBodySchema }, validatorCompiler: () => validate, config: { area: 'ingest' } }, (request, reply) => {
-    handlers.metrics(request.machineId, request.body, ctx.clock.now().getTime());
+    handlers.metrics(request.machineId, request.body, nowMs(ctx.clock));
     void reply.code(202).send();
   });
 
   app.post(HEARTBEAT_URL, { onRequest, config: { area: 'ingest' } }, (request, reply) => {
-    handlers.heartbeat(request.machineId, ctx.clock.now().getTime());
+    handlers.heartbeat(request.machineId, nowMs(ctx.clock));
     void reply.code(202).send();
   });
 
