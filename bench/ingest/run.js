@@ -171,9 +171,9 @@ function stopChild(child) {
  * One wrk run (one thread: with pinning it has CPU 0 to itself) against 127.0.0.1:port, in the shape
  * of autocannon's result that summary() reads.
  */
-function driveWrk(port, keysFile, connections, duration) {
+function driveWrk(port, file, connections, duration) {
   return new Promise((resolveRun, reject) => {
-    const argv = ['-t1', `-c${connections}`, `-d${duration}s`, '--timeout', '10s', '-s', join(__dirname, 'wrk-ingest.lua'), `http://127.0.0.1:${port}/agent/metrics`, '--', keysFile, BODY];
+    const argv = ['-t1', `-c${connections}`, `-d${duration}s`, '--timeout', '10s', '-s', join(__dirname, 'wrk-ingest.lua'), `http://127.0.0.1:${port}/agent/metrics`, '--', file, BODY];
     const child = spawn('wrk', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (chunk) => (out += chunk));
