@@ -4,7 +4,8 @@
  */
 export { main } from './main';
 export { startApiService, type ApiService, type ApiServiceOptions } from './service/api.service';
-export { buildServer, BODY_LIMIT_BYTES } from './http/server';
+export { buildServer } from './http/server';
+export { BODY_LIMIT_BYTES } from './http/answers';
 export { serveSettings, adminSettings, listenSettings, ingestSettings } from './api.settings';
 export { hashCredential, MACHINE_KEY_PREFIX, USER_TOKEN_PREFIX } from './credentials/credentials';
 export { IngestWriter } from './ingest/ingest.writer';

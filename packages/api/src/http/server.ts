@@ -19,8 +19,6 @@ import type { ApiContext } from './context';
 import { AJV_OPTIONS, BODY_LIMIT_BYTES, errorAnswer, errorBody, recordLivenessOfRefusedReport, unexpectedError, type JsonBodyParser } from './answers';
 import { illFormedBodyError } from './well-formed';
 
-export { BODY_LIMIT_BYTES, errorBody } from './answers';
-
 /** A request (headers and body) must arrive within this; a client trickling bytes cannot hold a socket, or a stop, open. */
 export const REQUEST_TIMEOUT_MS = 30_000;
 /** The headers alone must arrive within this. */
