@@ -49,6 +49,8 @@ export async function runMonitor(deps: MonitorDeps, signal: AbortSignal): Promis
   const checks = failureStreak(deps.logger, 'Check');
   let nextAt = 0;
   let nextPollAt = 0;
+  /** the last check left a threshold crossing waiting for an API beat */
+  let awaitingBeat = false;
   let lastBeat = -Infinity;
   /** another connection wrote since the last poll turn (seen on a hint, acted on at the turn) */
   let changed = false;
@@ -77,6 +79,7 @@ export async function runMonitor(deps: MonitorDeps, signal: AbortSignal): Promis
         lastBeat = result.now.getTime();
       }
       nextAt = result.nextCheckAt.getTime();
+      awaitingBeat = result.awaitingIngestBeat;
       checks.succeeded();
     } catch (error) {
       checks.failed(error);
@@ -107,7 +110,9 @@ export async function runMonitor(deps: MonitorDeps, signal: AbortSignal): Promis
       due ||= changed;
       changed = false;
     } else if (wasHinted && changed && !due) {
-      due = await arrivalsWaiting();
+      // While a crossing waits for an API beat, any write may be that beat: check now, not at the
+      // next poll (offline is then told within a beat of the threshold, whatever the fleet's size).
+      due = awaitingBeat || (await arrivalsWaiting());
     }
     if (due) await check();
     const wakeAt = Math.min(nextPollAt, nextAt);

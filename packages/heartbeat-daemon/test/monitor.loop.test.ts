@@ -170,6 +170,37 @@ describeEachEngine('the monitor loop', (engine) => {
     await receiver.waitFor((r) => r.some((h) => (h.json as { event: string }).event === 'machine.online'), 10_000);
   });
 
+  test('between polls, an API beat after a crossing is checked at once: offline within that beat, the clock standing still', async () => {
+    const userId = await insertUser(db.db);
+    await insertWebhook(db.db, userId, receiver.url, SECRET);
+    const t0 = clock.now().getTime();
+    // An API that has beaten every second for a minute: its start (an ingest resume) protects no one by t0.
+    const api = await registerInstance(ingest.db, 'api', { now: () => new Date(t0 - 61_000) });
+    for (let at = t0 - 60_000; at <= t0; at += 1_000) await recordBeat(ingest.db, api, { now: () => new Date(at) });
+    const threshold = 60_000;
+    const id = await insertMachine(db.db, userId, { status: 'online', last_seen: new Date(t0 - threshold + 500).toISOString() });
+    start(threshold, 'loop-test', 3_600_000); // polls an hour apart: only the hint can explain a prompt check
+
+    // At the crossing (t0 + 501) the latest beat (t0) is older: the machine waits for the next beat.
+    const crossing = await nextWake();
+    expect(crossing).toBe(t0 + 501);
+    clock.set(crossing);
+    const waitingUntil = await nextWake();
+    expect(waitingUntil).toBe(crossing + 1_000);
+    expect(await eventsOf('machine.offline')).toEqual([]);
+
+    // The API beats through its own connection; the loop hears of the commit and decides at once.
+    await recordBeat(ingest.db, api, clock);
+    for (const deadline = Date.now() + 10_000; (await eventsOf('machine.offline')).length === 0; ) {
+      if (Date.now() > deadline) throw new Error('no machine.offline within 10 s of the API beat, with the clock standing still');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(clock.now().getTime()).toBe(crossing);
+    const [machine] = await db.db.selectFrom('machines').select(['status']).where('id', '=', id).execute();
+    expect(machine!.status).toBe('offline');
+    await receiver.waitFor((r) => r.some((h) => (h.json as { event: string }).event === 'machine.offline'), 10_000);
+  });
+
   test('between polls, a report of a machine that is already online costs one indexed question, not a check', async () => {
     const userId = await insertUser(db.db);
     const id = await insertMachine(db.db, userId, { status: 'online', last_seen: new Date(clock.now().getTime() - 1_000).toISOString() });

@@ -206,26 +206,45 @@ export interface WakeInputs {
  */
 export function nextCheckAt(inputs: WakeInputs): Date {
   const now = inputs.now.getTime();
-  const evidence = offlineEvidenceAt(inputs.now, inputs.ingest).getTime();
   let wake = now + inputs.intervalMs;
   if (inputs.ingest.down && inputs.startedAt) {
     const graceEnds = inputs.startedAt.getTime() + INGEST_DOWN_START_GRACE_MS;
     if (graceEnds > now && graceEnds < wake) wake = graceEnds;
   }
-  if (!inputs.ingest.down) {
-    const starts = [inputs.earliestFreshLastSeen, inputs.earliestProtectingEnable, inputs.ingest.resumedAt];
-    for (const start of starts) {
-      if (start === null) continue;
-      // The first instant strictly past the threshold (the boundary itself is still online).
-      const crossing = time(start) + inputs.thresholdMs + 1;
-      const due = crossing > now ? crossing : crossing > evidence ? now + LIVENESS_BEAT_MS : Infinity;
-      if (due < wake) wake = due;
-    }
+  for (const crossing of crossings(inputs)) {
+    const due = crossing.at > now ? crossing.at : crossing.awaitingBeat ? now + LIVENESS_BEAT_MS : Infinity;
+    if (due < wake) wake = due;
   }
   // A due time already past is work for the next check; the sweep has just done what it could, so
   // wait a beat rather than spin (a due review that waits for ingest is retried then).
   if (inputs.quietDueAt) wake = Math.min(wake, Math.max(time(inputs.quietDueAt), now + LIVENESS_BEAT_MS));
   return new Date(wake);
+}
+
+/**
+ * Whether a machine has crossed the threshold by now but not yet as of the latest API beat: its
+ * offline waits for the next beat, so a check is worth running as soon as a beat is written (the
+ * beat's commit reaches the loop through the change feed) instead of a whole beat later.
+ */
+export function awaitsIngestBeat(inputs: WakeInputs): boolean {
+  return crossings(inputs).some((crossing) => crossing.awaitingBeat);
+}
+
+/**
+ * The threshold crossings the next check depends on: the first instant strictly past the threshold
+ * (the boundary itself is still online) of each start, and whether that instant, already past by
+ * our clock, still waits for an API beat to confirm it. None while ingest is down.
+ */
+function crossings(inputs: WakeInputs): Array<{ at: number; awaitingBeat: boolean }> {
+  if (inputs.ingest.down) return [];
+  const now = inputs.now.getTime();
+  const evidence = offlineEvidenceAt(inputs.now, inputs.ingest).getTime();
+  const starts = [inputs.earliestFreshLastSeen, inputs.earliestProtectingEnable, inputs.ingest.resumedAt];
+  return starts.flatMap((start) => {
+    if (start === null) return [];
+    const at = time(start) + inputs.thresholdMs + 1;
+    return [{ at, awaitingBeat: at <= now && at > evidence }];
+  });
 }
 
 /** How long ago, rounded to whole seconds (for the "last seen: 2m15s ago" log line). */

@@ -12,7 +12,7 @@ import {
   type Logger,
 } from '@lunasentri/shared';
 import type { Kysely } from 'kysely';
-import { cutoffOf, decide, ingestDownWarnable, ingestStateOf, nextCheckAt, offlineCutoffOf, offlinePossible, resumeProtects, type DecisionContext, type IngestState } from './heartbeat.models';
+import { awaitsIngestBeat, cutoffOf, decide, ingestDownWarnable, ingestStateOf, nextCheckAt, offlineCutoffOf, offlinePossible, resumeProtects, type DecisionContext, type IngestState } from './heartbeat.models';
 import {
   anyFreshArrival,
   earliestFreshLastSeen,
@@ -63,6 +63,11 @@ export interface SweepResult {
    * latest one interval after `now` (offline is detected at the threshold, not an interval later).
    */
   nextCheckAt: Date;
+  /**
+   * A machine has crossed the threshold but waits for an API beat after its crossing (see
+   * offlineEvidenceAt): the next write by another connection may be that beat, worth a check at once.
+   */
+  awaitingIngestBeat: boolean;
 }
 
 export interface Sweeper {
@@ -119,13 +124,14 @@ export function createSweeper(deps: SweepDeps): Sweeper {
    * cannot cross). `cutoff` is the offline cutoff: machines past the threshold that wait for an API
    * beat count as fresh, so the next check comes about a beat later.
    */
-  async function planNextCheck(now: Date, ingest: IngestState, cutoff: string): Promise<Date> {
+  async function planNextCheck(now: Date, ingest: IngestState, cutoff: string): Promise<Pick<SweepResult, 'nextCheckAt' | 'awaitingIngestBeat'>> {
     // Down: nothing can cross. Within a resume's grace: no re-enable can end sooner than the grace
     // itself, so the stale machines (possibly the whole fleet just after an outage) are not read.
     const fresh = ingest.down ? null : await earliestFreshLastSeen(db, cutoff);
     const enabled = ingest.down || resumeProtects(ingest, cutoff) ? null : await earliestProtectingEnable(db, cutoff);
     const quietDueAt = await earliestQuietDue(db);
-    return nextCheckAt({ now, intervalMs: deps.intervalMs ?? 30_000, thresholdMs, ingest, earliestFreshLastSeen: fresh, earliestProtectingEnable: enabled, startedAt, quietDueAt });
+    const inputs = { now, intervalMs: deps.intervalMs ?? 30_000, thresholdMs, ingest, earliestFreshLastSeen: fresh, earliestProtectingEnable: enabled, startedAt, quietDueAt };
+    return { nextCheckAt: nextCheckAt(inputs), awaitingIngestBeat: awaitsIngestBeat(inputs) };
   }
 
   /** A burst's rows change what the planner should do with the outbox: at most every 5 minutes. */
@@ -163,7 +169,7 @@ export function createSweeper(deps: SweepDeps): Sweeper {
       if (reminders.deliveries > 0) deps.onDeliveries?.();
       const deliveries = transitions.reduce((n, t) => n + t.deliveries, 0) + quiet.deliveries;
       await refreshStatisticsAfterBurst(now, deliveries);
-      return { now, ingest, liveness, transitions, quietEvents: quiet.events, deliveries, nextCheckAt: await planNextCheck(now, ingest, offlineCutoff) };
+      return { now, ingest, liveness, transitions, quietEvents: quiet.events, deliveries, ...(await planNextCheck(now, ingest, offlineCutoff)) };
     },
   };
 }

@@ -1,5 +1,6 @@
 import { TestClock } from '../../../../test/support/test-clock';
 import {
+  awaitsIngestBeat,
   INGEST_DOWN_START_GRACE_MS,
   cutoffOf,
   decide,
@@ -115,6 +116,18 @@ describe('when the next check runs', () => {
     expect(nextCheckAt({ ...base, ingest: BEAT(ago(500)), earliestFreshLastSeen: crossedAt }).getTime()).toBe(now.getTime() + 1_000);
     // A beat already after the crossing: nothing to wait for (the check just decided it).
     expect(nextCheckAt({ ...base, ingest: BEAT(ago(0)), earliestFreshLastSeen: crossedAt }).getTime()).toBe(now.getTime() + 30_000);
+  });
+
+  test('only a crossing past by the clock but not as of the latest beat awaits a beat (the loop then checks on the next write)', () => {
+    const crossedAt = ago(THRESHOLD + 100);
+    expect(awaitsIngestBeat({ ...base, ingest: BEAT(ago(500)), earliestFreshLastSeen: crossedAt })).toBe(true);
+    expect(awaitsIngestBeat({ ...base, ingest: BEAT(ago(500)), earliestProtectingEnable: crossedAt })).toBe(true);
+    // decided already (a beat after the crossing), not crossed yet, or ingest down: nothing awaits
+    expect(awaitsIngestBeat({ ...base, ingest: BEAT(ago(0)), earliestFreshLastSeen: crossedAt })).toBe(false);
+    expect(awaitsIngestBeat({ ...base, ingest: BEAT(ago(500)), earliestFreshLastSeen: ago(THRESHOLD - 100) })).toBe(false);
+    expect(awaitsIngestBeat({ ...base, ingest: DOWN(), earliestFreshLastSeen: crossedAt })).toBe(false);
+    // no API ever recorded: offline is decided on the daemon's own clock, never awaited
+    expect(awaitsIngestBeat({ ...base, earliestFreshLastSeen: crossedAt })).toBe(false);
   });
 
   test('while ingest is down, nothing can cross: one interval', () => {

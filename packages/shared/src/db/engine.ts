@@ -7,6 +7,18 @@ export function engineOf(db: Kysely<any>): DatabaseEngine {
   return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
 }
 
+/** The PostgreSQL channel writers notify so listening daemons look at once (see the change feed). */
+export const CHANGES_CHANNEL = 'lunasentri_changes';
+
+/**
+ * Tells the daemons' change feeds that this transaction wrote something worth a look (delivered at
+ * commit). SQLite needs nothing: every commit appends to the write-ahead log, which the feed watches.
+ */
+export async function announceChange(db: Kysely<any>): Promise<void> {
+  if (engineOf(db) !== 'postgres') return;
+  await sql`SELECT pg_notify(${CHANGES_CHANNEL}, '')`.execute(db);
+}
+
 /** Whether a database setting names PostgreSQL (`postgres://…` or `postgresql://…`) rather than a SQLite path. */
 export function isPostgresUrl(location: string): boolean {
   return /^postgres(ql)?:\/\//i.test(location.trim());

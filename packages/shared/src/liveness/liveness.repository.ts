@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock';
+import { announceChange } from '../db/engine';
 import type { Database } from '../db/schema';
 import { currentProcessIdentity, type ProcessIdentity } from '../process/process.identity';
 
@@ -109,6 +110,9 @@ export async function recordBeat(db: Kysely<Database>, instanceId: string, clock
       .set(resumed ? { heartbeat_at: nowIso, stopped_at: null, ingest_resumed_at: resumed } : { heartbeat_at: nowIso, stopped_at: null })
       .where('instance_id', '=', instanceId)
       .execute();
+    // An API beat can decide offlines that wait for it (offline is decided as of the latest beat):
+    // the daemons hear of it at once, as they hear of reports.
+    if (row?.kind === 'api') await announceChange(trx);
   });
 }
 

@@ -1,8 +1,6 @@
 import pg from 'pg';
+import { CHANGES_CHANNEL } from '../engine';
 import type { ChangeFeed } from '../port';
-
-/** The channel every ingest flush notifies (see the ingest store): "reports were written". */
-export const CHANGES_CHANNEL = 'lunasentri_changes';
 
 /**
  * `LISTEN lunasentri_changes` on a connection of its own. A notification sets a flag that the next

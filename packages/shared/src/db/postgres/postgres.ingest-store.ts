@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
+import { CHANGES_CHANNEL } from '../engine';
 import type { IngestBatch, IngestStore } from '../port';
 import type { Database } from '../schema';
-import { CHANGES_CHANNEL } from './postgres.change-feed';
 
 /** One column of the batch, as a PostgreSQL array parameter. */
 function column<T, V>(rows: readonly T[], pick: (row: T) => V | undefined): Array<V | null> {
