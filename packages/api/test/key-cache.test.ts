@@ -1,6 +1,5 @@
 import { openDatabase, type DatabaseHandle } from '@lunasentri/shared';
 import { describeEachEngine } from '../../../test/support/engines';
-import { hashCredential } from '../src/credentials/credentials';
 import { call, eventually, newMachine, newUser, startTestApi, type TestApi } from './support/harness';
 
 describeEachEngine('machine key cache', (engine) => {
@@ -22,9 +21,9 @@ describeEachEngine('machine key cache', (engine) => {
     expect((await heartbeat(machine.key)).status).toBe(202);
     api.clock.advance(10_000);
     // The revision check falls due now; on PostgreSQL its answer comes back asynchronously.
-    api.service.ctx.keyCache.get('a revision check');
+    api.service.ctx.keyCache.get('a revision check', api.clock.now().getTime());
     await eventually(() => (api.service.ctx.keyCache.checkingRevision ? undefined : true));
-    expect(api.service.ctx.keyCache.get(hashCredential(machine.key))).toEqual(expect.objectContaining({ machineId: machine.id, enabled: true }));
+    expect(api.service.ctx.keyCache.get(machine.key, api.clock.now().getTime())).toEqual(expect.objectContaining({ machineId: machine.id, enabled: true }));
     expect((await heartbeat(machine.key)).status).toBe(202);
   });
 

@@ -7,9 +7,6 @@ export interface CachedMachineKey {
 
 interface Entry extends CachedMachineKey {
   expiresAt: number;
-  keyHash: string;
-  /** the key as the agent sends it: a hit then costs no hashing */
-  key: string;
 }
 
 export interface MachineKeyCacheOptions {
@@ -30,19 +27,14 @@ export interface MachineKeyCacheOptions {
 }
 
 /**
- * Key hash → machine, in process memory: the ingest hot path answers most requests without touching
- * the database. Only known, unrevoked keys are cached; unknown keys always go to the database, so
- * garbage keys cannot fill the cache.
+ * Machine key → machine, in process memory: the ingest hot path answers most requests without touching
+ * the database, and without hashing the key (hashing costs more than the rest of a cache hit). Only
+ * known, unrevoked keys are cached, for as long as their entry lives; unknown keys always go to the
+ * database, so garbage keys cannot fill the cache.
  */
 export class MachineKeyCache {
   private readonly entries = new Map<string, Entry>();
-  /**
-   * The same entries by the key itself. Hashing a key costs more than the rest of a cache hit, so a
-   * known key is found without it. It holds only keys that were valid when cached, for as long as
-   * their entry lives: nothing an unknown key sends can grow it.
-   */
-  private readonly byKey = new Map<string, Entry>();
-  private readonly hashesByMachine = new Map<number, Set<string>>();
+  private readonly keysByMachine = new Map<number, Set<string>>();
   /** lookups answered from memory (`hit`) or not (`miss`), for the metrics; two increments, no allocation */
   readonly lookups = { hit: 0, miss: 0 };
   private readonly ttlMs: number;
@@ -62,51 +54,42 @@ export class MachineKeyCache {
     this.revisionCheckMs = options.revisionCheckMs ?? 1_000;
   }
 
-  get(keyHash: string): CachedMachineKey | undefined {
-    return this.counted(this.find(this.entries, keyHash, this.clock.now().getTime()));
+  /** The answer for a key as the agent sends it; `nowMs` is the clock's now. */
+  get(key: string, nowMs: number): CachedMachineKey | undefined {
+    const entry = this.find(key, nowMs);
+    if (entry === undefined) this.lookups.miss++;
+    else this.lookups.hit++;
+    return entry;
   }
 
-  /** The answer for a key as sent (not its hash); `nowMs` is the clock's now. */
-  getByKey(key: string, nowMs: number): CachedMachineKey | undefined {
-    return this.counted(this.find(this.byKey, key, nowMs));
-  }
-
-  /** Caches the answer for a key, under the key and under its hash. */
-  set(keyHash: string, value: CachedMachineKey, key: string): void {
-    const previous = this.entries.get(keyHash);
-    if (previous) this.delete(previous);
+  set(key: string, value: CachedMachineKey): void {
+    const previous = this.entries.get(key);
+    if (previous) this.delete(key, previous.machineId);
     if (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.values().next().value;
-      if (oldest) this.delete(oldest);
+      const oldest = this.entries.entries().next().value;
+      if (oldest) this.delete(oldest[0], oldest[1].machineId);
     }
-    const entry: Entry = { machineId: value.machineId, enabled: value.enabled, expiresAt: this.clock.now().getTime() + this.ttlMs, keyHash, key };
-    this.entries.set(keyHash, entry);
-    this.byKey.set(key, entry);
-    let hashes = this.hashesByMachine.get(value.machineId);
-    if (!hashes) {
-      hashes = new Set();
-      this.hashesByMachine.set(value.machineId, hashes);
+    this.entries.set(key, { ...value, expiresAt: this.clock.now().getTime() + this.ttlMs });
+    let keys = this.keysByMachine.get(value.machineId);
+    if (!keys) {
+      keys = new Set();
+      this.keysByMachine.set(value.machineId, keys);
     }
-    hashes.add(keyHash);
+    keys.add(key);
   }
 
   /** Forgets every key of a machine: call after rotate, disable, enable, delete or revoke. */
   invalidateMachine(machineId: number): void {
-    const hashes = this.hashesByMachine.get(machineId);
-    if (!hashes) return;
-    for (const hash of hashes) {
-      const entry = this.entries.get(hash);
-      this.entries.delete(hash);
-      if (entry) this.byKey.delete(entry.key);
-    }
-    this.hashesByMachine.delete(machineId);
+    const keys = this.keysByMachine.get(machineId);
+    if (!keys) return;
+    for (const key of keys) this.entries.delete(key);
+    this.keysByMachine.delete(machineId);
   }
 
   /** Forgets everything. */
   clear(): void {
     this.entries.clear();
-    this.byKey.clear();
-    this.hashesByMachine.clear();
+    this.keysByMachine.clear();
   }
 
   get size(): number {
@@ -139,20 +122,14 @@ export class MachineKeyCache {
     );
   }
 
-  private counted(entry: CachedMachineKey | undefined): CachedMachineKey | undefined {
-    if (entry === undefined) this.lookups.miss++;
-    else this.lookups.hit++;
-    return entry;
-  }
-
-  private find(map: Map<string, Entry>, lookupKey: string, now: number): CachedMachineKey | undefined {
+  private find(key: string, now: number): CachedMachineKey | undefined {
     this.checkRevision(now);
     // While a revision read is out, the cache may be stale: the database answers instead (a miss).
     if (this.checking) return undefined;
-    const entry = map.get(lookupKey);
+    const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
     if (entry.expiresAt <= now) {
-      this.delete(entry);
+      this.delete(key, entry.machineId);
       return undefined;
     }
     return entry;
@@ -163,12 +140,11 @@ export class MachineKeyCache {
     this.knownRevision = revision;
   }
 
-  private delete(entry: Entry): void {
-    this.entries.delete(entry.keyHash);
-    this.byKey.delete(entry.key);
-    const hashes = this.hashesByMachine.get(entry.machineId);
-    if (!hashes) return;
-    hashes.delete(entry.keyHash);
-    if (hashes.size === 0) this.hashesByMachine.delete(entry.machineId);
+  private delete(key: string, machineId: number): void {
+    this.entries.delete(key);
+    const keys = this.keysByMachine.get(machineId);
+    if (!keys) return;
+    keys.delete(key);
+    if (keys.size === 0) this.keysByMachine.delete(machineId);
   }
 }

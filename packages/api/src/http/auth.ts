@@ -69,13 +69,13 @@ export function checkMachineKey(ctx: ApiContext, refused: RefusedKeysReporter, h
     refused.note('missing_key', socket.remoteAddress ?? '');
     return done(missingKey());
   }
-  const cached = ctx.keyCache.getByKey(key, nowMs);
+  const cached = ctx.keyCache.get(key, nowMs);
   if (cached) return cached.enabled ? done(null, cached.machineId) : done(disabledMachine());
   const hash = hashCredential(key);
   const admit = (found: MachineKeyOwner | undefined): void => {
     if (!found) return refuseUnknownKey(ctx, refused, socket.remoteAddress ?? '', hash, done);
     const enabled = found.isEnabled === 1;
-    ctx.keyCache.set(hash, { machineId: found.machineId, enabled }, key);
+    ctx.keyCache.set(key, { machineId: found.machineId, enabled });
     if (enabled) done(null, found.machineId);
     else done(disabledMachine());
   };
