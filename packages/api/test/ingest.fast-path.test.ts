@@ -1,10 +1,7 @@
-import type { Registry } from 'prom-client';
-import { createLogger, createMetricsRegistry, startMetricsServer, type MetricsServer } from '@lunasentri/shared';
-import { captureStream } from '../../../test/support/capture';
 import { describeEachEngine } from '../../../test/support/engines';
 import { scrape, valueOf } from '../../../test/support/metrics';
 import { setMachineEnabled } from '../src/machines/machines.repository';
-import { AGENT_FIRST_REPORT, AGENT_STEADY_REPORT, call, newMachine, newUser, rawClient, startTestApi, type CallResult, type TestApi } from './support/harness';
+import { AGENT_FIRST_REPORT, AGENT_STEADY_REPORT, call, newMachine, newUser, rawClient, startMeteredTestApi, type CallResult, type MeteredTestApi } from './support/harness';
 
 /*
  * The ingest fast path answers agent reports before the framework sees them. Every report it takes
@@ -14,31 +11,24 @@ import { AGENT_FIRST_REPORT, AGENT_STEADY_REPORT, call, newMachine, newUser, raw
  * string) and the framework routes to the very same route.
  */
 describeEachEngine('ingest fast path', (engine) => {
-  let api: TestApi;
-  let registry: Registry;
-  let metricsServer: MetricsServer;
+  let api: MeteredTestApi;
   let machine: { id: number; key: string };
   let token: string;
-  const logger = createLogger({ stream: captureStream().stream, level: 'error', env: {} });
 
   beforeEach(async () => {
-    registry = createMetricsRegistry();
-    api = await startTestApi({ engine, metricsRegistry: registry });
-    metricsServer = await startMetricsServer({ listen: { host: '127.0.0.1', port: 0 }, registry, logger });
+    api = await startMeteredTestApi({ engine });
     const owner = await newUser(api, 'owner@example.com');
     token = owner.token;
     machine = await newMachine(api, owner.id);
   });
   afterEach(async () => {
-    await metricsServer.close();
     await api.dispose();
   });
-  afterAll(() => logger.close());
 
   const lastSeen = async () => (await api.db.db.selectFrom('machines').select('last_seen').where('id', '=', machine.id).executeTakeFirstOrThrow()).last_seen;
   const historyRows = async () => Number((await api.db.db.selectFrom('machine_metrics').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
   const results = async () => {
-    const expo = await scrape(metricsServer.url);
+    const expo = await scrape(api.metricsUrl);
     return Object.fromEntries(['accepted', 'unauthorized', 'forbidden', 'invalid'].map((result) => [result, valueOf(expo, 'lunasentri_ingest_reports_total', { result })]));
   };
 
@@ -138,7 +128,7 @@ describeEachEngine('ingest fast path', (engine) => {
     await both('/agent/metrics', { auth: machine.key, headers: json, raw: '{"cpu_pct":101}' });
     await both('/agent/metrics', { auth: 'lsk_unknown', headers: json, raw: '{}' });
     expect(await results()).toEqual({ accepted: 2, unauthorized: 2, forbidden: 0, invalid: 2 });
-    const expo = await scrape(metricsServer.url);
+    const expo = await scrape(api.metricsUrl);
     expect(valueOf(expo, 'lunasentri_http_request_duration_seconds_count', { route: '/agent/metrics', method: 'POST', status: '400' })).toBe(2);
     expect(valueOf(expo, 'lunasentri_http_request_duration_seconds_count', { route: '/agent/heartbeat', method: 'POST', status: '202' })).toBe(2);
   });

@@ -1,30 +1,20 @@
-import type { Registry } from 'prom-client';
-import { createLogger, createMetricsRegistry, startMetricsServer, type MetricsServer } from '@lunasentri/shared';
-import { captureStream } from '../../../test/support/capture';
 import { describeEachEngine } from '../../../test/support/engines';
 import { expectWellNamed, samplesOf, scrape, valueOf, type Exposition } from '../../../test/support/metrics';
-import { AGENT_FIRST_REPORT, call, eventually, newMachine, newUser, startTestApi, type TestApi } from './support/harness';
+import { AGENT_FIRST_REPORT, call, eventually, newMachine, newUser, startMeteredTestApi, type MeteredTestApi } from './support/harness';
 
 /*
  * The API's metrics as Prometheus sees them: a real API on a real database, its registry served by
  * the real metrics endpoint on a port of its own, scraped over HTTP and parsed.
  */
 describeEachEngine('API metrics', (engine) => {
-  let api: TestApi;
-  let registry: Registry;
-  let server: MetricsServer;
-  const logger = createLogger({ stream: captureStream().stream, level: 'error', env: {} });
+  let api: MeteredTestApi;
 
   beforeEach(async () => {
-    registry = createMetricsRegistry();
-    api = await startTestApi({ engine, metricsRegistry: registry });
-    server = await startMetricsServer({ listen: { host: '127.0.0.1', port: 0 }, registry, logger });
+    api = await startMeteredTestApi({ engine });
   });
   afterEach(async () => {
-    await server.close();
     await api.dispose();
   });
-  afterAll(() => logger.close());
 
   const report = (key: string | undefined, body?: unknown) =>
     call(api.url, 'POST', body === undefined ? '/agent/heartbeat' : '/agent/metrics', { headers: key === undefined ? {} : { authorization: `Bearer ${key}` }, json: body });
@@ -37,7 +27,7 @@ describeEachEngine('API metrics', (engine) => {
   test('counts agent reports by result: accepted, unauthorized, forbidden, invalid', async () => {
     const alice = await newUser(api, 'alice@example.com');
     const machine = await newMachine(api, alice.id);
-    expect(results(await scrape(server.url))).toEqual({ accepted: 0, unauthorized: 0, forbidden: 0, invalid: 0 });
+    expect(results(await scrape(api.metricsUrl))).toEqual({ accepted: 0, unauthorized: 0, forbidden: 0, invalid: 0 });
 
     expect((await report(machine.key, AGENT_FIRST_REPORT)).status).toBe(202);
     expect((await report(machine.key)).status).toBe(202);
@@ -50,7 +40,7 @@ describeEachEngine('API metrics', (engine) => {
     expect((await call(api.url, 'POST', `/machines/${machine.id}/disable`, { auth: alice.token })).status).toBe(200);
     expect((await report(machine.key)).status).toBe(403);
 
-    const expo = await scrape(server.url);
+    const expo = await scrape(api.metricsUrl);
     expect(results(expo)).toEqual({ accepted: 3, unauthorized: 3, forbidden: 1, invalid: 2 });
     // Neither a key nor a token ever shows up in the exposition.
     expect(expo.text).not.toContain(machine.key);
@@ -64,7 +54,7 @@ describeEachEngine('API metrics', (engine) => {
     expect((await report(machine.key)).status).toBe(202);
     await settled();
     expect((await report(machine.key)).status).toBe(202);
-    const before = lookups(await scrape(server.url));
+    const before = lookups(await scrape(api.metricsUrl));
     expect(before.hit! + before.miss!).toBe(2);
 
     expect((await report(machine.key)).status).toBe(202);
@@ -72,7 +62,7 @@ describeEachEngine('API metrics', (engine) => {
     expect((await report('lsk_unknown-keys-are-never-cached')).status).toBe(401);
     expect((await report('lsk_unknown-keys-are-never-cached')).status).toBe(401);
     expect((await report(undefined)).status).toBe(401);
-    expect(lookups(await scrape(server.url))).toEqual({ hit: before.hit! + 2, miss: before.miss! + 2 });
+    expect(lookups(await scrape(api.metricsUrl))).toEqual({ hit: before.hit! + 2, miss: before.miss! + 2 });
   });
 
   test('times requests by route pattern, method and status, never by raw path; unmatched paths share one label', async () => {
@@ -84,7 +74,7 @@ describeEachEngine('API metrics', (engine) => {
     for (const path of ['/wp-login.php', '/no/such/route/4815162342', '/machines/1/nothing-here']) expect((await call(api.url, 'GET', path)).status).toBe(404);
     expect((await call(api.url, 'DELETE', '/health')).status).toBe(404);
 
-    const expo = await scrape(server.url);
+    const expo = await scrape(api.metricsUrl);
     const count = (route: string, method: string, status: string) => valueOf(expo, 'lunasentri_http_request_duration_seconds_count', { route, method, status });
     expect(count('/machines/:id', 'GET', '200')).toBe(1);
     expect(count('/machines/:id', 'GET', '404')).toBe(1);
@@ -100,10 +90,10 @@ describeEachEngine('API metrics', (engine) => {
   test('times each ingest flush', async () => {
     const alice = await newUser(api, 'alice@example.com');
     const machine = await newMachine(api, alice.id);
-    expect((await scrape(server.url)).families.get('lunasentri_ingest_flush_duration_seconds')?.type).toBe('histogram');
+    expect((await scrape(api.metricsUrl)).families.get('lunasentri_ingest_flush_duration_seconds')?.type).toBe('histogram');
     expect((await report(machine.key, AGENT_FIRST_REPORT)).status).toBe(202);
     const expo = await eventually(async () => {
-      const scraped = await scrape(server.url);
+      const scraped = await scrape(api.metricsUrl);
       return (valueOf(scraped, 'lunasentri_ingest_flush_duration_seconds_count') ?? 0) >= 1 ? scraped : undefined;
     });
     expect(valueOf(expo, 'lunasentri_ingest_flush_duration_seconds_sum')).toBeGreaterThan(0);

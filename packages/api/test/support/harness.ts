@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { createLogger, createNotifier, createRedactor, type DatabaseEngine, type Notifier } from '@lunasentri/shared';
+import { createLogger, createMetricsRegistry, createNotifier, createRedactor, startMetricsServer, type DatabaseEngine, type Notifier } from '@lunasentri/shared';
 import { TestClock } from '../../../../test/support/test-clock';
 import { captureStream } from '../../../../test/support/capture';
 import { createTestDb, type TestDb } from '../../../../test/support/db';
@@ -93,6 +93,26 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     async dispose() {
       await stop();
       if (!options.db) await db.dispose();
+    },
+  };
+}
+
+/** A test API with {@link TestApi.dispose} also closing its metrics endpoint. */
+export type MeteredTestApi = TestApi & { metricsUrl: string };
+
+/** {@link startTestApi} with its registry served, as in production, by the real metrics endpoint on a port of its own. */
+export async function startMeteredTestApi(options: Omit<TestApiOptions, 'metricsRegistry'> = {}): Promise<MeteredTestApi> {
+  const registry = createMetricsRegistry();
+  const api = await startTestApi({ ...options, metricsRegistry: registry });
+  const logger = createLogger({ stream: captureStream().stream, level: 'error', env: {} });
+  const server = await startMetricsServer({ listen: { host: '127.0.0.1', port: 0 }, registry, logger });
+  return {
+    ...api,
+    metricsUrl: server.url,
+    async dispose() {
+      await server.close();
+      await logger.close();
+      await api.dispose();
     },
   };
 }
