@@ -30,7 +30,8 @@ import { flapSettingsOf, type RunSettings, type StatusSettings } from './daemon.
 import { holderStaleMs } from './dispatch/claims.models';
 import { createDispatcher, type Dispatcher } from './dispatch/dispatcher.usecases';
 import { createHousekeeping, type Housekeeping } from './dispatch/housekeeping.usecases';
-import { DaemonMetrics } from './metrics/daemon.metrics';
+import type * as DaemonMetricsModule from './metrics/daemon.metrics';
+import type { DaemonMetrics } from './metrics/daemon.metrics';
 import { runMonitor } from './monitor.loop';
 import { printStatus } from './status.command';
 import { createSweeper, type Sweeper } from './sweep/sweep.usecases';
@@ -62,6 +63,8 @@ function openNamed(location: string, options?: OpenOptions): DatabaseHandle {
 async function startMetrics(settings: RunSettings, handle: DatabaseHandle, logger: Logger, cleanups: Cleanups): Promise<DaemonMetrics | undefined> {
   if (!settings.metricsListen) return undefined;
   const registry = createMetricsRegistry();
+  // Loaded only here: without `--metrics-listen`, prom-client never enters the process.
+  const { DaemonMetrics } = require('./metrics/daemon.metrics') as typeof DaemonMetricsModule;
   const metrics = new DaemonMetrics({ registry, db: handle.db, clock: systemClock, logger });
   const server = await startMetricsServer({ listen: parseListenAddress(settings.metricsListen), registry, logger });
   cleanups.add(() => server.close());

@@ -4,7 +4,8 @@ import { Cleanups, type Clock, type DatabaseHandle, type Logger, type Notifier }
 import { MachineKeyCache } from '../credentials/machine-key.cache';
 import { IngestWriter } from '../ingest/ingest.writer';
 import { startMetricsRetention } from '../ingest/metrics.retention';
-import { ApiMetrics } from '../metrics/api.metrics';
+import type * as ApiMetricsModule from '../metrics/api.metrics';
+import type { ApiMetrics } from '../metrics/api.metrics';
 import type { ApiContext } from '../http/context';
 import { buildServer } from '../http/server';
 import type { FastPathCounts } from '../ingest/ingest.fast-path';
@@ -131,7 +132,8 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
 
     const keyLookup = options.database.machineKeyLookup();
     const keyCache = new MachineKeyCache(clock, { ttlMs: options.keyCacheTtlMs, revision: keyLookup.revision });
-    const metrics = options.metricsRegistry ? new ApiMetrics(options.metricsRegistry, keyCache) : undefined;
+    // Loaded only with a registry: without metrics, prom-client never enters the process.
+    const metrics = options.metricsRegistry ? new (require('../metrics/api.metrics') as typeof ApiMetricsModule).ApiMetrics(options.metricsRegistry, keyCache) : undefined;
     const started = await startIngest(options, background, cleanups, metrics);
     const { ingest } = started;
     finish = started.finish;

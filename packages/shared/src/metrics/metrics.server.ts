@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import type * as PromClient from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { ListenAddress } from '../config/settings';
 import type { Logger } from '../log/logger';
 import { errorMessage } from '../process/process.errors';
@@ -18,6 +19,8 @@ const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_r
  * in the background, by Node itself).
  */
 export function createMetricsRegistry(): Registry {
+  // Loaded here, not with the package: a process without `--metrics-listen` never loads prom-client.
+  const { collectDefaultMetrics, Registry } = require('prom-client') as typeof PromClient;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(name);
