@@ -8,7 +8,7 @@ import { freePort, until } from '../support/net';
 /*
  * Memory follows what a process does: the built binaries do not load libraries they have no use
  * for. No bot token: no grammY. An API nobody asked for a test delivery, and a daemon that has not
- * sent anything yet: no undici. SQLite: no PostgreSQL driver.
+ * sent anything yet: no undici. SQLite: no PostgreSQL driver. No `--metrics-listen`: no prom-client.
  */
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -42,7 +42,7 @@ describeEachEngine('libraries a process loads', (engine) => {
     });
   const loaded = (name: string) => readFileSync(join(tmp.dir, name), 'utf8').trim().split('\n');
 
-  test('the API and the daemon hold only what they use: no grammY without a bot token, no undici before a send, pg only on PostgreSQL', async () => {
+  test('the API and the daemon hold only what they use: no grammY without a bot token, no undici before a send, no prom-client without metrics, pg only on PostgreSQL', async () => {
     const port = await freePort();
     const api = children.start(binary('lunasentri-api'), ['serve', '--port', String(port), '--host', '127.0.0.1'], envFor('api'));
     await until('the API to answer /health', async () => ((await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.ok ? true : undefined), 60_000);
@@ -58,6 +58,7 @@ describeEachEngine('libraries a process loads', (engine) => {
       expect(packages).toContain('kysely');
       expect(packages).not.toContain('grammy');
       expect(packages).not.toContain('undici');
+      expect(packages).not.toContain('prom-client');
       if (engine === 'sqlite') expect(packages).not.toContain('pg');
       else expect(packages).toContain('pg');
     }
