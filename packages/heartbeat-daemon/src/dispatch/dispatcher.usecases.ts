@@ -90,6 +90,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const rowChannels = channels.filter((c) => c !== 'telegram');
   const chats = createTelegramChats({ db, clock, instanceId, leaseMs: limits.leaseMs, windowMs: deps.telegramWindowMs ?? 10_000 });
   const queue: Queued[] = [];
+  /** rows queued per channel (`webhook:3`): how many channels the send-slot planner may find rows of */
+  const queuedPerTarget = new Map<string, number>();
   const inFlight = new Map<string, Promise<void>>();
   const inFlightPerTarget = new Map<string, number>();
   // Aborted only when shutdown's drain deadline passes: cuts sends still running then.
@@ -118,11 +120,26 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     inFlight.set(flightKey(d), task);
   }
 
+  function enqueue(delivery: Sendable, claimedUntil: number): void {
+    queue.push({ delivery, claimedUntil });
+    countTarget(queuedPerTarget, targetKey(delivery), 1);
+  }
+
+  /** Takes planned rows out of the queue; they are near its front, so each is found in a few steps. */
+  function dequeue(rows: readonly Queued[]): void {
+    for (const row of rows) {
+      const at = queue.indexOf(row);
+      if (at >= 0) queue.splice(at, 1);
+      countTarget(queuedPerTarget, targetKey(row.delivery), -1);
+    }
+  }
+
   /** Starts what the planner allows; rows whose claims grew too old go back unsent. */
   function pump(): void {
-    if (state.halted) return;
-    const plan = planSends(queue, inFlightPerTarget, inFlight.size, clock.now().getTime(), limits);
-    queue.splice(0, queue.length, ...plan.keep);
+    if (state.halted || queue.length === 0) return;
+    const plan = planSends(queue, inFlightPerTarget, inFlight.size, clock.now().getTime(), limits, queuedPerTarget.size);
+    dequeue(plan.release);
+    dequeue(plan.start);
     for (const row of plan.release) recorder.add(releasedUnsent(row.delivery, clock.now()));
     for (const row of plan.start) launch(row);
   }
@@ -133,7 +150,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     const claimed = await claimDue(db, { now, instanceId, leaseMs: limits.leaseMs, channels: rowChannels, limit: plan.limit, skipTargets: plan.skipTargets });
     state.busyRescanAt = afterClaim(plan, claimed.length, now.getTime(), state.busyRescanAt);
     const claimedUntil = now.getTime() + limits.leaseMs;
-    for (const delivery of claimed) queue.push({ delivery, claimedUntil });
+    for (const delivery of claimed) enqueue(delivery, claimedUntil);
     return claimed.length;
   }
 
@@ -141,7 +158,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   async function claimChats(limit: number): Promise<number> {
     const claimedUntil = clock.now().getTime() + limits.leaseMs;
     const claimed = await chats.claim(limit);
-    for (const digest of claimed) queue.push({ delivery: digest, claimedUntil });
+    for (const digest of claimed) enqueue(digest, claimedUntil);
     return claimed.reduce((n, d) => n + d.rows.length, 0);
   }
 
@@ -181,7 +198,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       state.halted = true;
       wakeup.wake();
       await state.loop;
-      queue.length = 0; // claimed but never started: released below with the rest
+      // Claimed but never started: released below with the rest.
+      queue.length = 0;
+      queuedPerTarget.clear();
       await drain(inFlight, drainMs, sendAbort, logger);
       // Recorded before the claims go: failures are rescheduled only while we hold the claim.
       await recorder.flush();

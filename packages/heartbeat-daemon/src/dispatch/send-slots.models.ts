@@ -39,8 +39,6 @@ export interface SendPlan<Q> {
   start: Q[];
   /** their claims are too old to start a send: give them back unsent */
   release: Q[];
-  /** still waiting, in queue order */
-  keep: Q[];
 }
 
 /**
@@ -49,32 +47,47 @@ export interface SendPlan<Q> {
  * than half a lease left goes back (a send must end well before the claim does). Once every slot is
  * taken the rest of the queue waits as it is. Order within a stream holds because a claim never holds
  * two rows of one (channel, target, machine) stream.
+ *
+ * `queuedTargets`, when given, is how many channels the queue holds rows of: once each of them is
+ * seen with all its slots taken, nothing further back can start, and the walk ends there. Rows are
+ * queued in the order they were claimed, so claims end in queue order and none further back needs
+ * releasing sooner. A burst to one receiver then looks at two rows per freed slot, not the whole queue.
  */
-export function planSends<Q extends QueuedRow>(queue: readonly Q[], inFlightPerTarget: ReadonlyMap<string, number>, inFlight: number, nowMs: number, limits: SlotLimits): SendPlan<Q> {
-  const plan: SendPlan<Q> = { start: [], release: [], keep: [] };
-  const counts = new Map(inFlightPerTarget);
+export function planSends<Q extends QueuedRow>(
+  queue: readonly Q[],
+  inFlightPerTarget: ReadonlyMap<string, number>,
+  inFlight: number,
+  nowMs: number,
+  limits: SlotLimits,
+  queuedTargets = Infinity,
+): SendPlan<Q> {
+  const plan: SendPlan<Q> = { start: [], release: [] };
+  const started = new Map<string, number>();
+  const full = new Set<string>();
   let running = inFlight;
-  for (let i = 0; i < queue.length; i++) {
+  for (let i = 0; i < queue.length && running < limits.concurrency && full.size < queuedTargets; i++) {
     const row = queue[i]!;
-    if (running >= limits.concurrency) {
-      for (let j = i; j < queue.length; j++) plan.keep.push(queue[j]!);
-      break;
-    }
     if (!claimLeftToSend(row.claimedUntil, nowMs, limits.leaseMs)) {
       plan.release.push(row);
       continue;
     }
     const key = targetKey(row.delivery);
-    const n = counts.get(key) ?? 0;
+    const n = (inFlightPerTarget.get(key) ?? 0) + (started.get(key) ?? 0);
     if (n >= limits.perTarget) {
-      plan.keep.push(row);
+      full.add(key);
       continue;
     }
-    counts.set(key, n + 1);
+    started.set(key, (started.get(key) ?? 0) + 1);
     running++;
     plan.start.push(row);
   }
   return plan;
+}
+
+/** The queue without the rows a plan started or released, in its order. */
+export function remainingAfter<Q>(queue: readonly Q[], plan: SendPlan<Q>): Q[] {
+  const gone = new Set<Q>([...plan.start, ...plan.release]);
+  return queue.filter((row) => !gone.has(row));
 }
 
 /** Channels with every one of their slots taken. */

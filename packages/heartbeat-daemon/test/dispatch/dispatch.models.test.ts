@@ -4,7 +4,7 @@ import { claimLeftToSend, holderStaleMs, isClaimHolderGone, type Host } from '..
 import type { ClaimHolder } from '../../src/dispatch/deliveries.repository';
 import { FAILURE_CLASSES_KEPT, failureClassOf, noteFailure } from '../../src/dispatch/failures.models';
 import { DELIVERY_TTL_MS, RETRY_CAP_MS, planRetry, retryDelayMs } from '../../src/dispatch/retry.models';
-import { BUSY_RESCAN_MS, afterClaim, planClaim, planSends } from '../../src/dispatch/send-slots.models';
+import { BUSY_RESCAN_MS, afterClaim, planClaim, planSends, remainingAfter } from '../../src/dispatch/send-slots.models';
 
 const clock = new TestClock('2026-11-28T03:10:00.000Z');
 const now = clock.now();
@@ -160,7 +160,21 @@ describe('the send-slot planner', () => {
     ['an empty queue starts nothing', [], [], 0, [], [], []],
   ])('%s', (_name, queue, inFlight, running, start, release, keep) => {
     const plan = planSends(queue, new Map(inFlight), running, NOW, limits);
-    expect([ids(plan.start), ids(plan.release), ids(plan.keep)]).toEqual([start, release, keep]);
+    expect([ids(plan.start), ids(plan.release), ids(remainingAfter(queue, plan))]).toEqual([start, release, keep]);
+    // Told how many channels the queue holds, the walk may end early: the plan is the same.
+    const queuedTargets = new Set(queue.map((r) => `${r.delivery.channel}:${r.delivery.target_id}`)).size;
+    const early = planSends(queue, new Map(inFlight), running, NOW, limits, queuedTargets);
+    expect([ids(early.start), ids(early.release)]).toEqual([start, release]);
+  });
+
+  test('a walk told the queued channels ends once each is seen full', () => {
+    // Channel 1 has one slot left: row 1 takes it, row 2 finds it full, and rows 3-5 are never looked at.
+    const queue = [row(1, 1), row(2, 1), row(3, 1, NOW), row(4, 1), row(5, 1)];
+    const plan = planSends(queue, new Map([['webhook:1', 1]]), 1, NOW, { ...limits, concurrency: 10 }, 1);
+    expect([ids(plan.start), ids(plan.release)]).toEqual([[1], []]);
+    // Without the count the walk goes on, and releases the stale claim behind (not met in practice: claims end in queue order).
+    const full = planSends(queue, new Map([['webhook:1', 1]]), 1, NOW, { ...limits, concurrency: 10 });
+    expect([ids(full.start), ids(full.release)]).toEqual([[1], [3]]);
   });
 
   const claimInputs = (overrides: Partial<Parameters<typeof planClaim>[0]> = {}) => ({
