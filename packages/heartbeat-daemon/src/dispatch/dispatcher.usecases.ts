@@ -168,7 +168,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
    */
   async function fill(): Promise<number> {
     if (state.halted) return 0;
-    const rowPlan = planClaim({ queue, inFlightPerTarget, limits, claimBatch, nowMs: clock.now().getTime(), busyRescanAt: state.busyRescanAt });
+    const rowPlan = planClaim({ queue, queuedPerTarget, inFlightPerTarget, limits, claimBatch, nowMs: clock.now().getTime(), busyRescanAt: state.busyRescanAt });
     const chatLimit = telegramOn ? digestClaimLimit({ queue, inFlight: inFlight.size, limits, botSendsLeft: chats.sendsLeft() }) : 0;
     if (!rowPlan.claim && chatLimit === 0) return 0;
     // Outcomes first: a recorded delivery makes the next one of its stream due, and a recorded

@@ -109,6 +109,18 @@ export interface ClaimInputs {
   nowMs: number;
   /** before this time no claim is made while some channel is busy (see {@link afterClaim}) */
   busyRescanAt: number;
+  /** the queue's rows counted per channel, when the caller keeps that count: the same answer without walking the queue */
+  queuedPerTarget?: ReadonlyMap<string, number>;
+}
+
+/** Queued rows whose channel has a slot free. */
+function readyRows(inputs: ClaimInputs): number {
+  const { inFlightPerTarget, limits } = inputs;
+  const free = (key: string) => (inFlightPerTarget.get(key) ?? 0) < limits.perTarget;
+  if (!inputs.queuedPerTarget) return inputs.queue.filter((q) => free(targetKey(q.delivery))).length;
+  let ready = 0;
+  for (const [key, n] of inputs.queuedPerTarget) if (free(key)) ready += n;
+  return ready;
 }
 
 export type ClaimPlan = { claim: false } | { claim: true; limit: number; skipTargets: Target[] };
@@ -122,8 +134,7 @@ export type ClaimPlan = { claim: false } | { claim: true; limit: number; skipTar
 export function planClaim(inputs: ClaimInputs): ClaimPlan {
   const { queue, inFlightPerTarget, limits } = inputs;
   if (queue.length >= inputs.claimBatch) return { claim: false };
-  const ready = queue.filter((q) => (inFlightPerTarget.get(targetKey(q.delivery)) ?? 0) < limits.perTarget).length;
-  if (ready >= limits.concurrency) return { claim: false };
+  if (readyRows(inputs) >= limits.concurrency) return { claim: false };
   const busy = busyTargets(inFlightPerTarget, limits.perTarget);
   if (busy.length > 0 && inputs.nowMs < inputs.busyRescanAt) return { claim: false };
   return { claim: true, limit: inputs.claimBatch - queue.length, skipTargets: busy };

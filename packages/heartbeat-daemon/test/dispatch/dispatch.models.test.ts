@@ -204,6 +204,14 @@ describe('the send-slot planner', () => {
     ],
   ])('%s', (_name, overrides, expected) => {
     expect(planClaim(claimInputs(overrides))).toEqual(expected);
+    // With the queue counted per channel by the caller: the same plan.
+    const inputs = claimInputs(overrides);
+    const queuedPerTarget = new Map<string, number>();
+    for (const q of inputs.queue) {
+      const key = `${q.delivery.channel}:${q.delivery.target_id}`;
+      queuedPerTarget.set(key, (queuedPerTarget.get(key) ?? 0) + 1);
+    }
+    expect(planClaim({ ...inputs, queuedPerTarget })).toEqual(expected);
   });
 
   test('a claim that passed over busy channels and found nothing makes the next one wait; any other keeps the time', () => {
