@@ -66,8 +66,9 @@ export interface OutcomeRecorderDeps {
   /** after each commit: what it recorded (for the metrics) */
   onCommitted?: (outcomes: readonly RecordedOutcome[]) => void;
   /**
-   * how long outcomes are gathered before they are recorded together; default 10 ms. Longer means
-   * fewer transactions, and more resends (same event ids) if the process dies in that window.
+   * how long outcomes are gathered before they are recorded together; default 10 ms, and four
+   * times that while outcomes stream in (the last batch held at least {@link STREAMING_BATCH}).
+   * Longer means fewer transactions, and more resends (same event ids) if the process dies in that window.
    */
   gatherMs?: number;
   /** outcomes recorded at once at most; more are recorded right away; default 256 */
@@ -274,10 +275,17 @@ async function recordBatch(deps: OutcomeRecorderDeps, loud: RecordingContext['lo
  * one transaction (see {@link recordBatch}). A delivery is still marked delivered only after its
  * receiver accepted it; a crash before the recording means a resend with the same event id.
  */
+/**
+ * A batch this large says outcomes are streaming in (a burst): the next is gathered longer, so a
+ * burst is recorded in a few dozen transactions rather than hundreds.
+ */
+export const STREAMING_BATCH = 32;
+
 export function createOutcomeRecorder(deps: OutcomeRecorderDeps): OutcomeRecorder {
   const { logger } = deps;
   let buffer: Outcome[] = [];
   let recording = 0;
+  let lastBatch = 0;
   let chain: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | null = null;
   const loud = { lastMisconfiguredAt: -Infinity };
@@ -290,6 +298,7 @@ export function createOutcomeRecorder(deps: OutcomeRecorderDeps): OutcomeRecorde
     chain = chain.then(async () => {
       const batch = buffer;
       buffer = [];
+      lastBatch = batch.length;
       if (batch.length === 0) return;
       recording = batch.length;
       try {
@@ -311,7 +320,7 @@ export function createOutcomeRecorder(deps: OutcomeRecorderDeps): OutcomeRecorde
       if (Array.isArray(outcome)) buffer.push(...(outcome as readonly Outcome[]));
       else buffer.push(outcome as Outcome);
       if (buffer.length >= maxBatch) void flush();
-      else if (!timer) timer = setTimeout(() => void flush(), gatherMs);
+      else if (!timer) timer = setTimeout(() => void flush(), lastBatch >= STREAMING_BATCH ? gatherMs * 4 : gatherMs);
     },
     flush,
     get pending() {
