@@ -125,6 +125,8 @@ async function buildDaemon(settings: RunSettings, logger: Logger, redactor: Retu
     intervalMs: settings.interval,
     flap: flapSettingsOf(settings),
     onDeliveries: () => dispatcher.wake(),
+    // New deliveries go to the dispatcher claimed as they are written: a burst is never read back to be claimed.
+    handoff: dispatcher.handoff,
   });
   const sweeper = metrics ? metrics.observe(sweep) : sweep;
   return { handle, instanceId, sweeper, dispatcher, housekeeping };

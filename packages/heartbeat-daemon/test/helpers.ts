@@ -1,7 +1,19 @@
 import type SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
-import { createLogger, openDatabase, migrateToLatest, type Database, type DatabaseHandle, type Logger } from '@lunasentri/shared';
+import {
+  createChannelSender,
+  createLogger,
+  openDatabase,
+  migrateToLatest,
+  type Clock,
+  type Database,
+  type DatabaseHandle,
+  type Logger,
+  type TelegramSender,
+  type WebhookSender,
+} from '@lunasentri/shared';
 import { captureStream } from '../../../test/support/capture';
+import { createDispatcher, type Dispatcher, type DispatcherDeps } from '../src/dispatch/dispatcher.usecases';
 
 const LEVELS: Record<string, string> = { '3': 'error', '4': 'warn', '6': 'info', '7': 'debug' };
 
@@ -21,6 +33,28 @@ export function testLogger(): { logger: Logger; messages: () => Promise<string[]
     return capture.lines().map((l) => l.replace(/^<(\d)>/, (_m, p: string) => `${LEVELS[p] ?? p}: `));
   };
   return { logger, messages, leveled };
+}
+
+/** What every dispatcher of a test shares: its database, clock and log, and the real senders against the test's local servers. */
+export interface DispatcherBase {
+  db: Kysely<Database>;
+  clock: Clock;
+  logger: Logger;
+  webhook: WebhookSender;
+  telegram: TelegramSender | null;
+}
+
+/** A dispatcher as the dispatch tests make it: instance `daemon-a`, retry delays without jitter. */
+export function testDispatcher(base: DispatcherBase, overrides: Partial<DispatcherDeps> = {}): Dispatcher {
+  return createDispatcher({
+    db: base.db,
+    clock: base.clock,
+    logger: base.logger,
+    instanceId: 'daemon-a',
+    sender: createChannelSender({ webhook: base.webhook, telegram: base.telegram }),
+    random: () => 0.5,
+    ...overrides,
+  });
 }
 
 /** A second connection to the same file: another daemon, or the API writing heartbeats. */

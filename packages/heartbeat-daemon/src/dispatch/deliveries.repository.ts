@@ -1,23 +1,10 @@
-import { lockedForClaim, type ChannelKind, type Database, type DeliveryStatus, type EventType } from '@lunasentri/shared';
+import { lockedForClaim, type ChannelKind, type Database, type DeliveryStatus } from '@lunasentri/shared';
 import { sql, type Kysely, type Transaction } from 'kysely';
+import type { ClaimedDelivery } from '../outbox/outbox.types';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-/** A delivery this instance holds a claim on, with what it needs to send. */
-export interface ClaimedDelivery {
-  id: number;
-  event_id: string;
-  machine_id: number;
-  channel: ChannelKind;
-  target_id: number;
-  attempts: number;
-  event_type: EventType;
-  occurred_at: string;
-  /** the webhook body, exactly as stored when the event was decided */
-  payload: string;
-  /** the kinds of failure met so far (see failures.models.ts) */
-  failure_classes: string | null;
-}
+export type { ClaimedDelivery } from '../outbox/outbox.types';
 
 export interface ClaimOptions {
   now: Date;

@@ -1,5 +1,6 @@
 import { errorMessage, failureStreak, type ChannelSender, type Clock, type Database, type Logger, type Redactor } from '@lunasentri/shared';
 import type { Kysely } from 'kysely';
+import type { OutboxHandoff } from '../outbox/outbox.types';
 import { Wakeup } from '../wakeup';
 import { claimDue, nextDueAt, releaseClaims, type ClaimedDelivery } from './deliveries.repository';
 import { createDeliverer } from './deliver.usecases';
@@ -33,6 +34,11 @@ export interface DispatcherDeps {
   /** due deliveries claimed per transaction; default 256 */
   claimBatch?: number;
   /**
+   * rows queued at most before the handoff takes no more (the rest wait for an ordinary claim);
+   * default 8192: a burst's first seconds of sends, a few MB of payloads, whatever the fleet size
+   */
+  handoffQueue?: number;
+  /**
    * TELEGRAM_GROUP_WINDOW in ms (CONTRACT §6.1); default 10 s, 0 sends each Telegram notification
    * as a message of its own. Telegram's limits are kept whatever the window.
    */
@@ -56,6 +62,8 @@ export interface Dispatcher {
   start(): void;
   /** Something may be due: look now. */
   wake(): void;
+  /** New deliveries handed straight to this dispatcher, claimed as they are written (see {@link OutboxHandoff}). */
+  readonly handoff: OutboxHandoff;
   /**
    * Stops claiming, lets in-flight sends finish for up to `drainMs`, cuts the rest short, records
    * their outcomes and gives back every claim this instance holds.
@@ -84,6 +92,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const concurrency = deps.concurrency ?? 20;
   const limits: SlotLimits = { concurrency, perTarget: deps.perTargetConcurrency ?? Math.max(1, concurrency - 4), leaseMs: deps.leaseMs ?? 30_000 };
   const claimBatch = deps.claimBatch ?? 256;
+  const handoffQueue = deps.handoffQueue ?? 8192;
   const channels = deps.sender.channels;
   // Telegram goes per chat, as digests; every other channel one delivery at a time.
   const telegramOn = channels.includes('telegram');
@@ -186,7 +195,23 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     return known.length === 0 ? null : new Date(Math.min(...known));
   }
 
+  const handoff: OutboxHandoff = {
+    instanceId,
+    channels: rowChannels,
+    leaseMs: limits.leaseMs,
+    room: () => (state.halted || state.stopping ? 0 : Math.max(0, handoffQueue - queue.length)),
+    take(rows, claimedUntilMs) {
+      // Stopping: the rows stay claimed until stop() gives every claim of this instance back.
+      if (state.halted) return;
+      for (const row of rows) enqueue(row, claimedUntilMs);
+      // The channel's row is read again for these: a webhook edited meanwhile is seen.
+      deliverer.newBatch();
+      pump();
+    },
+  };
+
   return {
+    handoff,
     runDue: (signal) => runUntilIdle({ fill, pump, inFlight, queue, recorder, halt: () => (state.halted = true) }, signal),
     start() {
       const idle = () => (queue.length === 0 && inFlight.size < concurrency ? nextWakeAt(clock.now()) : Promise.resolve(null));

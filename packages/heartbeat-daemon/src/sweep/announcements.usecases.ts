@@ -10,7 +10,7 @@ import {
 } from '@lunasentri/shared';
 import type { Transaction } from 'kysely';
 import { insertEventsWithDeliveries } from '../outbox/outbox.repository';
-import type { NewEvent } from '../outbox/outbox.types';
+import type { HandoffBatch, NewEvent } from '../outbox/outbox.types';
 import type { DecisionContext } from './heartbeat.models';
 import { snapshotOf, type MachineRow } from './machines.repository';
 import type { QuietContext, QuietEvent, QuietOutcome } from './quiet.models';
@@ -46,6 +46,8 @@ export interface OutcomeEnv {
   decision: DecisionContext;
   flap: FlapSettings;
   newEventId: () => string;
+  /** new deliveries to claim for this process's dispatcher as they are written */
+  handoff?: HandoffBatch;
 }
 
 function payloadOf(event: QuietEvent, subject: OutcomeSubject, eventId: string, occurredAt: string, outageStart: string): MachineNotificationPayload {
@@ -99,6 +101,6 @@ export async function writeOutcomes(trx: Transaction<Database>, subjects: readon
   }
   await writeQuietColumns(trx, decided.map((d) => ({ machineId: d.subject.machine.id, before: d.subject.machine, after: d.outcome.columns })));
   await writeOutageRows(trx, decided.map((d) => ({ machineId: d.subject.machine.id, row: d.outcome.outage })));
-  await insertEventsWithDeliveries(trx, events);
+  await insertEventsWithDeliveries(trx, events, env.handoff);
   return written;
 }

@@ -24,6 +24,7 @@ import {
 } from './machines.repository';
 import { earliestQuietDue } from './quiet.repository';
 import { endDueWindows, reviewDueMachines, sendDueReminders, type QuietJobDeps } from './quiet.usecases';
+import type { OutboxHandoff } from '../outbox/outbox.types';
 import { applyTransitions, DEFAULT_FLAP, type AppliedTransition, type TransitionKind } from './transitions.usecases';
 
 export type { AppliedTransition, TransitionKind } from './transitions.usecases';
@@ -41,8 +42,13 @@ export interface SweepDeps {
    */
   batchSize?: number;
   newEventId?: () => string;
-  /** called after each commit that wrote deliveries, so they can go out while the sweep goes on */
+  /**
+   * called after each commit that wrote deliveries not handed over, so they can go out while the
+   * sweep goes on
+   */
   onDeliveries?: () => void;
+  /** this process's dispatcher: status changes hand their new deliveries to it, claimed as they are written */
+  handoff?: OutboxHandoff;
   /** when the daemon started (for its grace before warning of an ingest outage); default: when the sweeper is made */
   startedAt?: Date;
   /** the flapping rule (CONTRACT §6.2); default 5 changes in 30m, settled after 5m */
@@ -104,14 +110,17 @@ export function createSweeper(deps: SweepDeps): Sweeper {
   const noteIngest = ingestOutageNotes(deps.logger, thresholdMs);
   const flap = deps.flap ?? DEFAULT_FLAP;
   const quietDeps: QuietJobDeps = { db, logger: deps.logger, newEventId, flap, batchSize };
+  const handoff = countingHandoff(deps.handoff);
 
   async function drain(query: Candidates, expected: TransitionKind, ctx: DecisionContext, cutoff: string, out: AppliedTransition[], signal?: AbortSignal) {
     while (!signal?.aborted) {
       const rows = await query(cutoff, batchSize);
       const due = rows.filter((row) => decide(row, ctx).kind === expected);
-      const applied = await applyTransitions({ db, logger: deps.logger, newEventId, flap }, due, expected, ctx);
+      const before = handoff?.taken ?? 0;
+      const applied = await applyTransitions({ db, logger: deps.logger, newEventId, flap, handoff }, due, expected, ctx);
       out.push(...applied);
-      if (applied.some((t) => t.deliveries > 0)) deps.onDeliveries?.();
+      // Rows handed over are the dispatcher's already; the others wait for its claim.
+      if (applied.reduce((n, t) => n + t.deliveries, 0) > (handoff?.taken ?? 0) - before) deps.onDeliveries?.();
       // Every applied row left the queried status, so the next batch holds new rows; a batch that
       // moved nothing would only repeat itself.
       if (rows.length < batchSize || applied.length === 0) return;
@@ -170,6 +179,25 @@ export function createSweeper(deps: SweepDeps): Sweeper {
       const deliveries = transitions.reduce((n, t) => n + t.deliveries, 0) + quiet.deliveries;
       await refreshStatisticsAfterBurst(now, deliveries);
       return { now, ingest, liveness, transitions, quietEvents: quiet.events, deliveries, ...(await planNextCheck(now, ingest, offlineCutoff)) };
+    },
+  };
+}
+
+/** The handoff, counting the rows it takes (whether a commit left any for the dispatcher's own claim). */
+function countingHandoff(handoff: OutboxHandoff | undefined): (OutboxHandoff & { readonly taken: number }) | undefined {
+  if (!handoff) return undefined;
+  let taken = 0;
+  return {
+    instanceId: handoff.instanceId,
+    channels: handoff.channels,
+    leaseMs: handoff.leaseMs,
+    room: () => handoff.room(),
+    take(rows, claimedUntilMs) {
+      taken += rows.length;
+      handoff.take(rows, claimedUntilMs);
+    },
+    get taken() {
+      return taken;
     },
   };
 }

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { formatDuration, type Database, type FlapSettings, type Logger, type MachineStatus } from '@lunasentri/shared';
 import type { Kysely } from 'kysely';
+import { closeHandoff, openHandoff } from '../outbox/outbox.handoff';
+import type { OutboxHandoff } from '../outbox/outbox.types';
 import { writeOutcomes, type WrittenOutcome } from './announcements.usecases';
 import { decide, wholeSecondsBetween, type DecisionContext } from './heartbeat.models';
 import { compareAndSetStatuses, findMachines, type MachineRow } from './machines.repository';
@@ -24,6 +26,8 @@ export interface TransitionDeps {
   newEventId?: () => string;
   /** the flapping rule (CONTRACT §6.2); default the contract's defaults: 5 changes in 30m, settled after 5m */
   flap?: FlapSettings;
+  /** this process's dispatcher, to take the new deliveries as they are written */
+  handoff?: OutboxHandoff;
 }
 
 /** `--flap-threshold 5 --flap-window 30m --flap-settle 5m` */
@@ -49,6 +53,7 @@ export async function applyTransitions(
 ): Promise<AppliedTransition[]> {
   if (candidates.length === 0) return [];
   const newEventId = deps.newEventId ?? randomUUID;
+  const handoff = openHandoff(deps.handoff, ctx.now);
   const applied = await deps.db.transaction().execute(async (trx): Promise<WrittenOutcome[]> => {
     const current = new Map((await findMachines(trx, candidates.map((c) => c.id))).map((m) => [m.id, m]));
     const due = candidates.flatMap((c) => {
@@ -64,8 +69,9 @@ export async function applyTransitions(
       decide: (outageAnnounced: boolean, quiet: Parameters<typeof decideChange>[3]) => decideChange(machine, expected, outageAnnounced, quiet),
       offlineSince: decision.kind === 'came-online' ? decision.offlineSince : null,
     }));
-    return writeOutcomes(trx, subjects, { decision: ctx, flap: deps.flap ?? DEFAULT_FLAP, newEventId });
+    return writeOutcomes(trx, subjects, { decision: ctx, flap: deps.flap ?? DEFAULT_FLAP, newEventId, handoff });
   });
+  closeHandoff(deps.handoff, handoff);
   // Only now, after the commit: a logged transition is a committed one.
   for (const { machine, outcome } of applied) {
     logTransition(deps.logger, machine, expected, ctx.now);

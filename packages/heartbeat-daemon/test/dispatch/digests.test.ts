@@ -1,15 +1,15 @@
-import { createChannelSender, createTelegramSender, createWebhookSender, telegramVisibleLength, type TelegramClient, type WebhookSender } from '@lunasentri/shared';
+import { createTelegramSender, createWebhookSender, telegramVisibleLength, type TelegramClient, type WebhookSender } from '@lunasentri/shared';
 import { TestClock } from '../../../../test/support/test-clock';
 import { createTestDb, type TestDb } from '../../../../test/support/db';
 import { describeEachEngine, testOn } from '../../../../test/support/engines';
 import { startFakeTelegram, type FakeTelegram, type FakeTelegramResponse, type TelegramMessage } from '../../../../test/support/fake-telegram';
 import { insertMachine, insertTelegramRecipient, insertUser, insertWebhook } from '../../../../test/support/fixtures';
 import { startWebhookReceiver, type WebhookReceiver } from '../../../../test/support/webhook-receiver';
-import { createDispatcher, type DispatcherDeps } from '../../src/dispatch/dispatcher.usecases';
+import type { DispatcherDeps } from '../../src/dispatch/dispatcher.usecases';
 import { printStatus } from '../../src/status.command';
 import { createSweeper } from '../../src/sweep/sweep.usecases';
 import { claimDigests, deleteUnusedDigests, nextChatReadyAt, settleChat } from '../../src/dispatch/digests.repository';
-import { queryPlan, recordingKysely, testLogger } from '../helpers';
+import { queryPlan, recordingKysely, testDispatcher, testLogger } from '../helpers';
 
 const THRESHOLD = 120_000;
 const WINDOW = 10_000;
@@ -69,16 +69,7 @@ describeEachEngine('Telegram digests and pacing, against a fake Bot API that enf
   });
 
   const dispatcher = (overrides: Partial<DispatcherDeps> = {}) =>
-    createDispatcher({
-      db: db.db,
-      clock,
-      logger: log.logger,
-      instanceId: 'daemon-a',
-      sender: createChannelSender({ webhook, telegram }),
-      random: () => 0.5,
-      telegramWindowMs: WINDOW,
-      ...overrides,
-    });
+    testDispatcher({ db: db.db, clock, logger: log.logger, webhook, telegram }, { telegramWindowMs: WINDOW, ...overrides });
   const sweep = () => createSweeper({ db: db.db, clock, logger: log.logger, thresholdMs: THRESHOLD }).run();
   /** `count` online machines whose last report was `agoMs` before now. */
   async function machines(count: number, agoMs = 0, name = (i: number) => `web-${String(i).padStart(3, '0')}`): Promise<number[]> {
