@@ -145,6 +145,7 @@ describeEachEngine('new deliveries handed to the dispatcher as they are written'
 
   test('Telegram deliveries are never handed over: a chat gets its notifications as digests, claimed per chat', async () => {
     const d = dispatcher();
+    const answers = holdAnswers();
     await insertTelegramRecipient(db.db, userId, 4242);
     await machines(1);
     clock.advance(THRESHOLD + 1);
@@ -154,6 +155,7 @@ describeEachEngine('new deliveries handed to the dispatcher as they are written'
       ['telegram', null],
     ]);
     expect(woken).toBe(1);
+    answers.open();
   });
 
   test('a stopping dispatcher takes nothing: every delivery is left for a claim', async () => {
