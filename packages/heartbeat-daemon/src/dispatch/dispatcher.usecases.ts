@@ -7,7 +7,7 @@ import { createDeliverer } from './deliver.usecases';
 import type { ClaimedDigest } from './digests.repository';
 import { createOutcomeRecorder, describeDelivery, type Outcome, type RecordedOutcome } from './outcomes.usecases';
 import { afterClaim, digestClaimLimit, planClaim, planSends, targetKey, type QueuedRow, type SlotLimits } from './send-slots.models';
-import { createTelegramChats } from './telegram-chats.usecases';
+import { createTelegramChats, type TelegramChats } from './telegram-chats.usecases';
 
 export interface DispatcherDeps {
   db: Kysely<Database>;
@@ -89,8 +89,7 @@ const describeSendable = (s: Sendable) => (isDigest(s) ? `Telegram message ${s.d
  */
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const { db, clock, logger, instanceId } = deps;
-  const concurrency = deps.concurrency ?? 20;
-  const limits: SlotLimits = { concurrency, perTarget: deps.perTargetConcurrency ?? Math.max(1, concurrency - 4), leaseMs: deps.leaseMs ?? 30_000 };
+  const limits = slotLimits(deps);
   const claimBatch = deps.claimBatch ?? 256;
   const handoffQueue = deps.handoffQueue ?? 8192;
   const channels = deps.sender.channels;
@@ -98,9 +97,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const telegramOn = channels.includes('telegram');
   const rowChannels = channels.filter((c) => c !== 'telegram');
   const chats = createTelegramChats({ db, clock, instanceId, leaseMs: limits.leaseMs, windowMs: deps.telegramWindowMs ?? 10_000 });
-  const queue: Queued[] = [];
-  /** rows queued per channel (`webhook:3`): how many channels the send-slot planner may find rows of */
-  const queuedPerTarget = new Map<string, number>();
+  const queue = new SendQueue();
   const inFlight = new Map<string, Promise<void>>();
   const inFlightPerTarget = new Map<string, number>();
   // Aborted only when shutdown's drain deadline passes: cuts sends still running then.
@@ -129,26 +126,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     inFlight.set(flightKey(d), task);
   }
 
-  function enqueue(delivery: Sendable, claimedUntil: number): void {
-    queue.push({ delivery, claimedUntil });
-    countTarget(queuedPerTarget, targetKey(delivery), 1);
-  }
-
-  /** Takes planned rows out of the queue; they are near its front, so each is found in a few steps. */
-  function dequeue(rows: readonly Queued[]): void {
-    for (const row of rows) {
-      const at = queue.indexOf(row);
-      if (at >= 0) queue.splice(at, 1);
-      countTarget(queuedPerTarget, targetKey(row.delivery), -1);
-    }
-  }
-
   /** Starts what the planner allows; rows whose claims grew too old go back unsent. */
   function pump(): void {
-    if (state.halted || queue.length === 0) return;
-    const plan = planSends(queue, inFlightPerTarget, inFlight.size, clock.now().getTime(), limits, queuedPerTarget.size);
-    dequeue(plan.release);
-    dequeue(plan.start);
+    if (state.halted || queue.rows.length === 0) return;
+    const plan = planSends(queue.rows, inFlightPerTarget, inFlight.size, clock.now().getTime(), limits, queue.perTarget.size);
+    queue.remove(plan.release);
+    queue.remove(plan.start);
     for (const row of plan.release) recorder.add(releasedUnsent(row.delivery, clock.now()));
     for (const row of plan.start) launch(row);
   }
@@ -159,7 +142,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     const claimed = await claimDue(db, { now, instanceId, leaseMs: limits.leaseMs, channels: rowChannels, limit: plan.limit, skipTargets: plan.skipTargets });
     state.busyRescanAt = afterClaim(plan, claimed.length, now.getTime(), state.busyRescanAt);
     const claimedUntil = now.getTime() + limits.leaseMs;
-    for (const delivery of claimed) enqueue(delivery, claimedUntil);
+    for (const delivery of claimed) queue.push(delivery, claimedUntil);
     return claimed.length;
   }
 
@@ -167,7 +150,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   async function claimChats(limit: number): Promise<number> {
     const claimedUntil = clock.now().getTime() + limits.leaseMs;
     const claimed = await chats.claim(limit);
-    for (const digest of claimed) enqueue(digest, claimedUntil);
+    for (const digest of claimed) queue.push(digest, claimedUntil);
     return claimed.reduce((n, d) => n + d.rows.length, 0);
   }
 
@@ -177,8 +160,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
    */
   async function fill(): Promise<number> {
     if (state.halted) return 0;
-    const rowPlan = planClaim({ queue, queuedPerTarget, inFlightPerTarget, limits, claimBatch, nowMs: clock.now().getTime(), busyRescanAt: state.busyRescanAt });
-    const chatLimit = telegramOn ? digestClaimLimit({ queue, inFlight: inFlight.size, limits, botSendsLeft: chats.sendsLeft() }) : 0;
+    const rowPlan = planClaim({ queue: queue.rows, queuedPerTarget: queue.perTarget, inFlightPerTarget, limits, claimBatch, nowMs: clock.now().getTime(), busyRescanAt: state.busyRescanAt });
+    const chatLimit = telegramOn ? digestClaimLimit({ queue: queue.rows, inFlight: inFlight.size, limits, botSendsLeft: chats.sendsLeft() }) : 0;
     if (!rowPlan.claim && chatLimit === 0) return 0;
     // Outcomes first: a recorded delivery makes the next one of its stream due, and a recorded
     // deactivation keeps the new batch from reading that channel as active.
@@ -188,33 +171,24 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     return claimed;
   }
 
-  /** When something may be due next: a delivery's retry, a claim running out, a chat's window or pacing bound, the bot's own limit. */
-  async function nextWakeAt(now: Date): Promise<Date | null> {
-    const times = [await nextDueAt(db, now, channels), telegramOn ? await chats.nextReadyAt(now) : null];
-    const known = times.filter((t): t is Date => t !== null).map((t) => t.getTime());
-    return known.length === 0 ? null : new Date(Math.min(...known));
-  }
-
-  const handoff: OutboxHandoff = {
-    instanceId,
-    channels: rowChannels,
-    leaseMs: limits.leaseMs,
-    room: () => (state.halted || state.stopping ? 0 : Math.max(0, handoffQueue - queue.length)),
-    take(rows, claimedUntilMs) {
-      // Stopping: the rows stay claimed until stop() gives every claim of this instance back.
-      if (state.halted) return;
-      for (const row of rows) enqueue(row, claimedUntilMs);
-      // The channel's row is read again for these: a webhook edited meanwhile is seen.
-      deliverer.newBatch();
-      pump();
-    },
-  };
-
   return {
-    handoff,
-    runDue: (signal) => runUntilIdle({ fill, pump, inFlight, queue, recorder, halt: () => (state.halted = true) }, signal),
+    handoff: {
+      instanceId,
+      channels: rowChannels,
+      leaseMs: limits.leaseMs,
+      room: () => (state.halted || state.stopping ? 0 : Math.max(0, handoffQueue - queue.rows.length)),
+      take(rows, claimedUntilMs) {
+        // Stopping: the rows stay claimed until stop() gives every claim of this instance back.
+        if (state.halted) return;
+        for (const row of rows) queue.push(row, claimedUntilMs);
+        // The channel's row is read again for these: a webhook edited meanwhile is seen.
+        deliverer.newBatch();
+        pump();
+      },
+    },
+    runDue: (signal) => runUntilIdle({ fill, pump, inFlight, queue: queue.rows, recorder, halt: () => (state.halted = true) }, signal),
     start() {
-      const idle = () => (queue.length === 0 && inFlight.size < concurrency ? nextWakeAt(clock.now()) : Promise.resolve(null));
+      const idle = () => (queue.rows.length === 0 && inFlight.size < limits.concurrency ? nextWakeAt(db, channels, telegramOn ? chats : null, clock.now()) : Promise.resolve(null));
       state.loop ??= runInBackground({ fill, pump, wakeup, clock, logger, idleMs: deps.idleMs ?? 30_000, nextWakeAt: idle, stopping: () => state.stopping });
     },
     wake: () => wakeup.wake(),
@@ -224,8 +198,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       wakeup.wake();
       await state.loop;
       // Claimed but never started: released below with the rest.
-      queue.length = 0;
-      queuedPerTarget.clear();
+      queue.clear();
       await drain(inFlight, drainMs, sendAbort, logger);
       // Recorded before the claims go: failures are rescheduled only while we hold the claim.
       await recorder.flush();
@@ -233,6 +206,47 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       if (released > 0) logger.info(`Released ${released} delivery claim(s)`);
     },
   };
+}
+
+/** Sends in flight at most (default 20), to one channel (default four fewer), and the claims' lease (default 30 s). */
+function slotLimits(deps: Pick<DispatcherDeps, 'concurrency' | 'perTargetConcurrency' | 'leaseMs'>): SlotLimits {
+  const concurrency = deps.concurrency ?? 20;
+  return { concurrency, perTarget: deps.perTargetConcurrency ?? Math.max(1, concurrency - 4), leaseMs: deps.leaseMs ?? 30_000 };
+}
+
+/** When something may be due next: a delivery's retry, a claim running out, a chat's window or pacing bound, the bot's own limit. */
+async function nextWakeAt(db: Kysely<Database>, channels: DispatcherDeps['sender']['channels'], chats: TelegramChats | null, now: Date): Promise<Date | null> {
+  const times = [await nextDueAt(db, now, channels), chats ? await chats.nextReadyAt(now) : null];
+  const known = times.filter((t): t is Date => t !== null).map((t) => t.getTime());
+  return known.length === 0 ? null : new Date(Math.min(...known));
+}
+
+/**
+ * The claimed rows waiting to be sent, in the order they were claimed, and how many each channel
+ * (`webhook:3`) has: how many channels the send-slot planner may find rows of.
+ */
+class SendQueue {
+  readonly rows: Queued[] = [];
+  readonly perTarget = new Map<string, number>();
+
+  push(delivery: Sendable, claimedUntil: number): void {
+    this.rows.push({ delivery, claimedUntil });
+    countTarget(this.perTarget, targetKey(delivery), 1);
+  }
+
+  /** Takes planned rows out; they are near the front, so each is found in a few steps. */
+  remove(rows: readonly Queued[]): void {
+    for (const row of rows) {
+      const at = this.rows.indexOf(row);
+      if (at >= 0) this.rows.splice(at, 1);
+      countTarget(this.perTarget, targetKey(row.delivery), -1);
+    }
+  }
+
+  clear(): void {
+    this.rows.length = 0;
+    this.perTarget.clear();
+  }
 }
 
 /** Sends in flight per target, counted up and down; a target with none is dropped. */

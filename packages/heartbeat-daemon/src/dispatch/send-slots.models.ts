@@ -84,12 +84,6 @@ export function planSends<Q extends QueuedRow>(
   return plan;
 }
 
-/** The queue without the rows a plan started or released, in its order. */
-export function remainingAfter<Q>(queue: readonly Q[], plan: SendPlan<Q>): Q[] {
-  const gone = new Set<Q>([...plan.start, ...plan.release]);
-  return queue.filter((row) => !gone.has(row));
-}
-
 /** Channels with every one of their slots taken. */
 export function busyTargets(inFlightPerTarget: ReadonlyMap<string, number>, perTarget: number): Target[] {
   return [...inFlightPerTarget]

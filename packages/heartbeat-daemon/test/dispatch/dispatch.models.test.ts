@@ -4,7 +4,7 @@ import { claimLeftToSend, holderStaleMs, isClaimHolderGone, type Host } from '..
 import type { ClaimHolder } from '../../src/dispatch/deliveries.repository';
 import { FAILURE_CLASSES_KEPT, failureClassOf, noteFailure } from '../../src/dispatch/failures.models';
 import { DELIVERY_TTL_MS, RETRY_CAP_MS, planRetry, retryDelayMs } from '../../src/dispatch/retry.models';
-import { BUSY_RESCAN_MS, afterClaim, planClaim, planSends, remainingAfter } from '../../src/dispatch/send-slots.models';
+import { BUSY_RESCAN_MS, afterClaim, planClaim, planSends, type SendPlan } from '../../src/dispatch/send-slots.models';
 
 const clock = new TestClock('2026-11-28T03:10:00.000Z');
 const now = clock.now();
@@ -148,6 +148,8 @@ describe('the send-slot planner', () => {
     claimedUntil,
   });
   const ids = (rows: Array<{ delivery: { id: number } }>) => rows.map((r) => r.delivery.id);
+  /** The queue without the rows a plan started or released, in its order: what the dispatcher keeps. */
+  const remainingAfter = <Q>(queue: readonly Q[], plan: SendPlan<Q>) => queue.filter((row) => !plan.start.includes(row) && !plan.release.includes(row));
 
   test.each<[string, ReturnType<typeof row>[], Array<[string, number]>, number, number[], number[], number[]]>([
     ['oldest first, up to the free slots', [row(1, 1), row(2, 2), row(3, 3), row(4, 4)], [], 0, [1, 2, 3], [], [4]],
